@@ -1,0 +1,109 @@
+"""The exception hierarchy: one base class, each subclass also the builtin that fits.
+
+Every error says what was expected, what was found and where (store URL, key or
+array path). Credentials never appear in a message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ZarrlayerError",
+    "InvalidKeyError",
+    "InvalidByteRangeError",
+    "ReadOnlyError",
+    "StoreError",
+    "RemoteStoreError",
+    "NodeNotFoundError",
+    "NodeExistsError",
+    "ContainsArrayError",
+    "ContainsGroupError",
+    "ModeError",
+    "MetadataError",
+    "UnsupportedFeatureError",
+    "CodecError",
+    "ChunkDecodeError",
+    "UnsafeCodecError",
+    "BoundsCheckError",
+    "MissingDependencyError",
+    "missing_dependency",
+]
+
+
+class ZarrlayerError(Exception):
+    """Base class of every error zarrlayer raises on purpose."""
+
+
+class InvalidKeyError(ZarrlayerError, ValueError):
+    """A store key breaks the key contract (traversal, empty segment, backslash, NUL...)."""
+
+
+class InvalidByteRangeError(ZarrlayerError, ValueError):
+    """A byte request with a negative or inverted range."""
+
+
+class ReadOnlyError(ZarrlayerError, PermissionError):
+    """A write, delete or clear on a read-only store, array or group."""
+
+
+class StoreError(ZarrlayerError, OSError):
+    """A store could not complete an operation (I/O failure, bad archive...)."""
+
+
+class RemoteStoreError(StoreError):
+    """A remote request failed, after retries where the failure was transient."""
+
+
+class NodeNotFoundError(ZarrlayerError, FileNotFoundError):
+    """No array or group (or no store location) where one was expected."""
+
+
+class NodeExistsError(ZarrlayerError, FileExistsError):
+    """An array or group exists where the mode forbids one."""
+
+
+class ContainsArrayError(NodeExistsError):
+    """An array exists at the path."""
+
+
+class ContainsGroupError(NodeExistsError):
+    """A group exists at the path."""
+
+
+class ModeError(ZarrlayerError, ValueError):
+    """An access mode that is unknown or does not fit the operation."""
+
+
+class MetadataError(ZarrlayerError, ValueError):
+    """Malformed or unsupported Zarr metadata (bad JSON, wrong field types...)."""
+
+
+class UnsupportedFeatureError(MetadataError):
+    """A must-understand extension or a feature zarrlayer does not implement."""
+
+
+class CodecError(ZarrlayerError, ValueError):
+    """An unknown codec or a codec configuration that cannot be used."""
+
+
+class ChunkDecodeError(CodecError):
+    """Chunk bytes that are truncated, corrupt, fail a checksum or decode to the wrong size."""
+
+
+class UnsafeCodecError(CodecError):
+    """A codec that can run code on decode (pickle...) used without an explicit opt-in."""
+
+
+class BoundsCheckError(ZarrlayerError, IndexError):
+    """A selection outside the array's shape."""
+
+
+class MissingDependencyError(ZarrlayerError, ImportError):
+    """An optional dependency is not installed; the message names the extra."""
+
+
+def missing_dependency(package: str, extra: str, feature: str) -> MissingDependencyError:
+    """The error for an optional `package` needed by `feature`, naming the extra to install."""
+    return MissingDependencyError(
+        f"{feature} needs the optional package {package!r}, which is not installed; "
+        f'install it with: pip install "zarrlayer[{extra}]"'
+    )
