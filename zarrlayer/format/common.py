@@ -1,0 +1,48 @@
+"""Document names, JSON reading and writing, and small validators shared by both formats."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from zarrlayer.errors import MetadataError
+
+__all__ = [
+    "V3_METADATA_KEY",
+    "V2_ARRAY_KEY",
+    "V2_GROUP_KEY",
+    "V2_ATTRS_KEY",
+    "V2_CONSOLIDATED_KEY",
+    "load_json",
+    "dump_json",
+    "where",
+]
+
+V3_METADATA_KEY = "zarr.json"
+V2_ARRAY_KEY = ".zarray"
+V2_GROUP_KEY = ".zgroup"
+V2_ATTRS_KEY = ".zattrs"
+V2_CONSOLIDATED_KEY = ".zmetadata"
+
+
+def where(path: str, document: str) -> str:
+    """The location of a document in error messages: `'a/b/zarr.json'` or `'zarr.json' (root)`."""
+    return f"{path.strip('/')}/{document}" if path.strip("/") else f"{document} (root)"
+
+
+def load_json(data: bytes | memoryview | str, *, path: str, document: str) -> dict[str, Any]:
+    """Parse a metadata document that must be a JSON object; MetadataError names the document."""
+    try:
+        if not isinstance(data, str):
+            data = bytes(data).decode("utf-8")
+        value = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MetadataError(f"{where(path, document)}: expected a JSON object, found invalid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise MetadataError(f"{where(path, document)}: expected a JSON object, found {type(value).__name__}")
+    return value
+
+
+def dump_json(value: Any) -> bytes:
+    """JSON as zarr-python writes its metadata documents: two-space indent, NaN allowed, UTF-8."""
+    return json.dumps(value, indent=2, allow_nan=True).encode("utf-8")
