@@ -1,0 +1,116 @@
+"""Run every benchmark (`benchmarks/bench_*.py`), then print one summary table and draw the plot.
+
+    python benchmarks/run_all.py            # full runs; results in benchmarks/results/, plot in benchmarks/results.png
+    python benchmarks/run_all.py --quick    # tiny sizes, 1-2 runs (the smoke test); plot stays in the results dir
+    python benchmarks/run_all.py --only engine,cache
+
+Each script runs in its own process (so one's imports, threads and memory never colour
+another's figures) with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed from its environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    BENCH_DIR,
+    PLOT_PATH,
+    CaseResult,
+    add_common_args,
+    format_table,
+    load_results,
+    plot_results,
+)
+
+__all__ = ["benchmark_scripts", "main"]
+
+_DROPPED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def benchmark_scripts(only: set[str] | None = None) -> list[Path]:
+    """The benchmark scripts, engine first; `only` keeps those named (`engine` for bench_engine.py)."""
+    scripts = sorted(BENCH_DIR.glob("bench_*.py"), key=lambda p: (p.stem != "bench_engine", p.stem))
+    if only:
+        scripts = [p for p in scripts if p.stem.removeprefix("bench_") in only]
+    return scripts
+
+
+def _child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
+    root = str(BENCH_DIR.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH_DIR), root, env.get("PYTHONPATH")]))
+    return env
+
+
+def _script_args(args: argparse.Namespace) -> list[str]:
+    out = ["--results-dir", str(args.results_dir)]
+    if args.quick:
+        out.append("--quick")
+    if args.runs is not None:
+        out += ["--runs", str(args.runs)]
+    if args.warmup is not None:
+        out += ["--warmup", str(args.warmup)]
+    return out
+
+
+def _summary(documents: list[dict]) -> str:
+    results = []
+    for document in documents:
+        for case in document["cases"]:
+            results.append(
+                CaseResult(
+                    benchmark=case["benchmark"],
+                    case=f"{case['benchmark']}: {case['case']}",
+                    samples=case["samples"],
+                    subject=case.get("subject", "zarrlayer"),
+                    peer=case.get("peer"),
+                    floor=case.get("floor"),
+                    target=case.get("target"),
+                    floor_target=case.get("floor_target"),
+                    units=case.get("units"),
+                    unit_name=case.get("unit_name", "chunk"),
+                )
+            )
+    return format_table(results)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the scripts one after another; exit 1 if any failed (the others still run)."""
+    parser = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    parser.add_argument("--only", default="", help="comma-separated names, e.g. engine,cache")
+    parser.add_argument("--plot", type=Path, default=None, help="where the plot goes")
+    args = parser.parse_args(argv)
+    only = {name.strip() for name in args.only.split(",") if name.strip()} or None
+    scripts = benchmark_scripts(only)
+    if not scripts:
+        print(f"no benchmark scripts matched --only {args.only!r} in {BENCH_DIR}", file=sys.stderr)
+        return 2
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for script in scripts:
+        print(f"\n=== {script.name} ===", flush=True)
+        code = subprocess.call([sys.executable, str(script), *_script_args(args)], env=_child_env())
+        if code != 0:
+            failed.append(f"{script.name} (exit {code})")
+    names = {p.stem.removeprefix("bench_") for p in scripts}
+    documents = [d for d in load_results(args.results_dir) if d.get("benchmark") in names]
+    if documents:
+        print("\n=== summary ===")
+        print(_summary(documents))
+        plot = args.plot or (args.results_dir / "results-quick.png" if args.quick else PLOT_PATH)
+        print(f"\nplot: {plot_results(documents, plot)}")
+        print(f"results: {args.results_dir}")
+    if failed:
+        print("\nFAILED: " + ", ".join(failed), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
