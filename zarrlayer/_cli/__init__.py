@@ -1,0 +1,1 @@
+"""Helpers of the `zarrlayer` command line: option parsing, inspection, copying, cache commands."""

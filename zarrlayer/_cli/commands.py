@@ -1,0 +1,139 @@
+"""The handlers behind each `zarrlayer` sub-command; each takes the parsed arguments and returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from zarrlayer._cli.inspect import format_rows, info_text, ls_rows, open_node, tree_text
+from zarrlayer._cli.options import parse_storage_options
+
+__all__ = ["open_store", "run_info", "run_tree", "run_ls", "run_copy", "run_cache", "run_demo"]
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text.rstrip("\n") + "\n")
+
+
+def run_info(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """`zarrlayer info URL`: group.info or array.info."""
+    _print(info_text(open_node(args.url, args.path, options)))
+    return 0
+
+
+def run_tree(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """`zarrlayer tree URL`: the hierarchy as a tree."""
+    _print(tree_text(open_node(args.url, args.path, options)))
+    return 0
+
+
+def run_ls(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """`zarrlayer ls URL`: every member with its shape, dtype and chunks."""
+    _print(format_rows(ls_rows(open_node(args.url, args.path, options))))
+    return 0
+
+
+def open_store(url: str, *, mode: str, storage_options: Mapping[str, Any]) -> Any:
+    """The store `url` names (directory, .zip, memory://, s3://, http(s)://...), opened in `mode`."""
+    from zarrlayer.storage import make_store
+
+    return make_store(url, mode=mode, storage_options=dict(storage_options) or None)
+
+
+def _local_path(url: str) -> Path | None:
+    if "://" not in url:
+        return Path(url).expanduser().absolute()
+    if url.startswith("file://"):
+        return Path(url[len("file://"):]).absolute()
+    return None
+
+
+def _progress_callback(args: argparse.Namespace) -> tuple[Callable[[int], None] | None, Any]:
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    if not show:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc="copy", file=sys.stderr)
+    return bar.update, bar
+
+
+def _remove_created(path: Path | None, existed: bool) -> None:
+    """Remove a local destination that this command created, after a failed copy."""
+    if path is None or existed or not path.exists():
+        return
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def run_copy(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """`zarrlayer copy SRC DST`: raw keys, metadata last; a failed copy removes what it wrote."""
+    from zarrlayer import config
+    from zarrlayer.core.sync import sync
+
+    dst_options = parse_storage_options(args.dst_storage_option, args.dst_storage_options_file)
+    concurrency = args.concurrency or config.get().max_concurrency
+    if concurrency < 1:
+        raise ValueError(f"--concurrency must be at least 1, found {concurrency}")
+    src = open_store(args.src, mode="r", storage_options=options)
+    dst_path = _local_path(args.dst)
+    existed = dst_path is not None and dst_path.exists()
+    dst = open_store(args.dst, mode="a", storage_options=dst_options)
+    on_copied, bar = _progress_callback(args)
+    try:
+        result = sync(_copy_and_close(src, dst, args, concurrency, on_copied))
+    except BaseException:
+        _remove_created(dst_path, existed)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    _print(f"copied {result.keys} keys ({_human(result.nbytes)}) from {src.url} to {dst.url}")
+    return 0
+
+
+async def _copy_and_close(src: Any, dst: Any, args: argparse.Namespace, concurrency: int, on_copied: Any) -> Any:
+    from zarrlayer._cli.copy import copy_store
+
+    try:
+        return await copy_store(
+            src, dst, src_prefix=args.src_path, dst_prefix=args.dst_path,
+            overwrite=args.overwrite, concurrency=concurrency, on_copied=on_copied,
+        )
+    finally:
+        await dst.close()
+        await src.close()
+
+
+def _human(nbytes: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if nbytes < 1024 or unit == "TiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes} B"
+
+
+def run_cache(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """`zarrlayer cache stats|clear [--dir DIR]`: the disk cache's size and counters, or empty it."""
+    from zarrlayer._cli.cache import cache_clear, cache_stats
+
+    if args.action == "stats":
+        _print(cache_stats(args.dir))
+    else:
+        _print(cache_clear(args.dir))
+    return 0
+
+
+def run_demo(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """`zarrlayer demo`: the end-to-end demo (see zarrlayer.demo)."""
+    from zarrlayer.demo import run_demo as demo
+
+    demo(directory=args.dir, quick=args.quick, latency_ms=args.latency_ms, out=sys.stdout)
+    return 0
+

@@ -1,0 +1,1 @@
+"""Helpers of `zarrlayer demo`: the synthetic dataset, the timed steps and the report."""

@@ -1,0 +1,85 @@
+"""The demo's printed report: one short block per step, a summary table, the results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["Report", "human_bytes"]
+
+
+def human_bytes(nbytes: float) -> str:
+    """`nbytes` as B, KiB, MiB or GiB."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(nbytes) < 1024 or unit == "GiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes} B"
+
+
+def _rate(hits: int, misses: int) -> str:
+    total = hits + misses
+    return f"{100.0 * hits / total:.0f}% of {total}" if total else "-"
+
+
+class Report:
+    """Writes the demo's progress and results to `out` as they happen."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def _line(self, text: str = "") -> None:
+        self._out.write(text + "\n")
+        self._out.flush()
+
+    def start(self, spec: Any, work: Path) -> None:
+        self._line("zarrlayer demo: write -> serve over HTTP -> xarray + dask through caches")
+        self._line(f"  working directory: {work}")
+
+    def written(self, spec: Any, seconds: float, stored: int) -> None:
+        shape = f"{spec.ntime} days x {spec.nlat} lat x {spec.nlon} lon"
+        self._line(f"[1] wrote climate.zarr ({shape}, temperature + precipitation float32, "
+                   f"{human_bytes(spec.nbytes)} in memory) in {seconds:.1f} s")
+        self._line(f"    Zarr v3, sharded: shards {spec.shards}, inner chunks {spec.chunks}; "
+                   f"{human_bytes(stored)} on disk (zstd)")
+
+    def serving(self, url: str, latency: float) -> None:
+        self._line(f"[2] serving {url} on loopback, {latency * 1000:.0f} ms added per request")
+
+    def dataset(self, ds: Any, seconds: float, traffic: Any) -> None:
+        self._line(f"[3] xr.open_dataset(url, engine='zarrlayer', chunks={{}}, store_cache=memory+disk) "
+                   f"in {seconds:.2f} s ({traffic.requests} requests, {human_bytes(traffic.nbytes)}); lazy:")
+        for line in str(ds).splitlines():
+            self._line(f"      {line}")
+
+    def step(self, run: Any) -> None:
+        self._line(f"[4] {run.name}: {run.seconds:.2f} s, {run.traffic.requests} requests, "
+                   f"{human_bytes(run.traffic.nbytes)} from the server")
+
+    def reopened(self, seconds: float, traffic: Any) -> None:
+        self._line(f"[4] closed and re-opened with a fresh memory cache, same disk cache: {seconds:.2f} s, "
+                   f"{traffic.requests} requests")
+
+    def summary(self, passes: list[Any]) -> None:
+        self._line("")
+        header = f"{'step':<52}{'time':>9}{'requests':>10}{'fetched':>12}  {'memory hits':<16}{'disk hits':<16}"
+        self._line(header)
+        self._line("-" * len(header))
+        for run in passes:
+            memory = _rate(run.cache.get("memory_hits", 0), run.cache.get("memory_misses", 0))
+            disk = _rate(run.cache.get("disk_hits", 0), run.cache.get("disk_misses", 0))
+            self._line(f"{run.name:<52}{run.seconds:>8.2f}s{run.traffic.requests:>10}"
+                       f"{human_bytes(run.traffic.nbytes):>12}  {memory:<16}{disk:<16}")
+        cold, best = passes[0].seconds, min(p.seconds for p in passes[1:])
+        self._line(f"warm is {cold / max(best, 1e-9):.1f}x faster than cold")
+
+    def results(self, results: dict[str, float], max_error: float) -> None:
+        self._line("")
+        self._line("results (time mean of temperature; area-weighted daily precipitation over 35-70N, 10W-40E):")
+        g = results["global_mean_temperature_K"]
+        self._line(f"  global mean temperature      {g:8.2f} K  ({g - 273.15:+.2f} degC)")
+        self._line(f"  warmest / coldest grid cell  {results['warmest_K']:8.2f} K / {results['coldest_K']:.2f} K")
+        self._line(f"  regional mean precipitation  {results['regional_precip_mm_day']:8.3f} mm/day "
+                   f"(wettest day {results['wettest_day_mm_day']:.3f} mm/day)")
+        verdict = "OK" if max_error < 1e-3 else "MISMATCH"
+        self._line(f"  check against the values written: max |error| {max_error:.2e} -> {verdict}")

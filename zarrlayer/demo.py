@@ -1,0 +1,177 @@
+"""`zarrlayer demo`: the main job, end to end, on loopback only.
+
+1. write a synthetic climate dataset (Zarr v3, sharded, consolidated) to a directory;
+2. serve it over HTTP on 127.0.0.1 with a realistic latency per request;
+3. open it lazily with `xr.open_dataset(url, engine="zarrlayer", chunks={}, store_cache=...)`
+   through a memory cache in front of a disk cache;
+4. compute a time mean and a regional average with dask, three times: cold (from HTTP),
+   warm from memory (same dataset), and warm from the disk cache (a fresh open);
+5. report timings, the server's requests and bytes, cache hit rates, and the results,
+   checked against the exact values computed while writing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from zarrlayer._demo.dataset import REGION, DatasetSpec, Expected, write_dataset
+from zarrlayer._demo.report import Report
+from zarrlayer._demo.traffic import Traffic, traffic_since
+
+__all__ = ["DemoResult", "Pass", "run_demo"]
+
+_DATASET = "climate.zarr"
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One timed computation: how long it took, what the server sent, what the caches saw."""
+
+    name: str
+    seconds: float
+    traffic: Traffic
+    cache: dict[str, Any]
+    results: dict[str, float]
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """Everything the demo measured, for callers (tests, benchmarks) that want numbers, not text."""
+
+    spec: DatasetSpec
+    write_seconds: float
+    stored_bytes: int
+    passes: list[Pass]
+    max_error: float
+
+
+@contextlib.contextmanager
+def _workdir(directory: str | Path | None) -> Iterator[Path]:
+    if directory is not None:
+        path = Path(directory).expanduser().absolute()
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="zarrlayer-demo-") as tmp:
+        yield Path(tmp)
+
+
+def _timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return time.perf_counter() - start, value
+
+
+def _stored_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _store_cache(cache_dir: Path) -> dict[str, Any]:
+    """A fresh memory cache in front of the (persistent) disk cache in `cache_dir`."""
+    return {"memory": "1 GiB", "disk": {"directory": str(cache_dir), "max_bytes": "4 GiB"}}
+
+
+def open_dataset(url: str, cache_dir: Path) -> Any:
+    """The dataset at `url`, lazily, with dask chunks from the stored layout and both caches."""
+    import xarray as xr
+
+    return xr.open_dataset(url, engine="zarrlayer", chunks={}, store_cache=_store_cache(cache_dir))
+
+
+def compute(ds: Any) -> dict[str, Any]:
+    """The time-mean temperature map and the daily area-weighted precipitation over the region."""
+    import dask
+    import numpy as np
+
+    weights = np.cos(np.deg2rad(ds.lat))
+    box = ds.precipitation.sel(lat=slice(*REGION["lat"]), lon=slice(*REGION["lon"]))
+    regional = box.weighted(weights).mean(("lat", "lon"))
+    mean_map, regional = dask.compute(ds.temperature.mean("time"), regional)
+    return {"mean_map": mean_map, "regional": regional}
+
+
+def _summarize(values: dict[str, Any]) -> dict[str, float]:
+    import numpy as np
+
+    mean_map, regional = values["mean_map"], values["regional"]
+    weights = np.cos(np.deg2rad(mean_map.lat))
+    return {
+        "global_mean_temperature_K": float(mean_map.weighted(weights).mean()),
+        "warmest_K": float(mean_map.max()),
+        "coldest_K": float(mean_map.min()),
+        "regional_precip_mm_day": float(regional.mean()),
+        "wettest_day_mm_day": float(regional.max()),
+    }
+
+
+def _max_error(values: dict[str, Any], expected: Expected, spec: DatasetSpec) -> float:
+    import numpy as np
+
+    map_error = np.abs(values["mean_map"].values - expected.mean_temperature_map(spec.ntime)).max()
+    series_error = np.abs(values["regional"].values - np.asarray(expected.regional_precip)).max()
+    return float(max(map_error, series_error))
+
+
+def _cache_snapshot(ds: Any) -> dict[str, Any]:
+    from zarrlayer._demo.caches import cache_stats
+
+    return cache_stats(ds)
+
+
+def _run_pass(name: str, ds: Any, server: Any) -> tuple[Pass, dict[str, Any]]:
+    mark = len(server.requests)
+    before = _cache_snapshot(ds)
+    seconds, values = _timed(compute, ds)
+    after = _cache_snapshot(ds)
+    from zarrlayer._demo.caches import stats_delta
+
+    traffic = traffic_since(server, mark)
+    return Pass(name, seconds, traffic, stats_delta(before, after), _summarize(values)), values
+
+
+def _serve_and_compute(work: Path, latency: float, report: Report, expected: Expected,
+                       spec: DatasetSpec) -> tuple[list[Pass], float]:
+    from zarrlayer.testing.servers import http_server
+
+    cache_dir = work / "cache"
+    with http_server(work, latency=latency) as server:
+        url = f"{server.url}/{_DATASET}"
+        report.serving(url, latency)
+        open_seconds, ds = _timed(open_dataset, url, cache_dir)
+        report.dataset(ds, open_seconds, traffic_since(server))
+        cold, values = _run_pass("cold: HTTP -> disk + memory cache", ds, server)
+        report.step(cold)
+        warm_memory, _ = _run_pass("warm: memory cache (same dataset)", ds, server)
+        report.step(warm_memory)
+        ds.close()
+        mark = len(server.requests)
+        reopen_seconds, ds = _timed(open_dataset, url, cache_dir)
+        report.reopened(reopen_seconds, traffic_since(server, mark))
+        warm_disk, _ = _run_pass("warm: disk cache (fresh open, new process-like)", ds, server)
+        report.step(warm_disk)
+        ds.close()
+    return [cold, warm_memory, warm_disk], _max_error(values, expected, spec)
+
+
+def run_demo(directory: str | Path | None = None, *, quick: bool = False, latency_ms: float | None = None,
+             out: TextIO | None = None) -> DemoResult:
+    """Run the demo, printing its report to `out` (stdout by default); returns the measurements."""
+    spec = DatasetSpec.quick() if quick else DatasetSpec.full()
+    latency = (latency_ms if latency_ms is not None else (5.0 if quick else 30.0)) / 1000.0
+    report = Report(out or sys.stdout)
+    with _workdir(directory) as work:
+        report.start(spec, work)
+        write_seconds, expected = _timed(write_dataset, work / _DATASET, spec)
+        stored = _stored_bytes(work / _DATASET)
+        report.written(spec, write_seconds, stored)
+        passes, max_error = _serve_and_compute(work, latency, report, expected, spec)
+        report.results(passes[0].results, max_error)
+        report.summary(passes)
+    return DemoResult(spec, write_seconds, stored, passes, max_error)
