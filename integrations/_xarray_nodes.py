@@ -1,0 +1,145 @@
+"""The few places the integrations touch zarrlayer's Array and Group API, gathered in one module."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "array_codecs",
+    "create_child_array",
+    "is_array",
+    "is_group",
+    "members",
+    "metadata_json",
+    "put_attrs",
+    "resize_array",
+    "value_dtype",
+    "zarr_format_of",
+]
+
+_CREATE_KEYS = ("chunks", "shards", "compressors", "filters", "serializer", "chunk_key_encoding")
+
+
+def zarr_format_of(node: Any) -> int:
+    """2 or 3: the Zarr format of an Array or Group."""
+    return int(node.metadata.zarr_format)
+
+
+def is_array(node: Any) -> bool:
+    """Whether `node` is a zarrlayer Array (duck-typed: it has a shape and a dtype)."""
+    return hasattr(node, "shape") and hasattr(node, "dtype")
+
+
+def is_group(node: Any) -> bool:
+    """Whether `node` is a zarrlayer Group."""
+    return hasattr(node, "members") and not is_array(node)
+
+
+def members(group: Any) -> dict[str, Any]:
+    """The direct children of `group`, by name (one listing, or none with consolidated metadata)."""
+    return dict(group.members())
+
+
+def metadata_json(array: Any) -> dict[str, Any]:
+    """The JSON object of the array's main metadata document."""
+    metadata = array.metadata
+    for method in ("to_json", "to_dict"):
+        if hasattr(metadata, method):
+            return dict(getattr(metadata, method)())
+    return {}
+
+
+def _is_vlen_utf8(array: Any) -> bool:
+    doc = metadata_json(array)
+    if doc.get("zarr_format") == 3 or "data_type" in doc:
+        return doc.get("data_type") == "string"
+    filters = doc.get("filters") or ()
+    return any(isinstance(f, Mapping) and f.get("id") == "vlen-utf8" for f in filters)
+
+
+def value_dtype(array: Any) -> np.dtype:
+    """The dtype xarray sees: numpy's StringDType for variable-length UTF-8 (as engine='zarr'), else the array's."""
+    dtype = np.dtype(array.dtype)
+    if dtype.kind == "O" and _is_vlen_utf8(array):
+        return np.dtype(np.dtypes.StringDType())
+    return dtype
+
+
+def array_codecs(array: Any) -> dict[str, Any]:
+    """The array's `compressors`, `filters` and `serializer` (v3), as its API reports them."""
+    return {
+        "compressors": tuple(getattr(array, "compressors", ()) or ()),
+        "filters": tuple(getattr(array, "filters", ()) or ()),
+        "serializer": getattr(array, "serializer", None),
+    }
+
+
+def put_attrs(node: Any, attrs: dict[str, Any]) -> None:
+    """Replace the attributes of `node` by `attrs` in one metadata write."""
+    current = node.attrs
+    if hasattr(current, "put"):
+        current.put(attrs)
+    elif hasattr(node, "update_attributes"):
+        stale = set(dict(current)) - set(attrs)
+        for key in stale:
+            del current[key]
+        node.update_attributes(attrs)
+    else:
+        current.clear()
+        current.update(attrs)
+
+
+def resize_array(array: Any, shape: Sequence[int]) -> Any:
+    """`array` grown (or shrunk) to `shape`; the resized Array."""
+    result = array.resize(tuple(shape))
+    return array if result is None else result
+
+
+def _codec_arg(value: Any) -> Any:
+    """Codec objects from another library (zarr-python's) as their JSON form, which zarrlayer parses."""
+    if isinstance(value, (list, tuple)):
+        return [_codec_arg(v) for v in value]
+    if hasattr(value, "to_dict") and not hasattr(value, "get_config"):
+        return value.to_dict()
+    return value
+
+
+def create_child_array(
+    group: Any,
+    name: str,
+    *,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    fill_value: Any,
+    encoding: Mapping[str, Any],
+    dims: tuple[Hashable, ...],
+    attrs: dict[str, Any],
+    overwrite: bool,
+) -> Any:
+    """A new array `name` in `group` for an encoded xarray variable (`_ARRAY_DIMENSIONS` or dimension_names)."""
+    from xarray.coding.strings import check_vlen_dtype
+
+    kwargs: dict[str, Any] = {}
+    for key in _CREATE_KEYS:
+        if encoding.get(key) is not None:
+            kwargs[key] = _codec_arg(encoding[key]) if key in ("compressors", "filters", "serializer") else encoding[key]
+    if check_vlen_dtype(dtype) is str or np.dtype(dtype).kind == "T":
+        dtype = str
+    attrs = dict(attrs)
+    if zarr_format_of(group) == 3:
+        kwargs["dimension_names"] = tuple(dims)
+    else:
+        attrs["_ARRAY_DIMENSIONS"] = list(dims)
+    return group.create_array(
+        name,
+        shape=tuple(shape),
+        dtype=dtype,
+        fill_value=fill_value,
+        attributes=attrs,
+        overwrite=overwrite,
+        **kwargs,
+    )
+

@@ -1,0 +1,343 @@
+"""The xarray data store over a zarrlayer Group: variables, dimensions and attributes, read and written.
+
+It follows xarray's own zarr engine (xarray/backends/zarr.py) so that both engines give
+identical datasets: dimensions from `_ARRAY_DIMENSIONS` (v2) or `dimension_names` (v3),
+fill values as xarray treats them, CF encoding with xarray's zarr coders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+from xarray import conventions
+from xarray.backends.common import AbstractWritableDataStore, _encode_variable_name
+from xarray.backends.zarr import (
+    FillValueCoder,
+    encode_zarr_attr_value,
+    encode_zarr_variable,
+    extract_zarr_variable_encoding,
+)
+from xarray.core import indexing
+from xarray.core.utils import FrozenDict
+from xarray.core.variable import Variable
+
+from zarrlayer.integrations._xarray_array import CoordinatePrefetch, ZarrlayerBackendArray
+from zarrlayer.integrations._xarray_nodes import (
+    array_codecs,
+    create_child_array,
+    is_array,
+    is_group,
+    members,
+    put_attrs,
+    resize_array,
+    value_dtype,
+    zarr_format_of,
+)
+from zarrlayer.errors import MetadataError, ModeError, NodeNotFoundError
+
+__all__ = ["DIMENSION_KEY", "ZarrlayerDataStore"]
+
+DIMENSION_KEY = "_ARRAY_DIMENSIONS"
+
+
+def _dims_and_attrs(array: Any, name: str) -> tuple[tuple[str, ...], dict[str, Any]]:
+    attrs = dict(array.attrs)
+    if zarr_format_of(array) == 3:
+        dims = getattr(array.metadata, "dimension_names", None)
+        if dims is None and DIMENSION_KEY in attrs:
+            dims = attrs.pop(DIMENSION_KEY)
+        dims = tuple(dims or ())
+        if len(dims) != len(array.shape):
+            raise MetadataError(
+                f"array {name!r} (Zarr v3, shape {tuple(array.shape)}) needs `dimension_names` "
+                f"with one name per dimension for xarray; found {dims!r}"
+            )
+        return dims, attrs
+    if DIMENSION_KEY not in attrs:
+        raise MetadataError(
+            f"array {name!r} (Zarr v2) needs the attribute {DIMENSION_KEY!r} that names its "
+            f"dimensions for xarray; found attributes {sorted(attrs)}"
+        )
+    dims = tuple(attrs.pop(DIMENSION_KEY))
+    if len(dims) != len(array.shape):
+        raise MetadataError(
+            f"array {name!r} has shape {tuple(array.shape)} but {DIMENSION_KEY} names {dims!r}"
+        )
+    return dims, {k: v for k, v in attrs.items() if not k.lower().startswith("_nc")}
+
+
+class ZarrlayerDataStore(AbstractWritableDataStore):
+    """One zarrlayer Group seen as an xarray data store (read, and write with modes w, w-, a, a-, r+)."""
+
+    __slots__ = (
+        "_append_dim",
+        "_consolidate",
+        "_members",
+        "_mode",
+        "_prefetch",
+        "_use_fill_as_mask",
+        "_write_region",
+        "group",
+    )
+
+    def __init__(
+        self,
+        group: Any,
+        *,
+        mode: str = "r",
+        use_zarr_fill_value_as_mask: bool | None = None,
+        append_dim: Hashable | None = None,
+        write_region: Mapping[str, slice] | None = None,
+        consolidate: bool = False,
+    ) -> None:
+        self.group = group
+        self._mode = mode
+        if use_zarr_fill_value_as_mask is None:
+            use_zarr_fill_value_as_mask = zarr_format_of(group) == 2
+        self._use_fill_as_mask = bool(use_zarr_fill_value_as_mask)
+        self._append_dim = append_dim
+        self._write_region = write_region
+        self._consolidate = consolidate
+        self._members = members(group)
+        self._prefetch: CoordinatePrefetch | None = None
+
+    @property
+    def zarr_format(self) -> int:
+        """The Zarr format of the group (2 or 3)."""
+        return zarr_format_of(self.group)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def arrays(self) -> dict[str, Any]:
+        """The arrays directly in the group, by name."""
+        return {k: v for k, v in self._members.items() if is_array(v)}
+
+    def subgroups(self) -> dict[str, Any]:
+        """The groups directly in the group, by name."""
+        return {k: v for k, v in self._members.items() if is_group(v)}
+
+    def _coordinate_prefetch(self) -> CoordinatePrefetch:
+        if self._prefetch is None:
+            dim_coords = {}
+            for name, array in self.arrays().items():
+                if len(array.shape) == 1:
+                    dims, _ = _dims_and_attrs(array, name)
+                    if dims == (name,):
+                        dim_coords[name] = array
+            self._prefetch = CoordinatePrefetch(dim_coords)
+        return self._prefetch
+
+    def open_store_variable(self, name: str, array: Any | None = None) -> Variable:
+        """The xarray Variable for array `name`: lazy data, attributes and encoding (as engine='zarr')."""
+        array = self.arrays()[name] if array is None else array
+        dims, attributes = _dims_and_attrs(array, name)
+        dtype = value_dtype(array)
+        wrapper = ZarrlayerBackendArray(array, dtype=dtype, name=name, prefetch=self._coordinate_prefetch())
+        data = indexing.LazilyIndexedArray(wrapper)
+        chunks = tuple(array.chunks)
+        shards = getattr(array, "shards", None)
+        encoding: dict[str, Any] = {
+            "chunks": chunks,
+            "preferred_chunks": dict(zip(dims, tuple(shards or chunks), strict=True)),
+        }
+        if dtype.kind == "T":
+            encoding["dtype"] = dtype
+        codecs = array_codecs(array)
+        encoding.update(compressors=codecs["compressors"], filters=codecs["filters"], shards=shards)
+        if self.zarr_format == 3:
+            encoding["serializer"] = codecs["serializer"]
+        fill_value = array.fill_value
+        if self._use_fill_as_mask:
+            if fill_value is not None:
+                attributes["_FillValue"] = fill_value
+        else:
+            if self.zarr_format == 3:
+                encoding["fill_value"] = fill_value
+            if "_FillValue" in attributes:
+                attributes["_FillValue"] = FillValueCoder.decode(attributes["_FillValue"], dtype)
+        return Variable(dims, data, attributes, encoding)
+
+    def get_variables(self) -> FrozenDict:
+        return FrozenDict((k, self.open_store_variable(k, a)) for k, a in self.arrays().items())
+
+    def get_attrs(self) -> dict[str, Any]:
+        return {k: v for k, v in dict(self.group.attrs).items() if not k.lower().startswith("_nc")}
+
+    def get_dimensions(self) -> dict[str, int]:
+        dimensions: dict[str, int] = {}
+        for name, array in self.arrays().items():
+            dims, _ = _dims_and_attrs(array, name)
+            for dim, size in zip(dims, array.shape, strict=True):
+                if dimensions.setdefault(dim, size) != size:
+                    raise MetadataError(
+                        f"dimension {dim!r} has length {dimensions[dim]} in one array and {size} "
+                        f"in array {name!r} of group {self.group.path!r}"
+                    )
+        return dimensions
+
+    def close(self) -> None:
+        """Nothing to release: stores are closed with their owner."""
+
+    # -- writing ---------------------------------------------------------------------
+
+    def set_dimensions(self, variables: Any, unlimited_dims: Any = None) -> None:
+        if unlimited_dims:
+            raise ValueError("zarrlayer (like Zarr) has no unlimited dimensions; use append_dim instead")
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        put_attrs(self.group, dict(attributes))
+
+    def encode_variable(self, variable: Variable, name: Hashable | None = None) -> Variable:
+        return encode_zarr_variable(variable, name=name, zarr_format=self.zarr_format)
+
+    def encode_attribute(self, a: Any) -> Any:
+        return encode_zarr_attr_value(a)
+
+    def store(
+        self,
+        variables: Mapping[Hashable, Variable],
+        attributes: Mapping[str, Any],
+        check_encoding_set: Iterable[Hashable] = frozenset(),
+        writer: Any = None,
+        unlimited_dims: Any = None,
+    ) -> None:
+        """Encode and write `variables` and `attributes` (xarray's `dump_to_store` calls this)."""
+        existing = set() if self._mode == "w" else set(self.arrays())
+        existing_names = {vn for vn in variables if _encode_variable_name(vn) in existing}
+        new_names = [vn for vn in variables if vn not in existing_names]
+        if self._mode == "r+" and new_names:
+            raise ModeError(
+                f"mode 'r+' only writes to existing arrays; the dataset has new variables {new_names!r} "
+                f"(group {self.group.path!r}); use mode='a' to add them"
+            )
+        if self._append_dim is not None and self._append_dim not in self.get_dimensions():
+            raise ValueError(
+                f"append_dim={self._append_dim!r} is not a dimension of the existing dataset "
+                f"{sorted(self.get_dimensions())}"
+            )
+        encoded, attributes = self.encode({vn: variables[vn] for vn in new_names}, attributes)
+        if existing_names:
+            encoded.update(self._encode_like_existing(variables, existing_names))
+        if self._mode not in ("r", "r+"):
+            self.set_attributes(attributes)
+        if self._mode == "a-" and self._append_dim is not None:
+            encoded = {k: v for k, v in encoded.items() if k not in existing_names or self._append_dim in v.dims}
+        self.set_variables(encoded, check_encoding_set, writer)
+
+    def _encode_like_existing(self, variables: Mapping[Hashable, Variable], names: set) -> dict:
+        existing_vars, _, _ = conventions.decode_cf_variables(
+            {k: self.open_store_variable(k) for k in names}, {}
+        )
+        like = {}
+        for vn in names:
+            _check_append_dtype(vn, existing_vars[vn], variables[vn])
+            like[vn] = variables[vn].copy(deep=False)
+            like[vn].encoding = existing_vars[vn].encoding
+        encoded, _ = self.encode(like, {})
+        for vn in names:
+            encoded[vn] = self._conform_dims(vn, encoded[vn], existing_vars[vn])
+        return encoded
+
+    def _conform_dims(self, name: Hashable, new: Variable, old: Variable) -> Variable:
+        if new.dims != old.dims:
+            if set(new.dims) != set(old.dims):
+                raise ValueError(
+                    f"variable {name!r} exists with dimensions {old.dims}; the dataset has {new.dims}"
+                )
+            new = new.transpose(*old.dims)
+        region = self._write_region or {}
+        old_sizes = {}
+        for dim, size in old.sizes.items():
+            if dim in region:
+                start, stop, _ = region[dim].indices(size)
+                size = stop - start
+            if dim != self._append_dim:
+                old_sizes[dim] = size
+        new_sizes = {d: s for d, s in new.sizes.items() if d != self._append_dim}
+        if old_sizes != new_sizes:
+            raise ValueError(
+                f"variable {name!r} exists with sizes {old_sizes}; the dataset has {new_sizes}; "
+                f"only append_dim ({self._append_dim!r}) may change, use region= to write part of it"
+            )
+        return new
+
+    def set_variables(self, variables: Mapping[Hashable, Variable], check_encoding_set: Any, writer: Any) -> None:
+        """Create (or resize) each array and hand its data to `writer` with the target region."""
+        existing = self.arrays()
+        for vn, v in variables.items():
+            name = _encode_variable_name(vn)
+            attrs = v.attrs.copy()
+            fill_value = self._pop_fill_value(v, attrs)
+            encoding = extract_zarr_variable_encoding(
+                v, raise_on_invalid=vn in check_encoding_set, name=vn, zarr_format=self.zarr_format
+            )
+            region = dict.fromkeys(v.dims, slice(None))
+            region.update({d: s for d, s in (self._write_region or {}).items() if d in v.dims})
+            if self._mode != "w" and name in existing:
+                array = existing[name]
+                if self._append_dim is not None and self._append_dim in v.dims:
+                    axis = v.dims.index(self._append_dim)
+                    old = tuple(array.shape)
+                    region[self._append_dim] = slice(old[axis], None)
+                    array = resize_array(array, old[:axis] + (old[axis] + v.shape[axis],) + old[axis + 1 :])
+            else:
+                encoded_attrs = {k: self.encode_attribute(a) for k, a in attrs.items()}
+                array = create_child_array(
+                    self.group,
+                    name,
+                    shape=v.shape,
+                    dtype=v.dtype,
+                    fill_value=fill_value,
+                    encoding=encoding,
+                    dims=v.dims,
+                    attrs=encoded_attrs,
+                    overwrite=self._mode == "w",
+                )
+            writer.add(v.data, array, tuple(region[d] for d in v.dims))
+
+    def _pop_fill_value(self, v: Variable, attrs: dict[str, Any]) -> Any:
+        if self._use_fill_as_mask:
+            fill_value = attrs.pop("_FillValue", None)
+        else:
+            fill_value = v.encoding.pop("fill_value", None)
+            if fill_value is None and v.dtype.kind == "f":
+                fill_value = np.nan
+            if attrs.get("_FillValue") is not None:
+                attrs["_FillValue"] = FillValueCoder.encode(attrs.pop("_FillValue"), v.dtype)
+            else:
+                attrs.pop("_FillValue", None)
+        if v.encoding.get("_FillValue") is not None:
+            raise ValueError(f"variable {v.dims}: put _FillValue in attrs, not in encoding, for Zarr")
+        v.encoding.pop("_FillValue", None)
+        return fill_value
+
+    def child(self, name: str) -> ZarrlayerDataStore:
+        """The data store of subgroup `name`, with the same options."""
+        groups = self.subgroups()
+        if name not in groups:
+            raise NodeNotFoundError(f"no group {name!r} in group {self.group.path!r}")
+        return type(self)(
+            groups[name],
+            mode=self._mode,
+            use_zarr_fill_value_as_mask=self._use_fill_as_mask,
+            append_dim=self._append_dim,
+            write_region=self._write_region,
+        )
+
+
+def _check_append_dtype(name: Hashable, old: Variable, new: Variable) -> None:
+    easy = (
+        np.issubdtype(new.dtype, np.number)
+        or np.issubdtype(new.dtype, np.datetime64)
+        or np.issubdtype(new.dtype, np.bool_)
+        or new.dtype == object
+        or new.dtype.kind == "T"
+        or (new.dtype.kind in ("S", "U") and old.dtype == object)
+    )
+    if not easy and new.dtype != old.dtype:
+        raise ValueError(
+            f"variable {name!r} is stored with dtype {old.dtype}; the data to append has dtype {new.dtype}"
+        )
+

@@ -1,0 +1,117 @@
+"""`to_zarrlayer`: write an xarray Dataset as a Zarr group that `xr.open_zarr` and engine='zarrlayer' read back."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+from zarrlayer.errors import ModeError
+from zarrlayer.integrations._regions import check_aligned_chunks, storage_unit
+from zarrlayer.integrations._xarray_open import resolve_store
+from zarrlayer.integrations._xarray_store import ZarrlayerDataStore
+
+__all__ = ["to_zarrlayer"]
+
+_MODES = ("w", "w-", "a", "a-", "r+")
+
+
+def _choose_mode(mode: str | None, append_dim: Hashable | None, region: Any) -> str:
+    if mode is None:
+        mode = "a" if append_dim is not None else "r+" if region is not None else "w-"
+    if mode not in _MODES:
+        raise ModeError(f"to_zarrlayer mode must be one of {_MODES}, found {mode!r}")
+    if append_dim is not None and mode not in ("a", "a-"):
+        raise ModeError(f"append_dim needs mode 'a' or 'a-', found mode={mode!r}")
+    if region is not None and mode not in ("a", "a-", "r+"):
+        raise ModeError(f"region needs mode 'a', 'a-' or 'r+', found mode={mode!r}")
+    return mode
+
+
+def _check_region(ds: Any, region: Mapping[str, slice], append_dim: Hashable | None) -> dict[str, slice]:
+    if not isinstance(region, Mapping):
+        raise TypeError(f"region must be a dict of dimension name -> slice, found {type(region).__name__}")
+    for dim, sl in region.items():
+        if dim not in ds.dims:
+            raise ValueError(f"region dimension {dim!r} is not a dimension of the dataset {list(ds.dims)}")
+        if not isinstance(sl, slice) or sl.step not in (None, 1):
+            raise TypeError(f"region[{dim!r}] must be a slice with step 1, found {sl!r}")
+    if append_dim is not None and append_dim in region:
+        raise ValueError(f"dimension {append_dim!r} cannot be both append_dim and in region")
+    outside = [k for k, v in ds.variables.items() if not set(region) & set(v.dims)]
+    if outside:
+        raise ValueError(
+            f"every variable written to a region needs one of its dimensions {list(region)}; "
+            f"drop these first: ds.drop_vars({outside!r})"
+        )
+    return dict(region)
+
+
+class _AlignedWriter:
+    """xarray's ArrayWriter without a lock, refusing dask chunks that would share a stored chunk."""
+
+    def __init__(self) -> None:
+        from xarray.backends.common import ArrayWriter
+
+        self._inner = ArrayWriter(lock=False)
+
+    def add(self, source: Any, target: Any, region: tuple[slice, ...] | None = None) -> None:
+        chunks = getattr(source, "chunks", None)
+        if chunks is not None and not callable(chunks) and hasattr(source, "dask"):
+            shape = tuple(target.shape)
+            bounds = tuple(slice(*s.indices(n)[:2]) for s, n in zip(region or (), shape, strict=True)) or tuple(
+                slice(0, n) for n in shape
+            )
+            check_aligned_chunks(chunks, bounds, storage_unit(target), shape, f"writing to {target!r}")
+        self._inner.add(source, target, region)
+
+    def sync(self, compute: bool = True) -> Any:
+        return self._inner.sync(compute=compute)
+
+
+def to_zarrlayer(
+    ds: Any,
+    store: Any,
+    mode: str | None = None,
+    group: str | None = None,
+    encoding: Mapping[Hashable, Mapping[str, Any]] | None = None,
+    append_dim: Hashable | None = None,
+    region: Mapping[str, slice] | None = None,
+    consolidated: bool = True,
+    zarr_format: int = 3,
+    compute: bool = True,
+    storage_options: dict[str, Any] | None = None,
+) -> Any:
+    """Write `ds` to `store` (path, URL or Store) at `group`; returns a dask Delayed when `compute=False`.
+
+    Modes as in `Dataset.to_zarr`: 'w-' creates (default), 'w' overwrites, 'a' adds or
+    appends along `append_dim` (the default with it), 'r+' writes `region` of existing
+    arrays (the default with it). Dask-backed variables are written in parallel without a
+    lock; chunks that would share a stored chunk are refused (UnalignedWriteError).
+    """
+    import zarrlayer
+    from xarray.backends.writers import _validate_dataset_names, dump_to_store
+
+    mode = _choose_mode(mode, append_dim, region)
+    _validate_dataset_names(ds)
+    if region is not None:
+        region = _check_region(ds, region, append_dim)
+        ds = ds.drop_vars(ds.indexes)
+    zstore, path = resolve_store(store, mode="r+" if mode == "r+" else "a", storage_options=storage_options)
+    open_mode = {"a-": "a"}.get(mode, mode)
+    fmt = None if mode in ("a", "a-", "r+") else zarr_format
+    root = zarrlayer.open_group(zstore, mode=open_mode, path=_join(path, group), zarr_format=fmt)
+    if encoding and mode in ("a", "a-", "r+"):
+        clash = sorted(set(map(str, encoding)) & set(ZarrlayerDataStore(root).arrays()))
+        if clash:
+            raise ValueError(f"variables {clash} already exist; encoding can only be given for new variables")
+    target = ZarrlayerDataStore(root, mode=mode, append_dim=append_dim, write_region=region)
+    writer = _AlignedWriter()
+    dump_to_store(ds, target, writer, encoding=dict(encoding or {}))
+    writes = writer.sync(compute=compute)
+    if consolidated and mode != "r+":
+        zarrlayer.consolidate_metadata(zstore, path=path or None, zarr_format=root.metadata.zarr_format)
+    return writes if not compute else target
+
+
+def _join(*parts: str | None) -> str:
+    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
