@@ -60,7 +60,7 @@ def get() -> Settings:
 
 
 def _validate(changes: dict[str, Any]) -> None:
-    unknown = set(changes) - _names
+    unknown = changes.keys() - _names
     if unknown:
         raise TypeError(f"unknown zarrlayer setting(s) {sorted(unknown)}; expected some of {sorted(_names)}")
     if "remote_backend" in changes and changes["remote_backend"] not in ("fsspec", "obstore"):
