@@ -1,0 +1,271 @@
+"""What every remote store shares: a request limit, retries with backoff, credential redaction.
+
+The limit on requests in flight is per store location and per event loop, shared by
+every caller in the process (all synchronous callers run on zarrlayer's one loop).
+Transient failures (timeouts, dropped connections, HTTP 429 and 5xx) are retried with
+exponential backoff and full jitter; 403, 404 and other client errors never are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import random
+import re
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, TypeVar
+
+from zarrlayer import config
+from zarrlayer.errors import RemoteStoreError
+
+__all__ = [
+    "Failure",
+    "Limiter",
+    "RetryPolicy",
+    "call_with_retries",
+    "collect_secrets",
+    "get_limiter",
+    "is_secret_name",
+    "redact_options",
+    "redact_text",
+    "redact_url",
+    "status_failure",
+]
+
+T = TypeVar("T")
+
+REDACTED = "***"
+
+# -- redaction ------------------------------------------------------------------------------
+
+_SECRET_NAME = re.compile(
+    r"(^|[_\-.])?(key|secret|token|password|passwd|pwd|credential|credentials|auth|authorization|"
+    r"signature|sig|sas|session|cookie|private)([_\-.]|$)?",
+    re.IGNORECASE,
+)
+_NOT_SECRET_NAMES = frozenset({"use_ssl", "anon", "requester_pays"})
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<userinfo>[^/@\s?#]*)@")
+_SECRET_QUERY = re.compile(
+    r"(?P<name>[?&][^=&#\s]*(?:key|secret|token|password|signature|sig|credential|sas)[^=&#\s]*=)"
+    r"(?P<value>[^&#\s]*)",
+    re.IGNORECASE,
+)
+
+
+def is_secret_name(name: object) -> bool:
+    """Whether an option named `name` (key, secret, token, password, ...) holds a credential."""
+    return isinstance(name, str) and name.lower() not in _NOT_SECRET_NAMES and bool(_SECRET_NAME.search(name))
+
+
+def redact_url(url: str) -> str:
+    """`url` without userinfo (`user:password@`) and with secret-looking query values masked."""
+    url = _USERINFO.sub(lambda m: m.group("scheme"), url)
+    return _SECRET_QUERY.sub(lambda m: m.group("name") + REDACTED, url)
+
+
+def redact_options(options: Any) -> Any:
+    """A copy of `options` (nested dicts and lists) with the value of every secret-named entry masked."""
+    if isinstance(options, Mapping):
+        return {
+            k: (REDACTED if is_secret_name(k) and v is not None else redact_options(v)) for k, v in options.items()
+        }
+    if isinstance(options, (list, tuple)):
+        return type(options)(redact_options(v) for v in options)
+    if isinstance(options, str):
+        return redact_url(options)
+    return options
+
+
+def collect_secrets(options: Any) -> frozenset[str]:
+    """Every string value held under a secret-named entry of `options` (searched recursively)."""
+    found: set[str] = set()
+
+    def walk(value: Any, secret: bool) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(v, secret or is_secret_name(k))
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v, secret)
+        elif secret and isinstance(value, (str, bytes)) and len(value) >= 3:
+            found.add(value.decode(errors="replace") if isinstance(value, bytes) else value)
+
+    walk(options, False)
+    return frozenset(found)
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with URL userinfo, secret query values and every one of `secrets` masked."""
+    text = redact_url(text)
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+# -- the request limit ------------------------------------------------------------------------
+
+
+class Limiter:
+    """A counting limit whose callers may take several slots at once, served first come, first served."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"a request limit must be at least 1, found {capacity}")
+        self.capacity = capacity
+        self._free = capacity
+        self._waiters: deque[tuple[asyncio.Future[int], int]] = deque()
+
+    @property
+    def in_use(self) -> int:
+        """Slots held now."""
+        return self.capacity - self._free
+
+    async def acquire(self, wanted: int = 1) -> int:
+        """Wait for at least one free slot, take up to `wanted`, and return how many were taken."""
+        wanted = max(1, min(wanted, self.capacity))
+        if self._free > 0 and not self._waiters:
+            taken = min(wanted, self._free)
+            self._free -= taken
+            return taken
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiters.append((waiter, wanted))
+        self._grant()
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release(waiter.result())
+            raise
+
+    def release(self, count: int = 1) -> None:
+        """Give back `count` slots."""
+        self._free = min(self.capacity, self._free + count)
+        self._grant()
+
+    def _grant(self) -> None:
+        while self._waiters and self._free > 0:
+            waiter, wanted = self._waiters.popleft()
+            if waiter.done():
+                continue
+            taken = min(wanted, self._free)
+            self._free -= taken
+            waiter.set_result(taken)
+
+    @asynccontextmanager
+    async def slots(self, wanted: int = 1) -> AsyncIterator[int]:
+        """Hold up to `wanted` slots (at least one) for the `async with` block."""
+        taken = await self.acquire(wanted)
+        try:
+            yield taken
+        finally:
+            self.release(taken)
+
+
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Limiter]] = weakref.WeakKeyDictionary()
+
+
+def get_limiter(identity: Any, capacity: int) -> Limiter:
+    """The limiter of the store `identity` on the running loop (one per identity, capacity and loop)."""
+    loop = asyncio.get_running_loop()
+    per_loop = _limiters.get(loop)
+    if per_loop is None:
+        per_loop = _limiters[loop] = {}
+    limiter = per_loop.get((identity, capacity))
+    if limiter is None:
+        limiter = per_loop[(identity, capacity)] = Limiter(capacity)
+    return limiter
+
+
+# -- retries ------------------------------------------------------------------------------------
+
+
+class Failure(enum.Enum):
+    """How a backend error is handled."""
+
+    TRANSIENT = "transient"
+    """Retried with backoff (timeouts, dropped connections, 429, 5xx)."""
+    FATAL = "fatal"
+    """Raised at once as a RemoteStoreError (403, other client errors, refused connections)."""
+    PASS = "pass"
+    """Re-raised as is for the store to interpret (missing key, unsatisfiable range...)."""
+
+
+def status_failure(status: int | None) -> Failure | None:
+    """The handling of an HTTP status: 404 and 416 pass, 429 and 5xx are transient, others fatal."""
+    if status is None:
+        return None
+    if status in (404, 416):
+        return Failure.PASS
+    if status == 429 or 500 <= status <= 599:
+        return Failure.TRANSIENT
+    if status >= 400:
+        return Failure.FATAL
+    return None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry a transient failure."""
+
+    retries: int | None = None
+    """Attempts after the first; None means `zarrlayer.config.get().retries` at call time."""
+    base_delay: float = 0.1
+    max_delay: float = 5.0
+
+    @property
+    def attempts(self) -> int:
+        """Attempts in all (the first plus the retries)."""
+        retries = config.get().retries if self.retries is None else self.retries
+        return max(0, retries) + 1
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (0-based): full jitter, exponential cap."""
+        return random.uniform(0.0, min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+async def call_with_retries(
+    request: Callable[[], Awaitable[T]],
+    *,
+    limiter: Limiter,
+    policy: RetryPolicy,
+    classify: Callable[[BaseException], Failure],
+    where: str,
+    secrets: Iterable[str] = (),
+) -> T:
+    """Run `request` (one remote request) under `limiter`, retrying transient failures.
+
+    `where` names the store URL and key for errors; it and every message are redacted.
+    """
+    attempts = policy.attempts
+    for attempt in range(attempts):
+        async with limiter.slots(1):
+            try:
+                return await request()
+            except Exception as exc:  # noqa: BLE001 - classified below
+                failure = classify(exc)
+                if failure is Failure.PASS:
+                    raise
+                if failure is Failure.FATAL or attempt == attempts - 1:
+                    raise remote_error(exc, where, attempt + 1, failure, secrets) from None
+        await asyncio.sleep(policy.delay(attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def remote_error(
+    exc: BaseException, where: str, attempts: int, failure: Failure, secrets: Iterable[str] = ()
+) -> RemoteStoreError:
+    """The RemoteStoreError for `exc` at `where`, with credentials masked."""
+    detail = redact_text(f"{type(exc).__name__}: {_first_line(exc)}", secrets)
+    where = redact_text(where, secrets)
+    if failure is Failure.TRANSIENT:
+        return RemoteStoreError(f"request for {where} failed after {attempts} attempts; last error: {detail}")
+    return RemoteStoreError(f"request for {where} failed (not retried): {detail}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:500] if text else "(no message)"

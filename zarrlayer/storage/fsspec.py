@@ -1,0 +1,536 @@
+"""FsspecStore: a zarrlayer Store over any fsspec filesystem (s3fs, HTTP, GCS, chained caches...).
+
+Async filesystems run natively on the event loop that calls them: the store makes one
+instance per loop with `asynchronous=True` (built from the filesystem's class and
+storage options), so that pickled copies in other processes reconnect on their own
+loop. Synchronous filesystems are wrapped to run in threads. Every request goes
+through the store's shared request limit and retry policy (see `_remote`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import inspect
+import weakref
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, Self
+
+from zarrlayer.errors import ReadOnlyError, missing_dependency
+from zarrlayer.storage._base import (
+    Buffer,
+    ByteRequest,
+    OffsetByteRequest,
+    RangeByteRequest,
+    Store,
+    SuffixByteRequest,
+    normalize_prefix,
+    validate_key,
+    validate_prefix,
+)
+from zarrlayer.storage._remote import (
+    Failure,
+    RetryPolicy,
+    call_with_retries,
+    collect_secrets,
+    get_limiter,
+    redact_url,
+    remote_error,
+    status_failure,
+)
+
+__all__ = ["FsspecStore"]
+
+_LOOP_ONLY_OPTIONS = ("asynchronous", "loop", "skip_instance_cache")
+_TRANSIENT_NAMES = frozenset(
+    {
+        "ServerDisconnectedError",
+        "ClientPayloadError",
+        "ServerTimeoutError",
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+        "ConnectionClosedError",
+        "ResponseStreamingError",
+        "IncompleteReadError",
+    }
+)
+_READ_ONLY_PROTOCOLS = frozenset({"http", "https"})
+
+
+def _status_of(exc: BaseException) -> int | None:
+    """The HTTP status behind `exc` or its causes (aiohttp and botocore errors), if any."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        status = getattr(current, "status", None)
+        if isinstance(status, int):
+            return status
+        response = getattr(current, "response", None)
+        if isinstance(response, dict):
+            code = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if isinstance(code, int):
+                return code
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return None
+
+
+def classify_fsspec_error(exc: BaseException) -> Failure:
+    """How a filesystem error is handled: missing keys pass, 429/5xx and dropped connections retry."""
+    if isinstance(exc, (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)):
+        return Failure.PASS
+    by_status = status_failure(_status_of(exc))
+    if by_status is not None:
+        return by_status
+    if isinstance(exc, PermissionError):
+        return Failure.FATAL
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+        return Failure.TRANSIENT
+    if type(exc).__name__ in _TRANSIENT_NAMES:
+        return Failure.TRANSIENT
+    if isinstance(exc, ConnectionError) or type(exc).__name__ in ("ClientConnectorError", "EndpointConnectionError"):
+        return Failure.FATAL
+    if isinstance(exc, OSError) and type(exc).__module__.split(".")[0] in ("aiohttp", "botocore", "s3fs"):
+        return Failure.FATAL
+    return Failure.PASS
+
+
+def _unsatisfiable(exc: BaseException) -> bool:
+    return _status_of(exc) == 416
+
+
+def _limits(request: ByteRequest | None) -> tuple[int | None, int | None]:
+    """fsspec's (start, end) for a byte request; a suffix is a negative start."""
+    if request is None:
+        return None, None
+    if isinstance(request, RangeByteRequest):
+        return request.start, request.end
+    if isinstance(request, OffsetByteRequest):
+        return request.offset, None
+    if isinstance(request, SuffixByteRequest):
+        return -request.suffix, None
+    raise TypeError(f"expected a ByteRequest or None, found {type(request).__name__}")
+
+
+def _empty_request(request: ByteRequest | None) -> bool:
+    """Whether the request selects no bytes whatever the value (its answer only says if the key exists)."""
+    return (isinstance(request, RangeByteRequest) and request.start == request.end) or (
+        isinstance(request, SuffixByteRequest) and request.suffix == 0
+    )
+
+
+class FsspecStore(Store):
+    """A store over an fsspec filesystem rooted at `path`; HTTP filesystems are read-only.
+
+    `max_concurrency` bounds requests in flight (default: the `max_concurrency` setting)
+    and `retries` the attempts after the first on transient errors (default: the
+    `retries` setting). `allowed_exceptions` are the errors that mean "no such key".
+    """
+
+    def __init__(
+        self,
+        fs: Any,
+        path: str = "",
+        *,
+        read_only: bool = False,
+        allowed_exceptions: tuple[type[BaseException], ...] = (FileNotFoundError, IsADirectoryError, NotADirectoryError),
+        max_concurrency: int | None = None,
+        retries: int | None = None,
+        _url: str | None = None,
+    ) -> None:
+        from fsspec.asyn import AsyncFileSystem
+        from fsspec.spec import AbstractFileSystem
+
+        if not isinstance(fs, AbstractFileSystem):
+            raise TypeError(f"FsspecStore needs an fsspec filesystem, found {type(fs).__name__}")
+        if max_concurrency is not None and (not isinstance(max_concurrency, int) or max_concurrency < 1):
+            raise ValueError(f"max_concurrency must be a positive int, found {max_concurrency!r}")
+        protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+        self.supports_writes = self.supports_deletes = not (set(protocols) & _READ_ONLY_PROTOCOLS)
+        super().__init__(read_only=read_only or not self.supports_writes)
+        self._fs_cls = type(fs)
+        self._fs_options = {k: v for k, v in fs.storage_options.items() if k not in _LOOP_ONLY_OPTIONS}
+        self._native = isinstance(fs, AsyncFileSystem)
+        self._path = fs._strip_protocol(path).rstrip("/") if path else ""
+        self._url = redact_url(_url.rstrip("/") if _url else fs.unstrip_protocol(self._path).rstrip("/"))
+        self._allowed = tuple(allowed_exceptions)
+        self._max_concurrency = max_concurrency
+        self._policy = RetryPolicy(retries=retries)
+        self._secrets = collect_secrets(self._fs_options) | collect_secrets({"password": _userinfo(self._path)})
+        self._sync_fs = None if self._native else fs
+        self._loop_fs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._wrapped: Any = None
+        self._full_read_kwargs: dict[str, Any] = (
+            {"max_concurrency": 1}
+            if self._native and "max_concurrency" in inspect.signature(self._fs_cls._cat_file).parameters
+            else {}
+        )
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        storage_options: dict[str, Any] | None = None,
+        read_only: bool = False,
+        **kwargs: Any,
+    ) -> FsspecStore:
+        """A store for an fsspec URL (`s3://bucket/path`, `https://...`, `simplecache::s3://...`)."""
+        try:
+            from fsspec.core import url_to_fs
+        except ImportError:  # pragma: no cover - fsspec is a core dependency
+            raise missing_dependency("fsspec", "s3", "FsspecStore") from None
+        try:
+            fs, path = url_to_fs(url, **(storage_options or {}))
+        except ImportError as exc:
+            package = getattr(exc, "name", None) or "the filesystem's package"
+            extra = {"s3fs": "s3", "aiohttp": "http", "requests": "http"}.get(package, "all")
+            raise missing_dependency(package, extra, f"FsspecStore for {redact_url(url)!r}") from None
+        if "::" in url:
+            return cls(fs, path, read_only=read_only, _url=url, **kwargs)
+        return cls(fs, path, read_only=read_only, **kwargs)
+
+    # -- identity -------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def fs(self) -> Any:
+        """The filesystem as configured (synchronous use); async work uses one instance per loop."""
+        if self._sync_fs is not None:
+            return self._sync_fs
+        return self._fs_cls(**self._fs_options)
+
+    @property
+    def path(self) -> str:
+        """The root inside the filesystem, without protocol or trailing '/'."""
+        return self._path
+
+    @property
+    def max_concurrency(self) -> int:
+        """Requests in flight allowed at once for this store location (shared process-wide)."""
+        from zarrlayer import config
+
+        return self._max_concurrency or config.get().max_concurrency
+
+    def _config(self) -> tuple[Any, ...]:
+        return (self._fs_cls, self._fs_options, self._path, self._url)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(self) is type(other)
+            and self._config() == other._config()  # type: ignore[attr-defined]
+            and self.read_only == other.read_only  # type: ignore[attr-defined]
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._url))
+
+    def with_read_only(self, read_only: bool = True) -> Self:
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._read_only = bool(read_only) or not self.supports_writes
+        return clone
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_loop_fs", "_wrapped")}
+        if self._sync_fs is not None:
+            state["_sync_fs"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._loop_fs = weakref.WeakKeyDictionary()
+        self._wrapped = None
+        if not self._native:
+            self._sync_fs = self._fs_cls(**self._fs_options)
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if not self.supports_writes:
+            raise ReadOnlyError(f"store {self.url} is read-only: its filesystem ({self._fs_cls.__name__}) cannot write")
+        super()._check_writable()
+
+    def _async_fs(self) -> Any:
+        """The filesystem instance bound to the running loop (made on first use there)."""
+        if self._sync_fs is not None:
+            if self._wrapped is None:
+                from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
+
+                self._wrapped = AsyncFileSystemWrapper(self._sync_fs)
+            return self._wrapped
+        loop = asyncio.get_running_loop()
+        fs = self._loop_fs.get(loop)
+        if fs is None:
+            fs = self._fs_cls(**self._fs_options, asynchronous=True, loop=loop, skip_instance_cache=True)
+            if "use_listings_cache" not in self._fs_options and hasattr(fs, "dircache"):
+                from fsspec.dircache import DirCache
+
+                fs.dircache = DirCache(use_listings_cache=False)
+            self._loop_fs[loop] = fs
+            _opened.append((weakref.ref(fs), loop))
+        return fs
+
+    def _full_path(self, key: str) -> str:
+        validate_key(key)
+        return f"{self._path}/{key}" if self._path else key
+
+    def _dir_path(self, prefix: str) -> str:
+        prefix = prefix.rstrip("/")
+        return f"{self._path}/{prefix}" if self._path and prefix else (prefix or self._path)
+
+    def _relative(self, full: str) -> str | None:
+        full = full.rstrip("/")
+        if not self._path:
+            return full or None
+        head = self._path + "/"
+        return full[len(head):] if full.startswith(head) else None
+
+    async def _call(self, request: Any, key: str) -> Any:
+        limiter = get_limiter((type(self).__name__, self._url), self.max_concurrency)
+        return await call_with_retries(
+            request,
+            limiter=limiter,
+            policy=self._policy,
+            classify=self._classify,
+            where=f"{self._url} key {key!r}",
+            secrets=self._secrets,
+        )
+
+    def _classify(self, exc: BaseException) -> Failure:
+        if isinstance(exc, self._allowed):
+            return Failure.PASS
+        return classify_fsspec_error(exc)
+
+    # -- reading --------------------------------------------------------------------
+
+    async def get(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
+        path = self._full_path(key)
+        if _empty_request(byte_range):
+            return b"" if await self.exists(key) else None
+        start, end = _limits(byte_range)
+        fs = self._async_fs()
+        kwargs = self._full_read_kwargs if byte_range is None else {}
+        try:
+            return await self._call(lambda: fs._cat_file(path, start=start, end=end, **kwargs), key)
+        except self._allowed:
+            return None
+        except Exception as exc:
+            if _unsatisfiable(exc):
+                return b"" if await self.exists(key) else None
+            raise
+
+    async def get_partial_values(
+        self, key_ranges: Iterable[tuple[str, ByteRequest | None]]
+    ) -> list[Buffer | None]:
+        requests = list(key_ranges)
+        paths = [self._full_path(k) for k, _ in requests]
+        results: list[Any] = [None] * len(requests)
+        batch = [i for i, (_, r) in enumerate(requests) if not _empty_request(r)]
+        if batch:
+            limits = [_limits(requests[i][1]) for i in batch]
+            fs = self._async_fs()
+            limiter = get_limiter((type(self).__name__, self._url), self.max_concurrency)
+            async with limiter.slots(len(batch)) as taken:
+                extra = {"batch_size": taken} if self._native else {}
+                full = self._full_read_kwargs if all(requests[i][1] is None for i in batch) else {}
+                out = await fs._cat_ranges(
+                    [paths[i] for i in batch],
+                    [s for s, _ in limits],
+                    [e for _, e in limits],
+                    on_error="return",
+                    **extra,
+                    **full,
+                )
+            for i, value in zip(batch, out):
+                results[i] = value
+        redo = [i for i, v in enumerate(results) if isinstance(v, BaseException) or i not in batch]
+        for i in redo:
+            exc = results[i]
+            if isinstance(exc, BaseException) and not isinstance(exc, self._allowed) and not _unsatisfiable(exc):
+                if self._classify(exc) is Failure.FATAL:
+                    raise remote_error(exc, f"{self._url} key {requests[i][0]!r}", 1, Failure.FATAL, self._secrets)
+        if redo:
+            again = await asyncio.gather(*(self._settle(requests[i], results[i]) for i in redo))
+            for i, value in zip(redo, again):
+                results[i] = value
+        return results
+
+    async def _settle(self, request: tuple[str, ByteRequest | None], outcome: Any) -> Buffer | None:
+        """The final answer for a batch entry that failed or was not fetched."""
+        key, byte_range = request
+        if isinstance(outcome, self._allowed):
+            return None
+        return await self.get(key, byte_range)
+
+    async def _info(self, key: str) -> dict[str, Any] | None:
+        path = self._full_path(key)
+        fs = self._async_fs()
+        try:
+            info = await self._call(lambda: fs._info(path), key)
+        except self._allowed:
+            return None
+        return info if info.get("type", "file") == "file" else None
+
+    async def exists(self, key: str) -> bool:
+        return await self._info(key) is not None
+
+    async def getsize(self, key: str) -> int:
+        info = await self._info(key)
+        if info is None or info.get("size") is None:
+            raise FileNotFoundError(f"no value (or no known size) at key {key!r} in store {self.url}")
+        return int(info["size"])
+
+    async def getsize_prefix(self, prefix: str) -> int:
+        total = 0
+        async for _, info in self._find(normalize_prefix(prefix), detail=True):
+            total += int(info.get("size") or 0)
+        return total
+
+    # -- writing --------------------------------------------------------------------
+
+    async def set(self, key: str, value: Buffer) -> None:
+        self._check_writable()
+        path = self._full_path(key)
+        data = value if isinstance(value, bytes) else memoryview(value).tobytes()
+        fs = self._async_fs()
+        await self._call(lambda: fs._pipe_file(path, data), key)
+
+    async def set_if_not_exists(self, key: str, value: Buffer) -> None:
+        self._check_writable()
+        path = self._full_path(key)
+        data = value if isinstance(value, bytes) else memoryview(value).tobytes()
+        fs = self._async_fs()
+        if "mode" in inspect.signature(fs._pipe_file).parameters:
+            try:
+                await self._call(lambda: fs._pipe_file(path, data, mode="create"), key)
+            except FileExistsError:
+                pass
+            return
+        if not await self.exists(key):
+            await self.set(key, data)
+
+    async def delete(self, key: str) -> None:
+        self._check_writable()
+        path = self._full_path(key)
+        fs = self._async_fs()
+        try:
+            await self._call(lambda: fs._rm_file(path), key)
+        except self._allowed:
+            pass
+
+    async def delete_dir(self, prefix: str) -> None:
+        self._check_writable()
+        paths = [full async for full, _ in self._find(normalize_prefix(prefix))]
+        if not paths:
+            return
+        fs = self._async_fs()
+        try:
+            await self._call(lambda: fs._rm(paths), prefix or "/")
+        except NotImplementedError:
+            await asyncio.gather(*(self.delete(self._relative(p) or "") for p in paths))
+        except self._allowed:
+            pass
+
+    # -- listing --------------------------------------------------------------------
+
+    async def _find(self, prefix: str, detail: bool = False) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """(full path, info) of every file whose key starts with `prefix`."""
+        validate_prefix(prefix)
+        parent = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        root = self._dir_path(parent)
+        fs = self._async_fs()
+        try:
+            found = await self._call(lambda: fs._find(root, withdirs=False, detail=True), prefix or "/")
+        except self._allowed:
+            return
+        for full in sorted(found):
+            info = found[full]
+            relative = self._relative(full)
+            if relative and info.get("type", "file") == "file" and relative.startswith(prefix):
+                if all(segment not in ("", ".", "..") for segment in relative.split("/")):
+                    yield full, info
+
+    async def list(self) -> AsyncIterator[str]:  # type: ignore[override]
+        async for key in self.list_prefix(""):
+            yield key
+
+    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:  # type: ignore[override]
+        async for full, _ in self._find(prefix):
+            relative = self._relative(full)
+            if relative is not None:
+                yield relative
+
+    async def list_dir(self, prefix: str) -> AsyncIterator[str]:  # type: ignore[override]
+        prefix = normalize_prefix(prefix)
+        directory = self._dir_path(prefix)
+        fs = self._async_fs()
+        try:
+            entries = await self._call(lambda: fs._ls(directory, detail=True), prefix or "/")
+        except self._allowed:
+            return
+        head = directory.rstrip("/") + "/" if directory else ""
+        names = set()
+        for entry in entries:
+            name = entry["name"].rstrip("/")
+            if head and not name.startswith(head):
+                continue
+            child = name[len(head):].split("/", 1)[0]
+            if child:
+                names.add(child)
+        for name in sorted(names):
+            yield name
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        fs = self._loop_fs.pop(loop, None)
+        if fs is not None:
+            await _close_session(fs)
+        await super().close()
+
+
+_opened: list[tuple[weakref.ref[Any], asyncio.AbstractEventLoop]] = []
+
+
+@atexit.register
+def _close_opened() -> None:
+    """Close the sessions still open on zarrlayer's background loop, so exit is quiet."""
+    from zarrlayer.core import sync as _sync
+
+    loop = _sync._loop
+    live = [ref() for ref, owner in _opened if owner is loop]
+    live = [fs for fs in live if fs is not None]
+    if loop is None or loop.is_closed() or not loop.is_running() or not live:
+        return
+    try:
+        future = asyncio.run_coroutine_threadsafe(asyncio.gather(*(_close_session(fs) for fs in live)), loop)
+        future.result(timeout=5)
+    except Exception:  # noqa: BLE001 - best effort at exit
+        pass
+
+
+async def _close_session(fs: Any) -> None:
+    """Close the HTTP session an asynchronous filesystem opened (best effort: s3fs, HTTP)."""
+    try:
+        session = getattr(fs, "_session", None)
+        if session is not None and not session.closed:
+            await session.close()
+        creator = getattr(fs, "_s3creator", None)
+        if creator is not None:
+            await creator.__aexit__(None, None, None)
+            fs._s3 = None
+            fs._s3creator = None
+    except Exception:  # noqa: BLE001 - closing must not fail a caller's cleanup
+        pass
+
+
+def _userinfo(path: str) -> str:
+    """The `user:password` part of a URL path, or '' (kept only to mask it in errors)."""
+    if "://" not in path:
+        return ""
+    netloc = path.split("://", 1)[1].split("/", 1)[0]
+    return netloc.rsplit("@", 1)[0] if "@" in netloc else ""
