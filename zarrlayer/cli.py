@@ -119,9 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     options: dict[str, Any] = {}
+    secrets: dict[str, Any] = {}
     try:
         if hasattr(args, "storage_option"):
             options = parse_storage_options(args.storage_option, args.storage_options_file)
+            secrets["source"] = options
+        if hasattr(args, "dst_storage_option"):
+            args.dst_options = parse_storage_options(args.dst_storage_option, args.dst_storage_options_file)
+            secrets["destination"] = args.dst_options
         return _dispatch(args, options)
     except KeyboardInterrupt:
         sys.stderr.write(f"{_PROG}: interrupted\n")
@@ -130,11 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Exception as exc:  # noqa: BLE001 - every error becomes one line (or a traceback with --debug)
         if args.debug:
-            sys.stderr.write(redact("".join(traceback.format_exception(exc)), options))
+            sys.stderr.write(redact("".join(traceback.format_exception(exc)), secrets))
         message = str(exc) if _is_ours(exc) else f"{type(exc).__name__}: {exc}"
         notes = " ".join(getattr(exc, "__notes__", ()))
         line = " ".join(f"{message} {notes}".split())
-        sys.stderr.write(f"{_PROG}: error: {redact(line, options)}\n")
+        sys.stderr.write(f"{_PROG}: error: {redact(line, secrets)}\n")
         return 1
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from zarrlayer._demo.caches import build_cache, cache_stats, stats_delta
 from zarrlayer._demo.dataset import REGION, DatasetSpec, Expected, write_dataset
 from zarrlayer._demo.report import Report
 from zarrlayer._demo.traffic import Traffic, traffic_since
@@ -73,16 +74,11 @@ def _stored_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def _store_cache(cache_dir: Path) -> dict[str, Any]:
-    """A fresh memory cache in front of the (persistent) disk cache in `cache_dir`."""
-    return {"memory": "1 GiB", "disk": {"directory": str(cache_dir), "max_bytes": "4 GiB"}}
-
-
-def open_dataset(url: str, cache_dir: Path) -> Any:
-    """The dataset at `url`, lazily, with dask chunks from the stored layout and both caches."""
+def open_dataset(url: str, cache: Any) -> Any:
+    """The dataset at `url`, lazily, with dask chunks from the stored layout, read through `cache`."""
     import xarray as xr
 
-    return xr.open_dataset(url, engine="zarrlayer", chunks={}, store_cache=_store_cache(cache_dir))
+    return xr.open_dataset(url, engine="zarrlayer", chunks={}, store_cache=cache)
 
 
 def compute(ds: Any) -> dict[str, Any]:
@@ -119,21 +115,12 @@ def _max_error(values: dict[str, Any], expected: Expected, spec: DatasetSpec) ->
     return float(max(map_error, series_error))
 
 
-def _cache_snapshot(ds: Any) -> dict[str, Any]:
-    from zarrlayer._demo.caches import cache_stats
-
-    return cache_stats(ds)
-
-
-def _run_pass(name: str, ds: Any, server: Any) -> tuple[Pass, dict[str, Any]]:
+def _run_pass(name: str, ds: Any, cache: Any, server: Any) -> tuple[Pass, dict[str, Any]]:
     mark = len(server.requests)
-    before = _cache_snapshot(ds)
+    before = cache_stats(cache)
     seconds, values = _timed(compute, ds)
-    after = _cache_snapshot(ds)
-    from zarrlayer._demo.caches import stats_delta
-
-    traffic = traffic_since(server, mark)
-    return Pass(name, seconds, traffic, stats_delta(before, after), _summarize(values)), values
+    counters = stats_delta(before, cache_stats(cache))
+    return Pass(name, seconds, traffic_since(server, mark), counters, _summarize(values)), values
 
 
 def _serve_and_compute(work: Path, latency: float, report: Report, expected: Expected,
@@ -144,17 +131,19 @@ def _serve_and_compute(work: Path, latency: float, report: Report, expected: Exp
     with http_server(work, latency=latency) as server:
         url = f"{server.url}/{_DATASET}"
         report.serving(url, latency)
-        open_seconds, ds = _timed(open_dataset, url, cache_dir)
+        cache = build_cache(url, cache_dir)
+        open_seconds, ds = _timed(open_dataset, url, cache)
         report.dataset(ds, open_seconds, traffic_since(server))
-        cold, values = _run_pass("cold: HTTP -> disk + memory cache", ds, server)
+        cold, values = _run_pass("cold: from HTTP, filling both caches", ds, cache, server)
         report.step(cold)
-        warm_memory, _ = _run_pass("warm: memory cache (same dataset)", ds, server)
+        warm_memory, _ = _run_pass("warm: memory cache (same dataset)", ds, cache, server)
         report.step(warm_memory)
         ds.close()
         mark = len(server.requests)
-        reopen_seconds, ds = _timed(open_dataset, url, cache_dir)
+        cache = build_cache(url, cache_dir)
+        reopen_seconds, ds = _timed(open_dataset, url, cache)
         report.reopened(reopen_seconds, traffic_since(server, mark))
-        warm_disk, _ = _run_pass("warm: disk cache (fresh open, new process-like)", ds, server)
+        warm_disk, _ = _run_pass("warm: disk cache (fresh open, empty memory)", ds, cache, server)
         report.step(warm_disk)
         ds.close()
     return [cold, warm_memory, warm_disk], _max_error(values, expected, spec)

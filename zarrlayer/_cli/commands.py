@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from zarrlayer._cli._format import human_bytes
 from zarrlayer._cli.inspect import format_rows, info_text, ls_rows, open_node, tree_text
 from zarrlayer._cli.options import parse_storage_options
 
@@ -37,11 +38,16 @@ def run_ls(args: argparse.Namespace, options: dict[str, Any]) -> int:
     return 0
 
 
-def open_store(url: str, *, mode: str, storage_options: Mapping[str, Any]) -> Any:
-    """The store `url` names (directory, .zip, memory://, s3://, http(s)://...), opened in `mode`."""
-    from zarrlayer.storage import make_store
+def open_store(url: str, *, mode: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
+    """`(store, path)` for `url` (directory, .zip, memory://, s3://, http(s)://...), opened in `mode`."""
+    from zarrlayer.storage.resolve import make_store_path
 
-    return make_store(url, mode=mode, storage_options=dict(storage_options) or None)
+    store_path = make_store_path(url, mode=mode, storage_options=dict(storage_options) or None)
+    return store_path.store, store_path.path
+
+
+def _join(*parts: str) -> str:
+    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
 
 
 def _local_path(url: str) -> Path | None:
@@ -77,46 +83,43 @@ def run_copy(args: argparse.Namespace, options: dict[str, Any]) -> int:
     from zarrlayer import config
     from zarrlayer.core.sync import sync
 
-    dst_options = parse_storage_options(args.dst_storage_option, args.dst_storage_options_file)
+    dst_options = getattr(args, "dst_options", None)
+    if dst_options is None:
+        dst_options = parse_storage_options(args.dst_storage_option, args.dst_storage_options_file)
     concurrency = args.concurrency or config.get().max_concurrency
     if concurrency < 1:
         raise ValueError(f"--concurrency must be at least 1, found {concurrency}")
-    src = open_store(args.src, mode="r", storage_options=options)
+    src, src_base = open_store(args.src, mode="r", storage_options=options)
     dst_path = _local_path(args.dst)
     existed = dst_path is not None and dst_path.exists()
-    dst = open_store(args.dst, mode="a", storage_options=dst_options)
+    dst, dst_base = open_store(args.dst, mode="a", storage_options=dst_options)
+    prefixes = (_join(src_base, args.src_path), _join(dst_base, args.dst_path))
     on_copied, bar = _progress_callback(args)
     try:
-        result = sync(_copy_and_close(src, dst, args, concurrency, on_copied))
+        result = sync(_copy_and_close(src, dst, prefixes, args.overwrite, concurrency, on_copied))
     except BaseException:
         _remove_created(dst_path, existed)
         raise
     finally:
         if bar is not None:
             bar.close()
-    _print(f"copied {result.keys} keys ({_human(result.nbytes)}) from {src.url} to {dst.url}")
+    _print(f"copied {result.keys} keys ({human_bytes(result.nbytes)}) from {src.url} to {dst.url}")
     return 0
 
 
-async def _copy_and_close(src: Any, dst: Any, args: argparse.Namespace, concurrency: int, on_copied: Any) -> Any:
+async def _copy_and_close(
+    src: Any, dst: Any, prefixes: tuple[str, str], overwrite: bool, concurrency: int, on_copied: Any
+) -> Any:
     from zarrlayer._cli.copy import copy_store
 
     try:
         return await copy_store(
-            src, dst, src_prefix=args.src_path, dst_prefix=args.dst_path,
-            overwrite=args.overwrite, concurrency=concurrency, on_copied=on_copied,
+            src, dst, src_prefix=prefixes[0], dst_prefix=prefixes[1],
+            overwrite=overwrite, concurrency=concurrency, on_copied=on_copied,
         )
     finally:
         await dst.close()
         await src.close()
-
-
-def _human(nbytes: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if nbytes < 1024 or unit == "TiB":
-            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
-        nbytes /= 1024
-    return f"{nbytes} B"
 
 
 def run_cache(args: argparse.Namespace, options: dict[str, Any]) -> int:

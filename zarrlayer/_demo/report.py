@@ -5,16 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["Report", "human_bytes"]
+from zarrlayer._cli._format import human_bytes
 
-
-def human_bytes(nbytes: float) -> str:
-    """`nbytes` as B, KiB, MiB or GiB."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(nbytes) < 1024 or unit == "GiB":
-            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
-        nbytes /= 1024
-    return f"{nbytes} B"
+__all__ = ["Report"]
 
 
 def _rate(hits: int, misses: int) -> str:
