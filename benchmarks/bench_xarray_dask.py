@@ -1,0 +1,147 @@
+"""xarray and dask through engine='zarrlayer' against engine='zarr' (zarr-python), same stores, same run.
+
+    python benchmarks/bench_xarray_dask.py [--quick] [--runs N] [--size MIB] [--variables N]
+
+Cases: (1) open a consolidated 100-variable dataset (metadata, indexes); (2) open it and
+load every variable; (3) open a dataset lazily with chunks={} and compute the mean of one
+big array with dask's threaded scheduler (`--size` MiB, 1024 is the brief's 1 GiB; the
+default is smaller so a run fits a shared 2-core machine). Stores are written by
+zarr-python through xarray; both engines' answers are checked against each other first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    CaseResult,
+    Contestant,
+    add_common_args,
+    format_seconds,
+    format_table,
+    print_flush,
+    resolve_runs,
+    run_case,
+    save_results,
+)
+
+__all__ = ["main", "many_variables", "big_array"]
+
+NAME = "xarray_dask"
+ENGINES = {"zarrlayer": "zarrlayer", "zarr-python": "zarr"}
+
+
+def many_variables(n: int, shape: tuple[int, int] = (48, 64)):
+    """A dataset of `n` float32 variables on (time, x), CF-encoded times, a few attributes each."""
+    import pandas as pd
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    data = {
+        f"var{i:03d}": (("time", "x"), rng.random(shape, dtype="f4"), {"units": "1", "index": i})
+        for i in range(n)
+    }
+    coords = {"time": pd.date_range("2000-01-01", periods=shape[0], freq="h"), "x": np.arange(shape[1], dtype="f8")}
+    return xr.Dataset(data, coords=coords, attrs={"title": "many variables"})
+
+
+def big_array(mib: int):
+    """A (time, y, x) float32 dataset of about `mib` MiB in 1 MiB chunks of (4, 256, 256)."""
+    import dask.array as da
+    import xarray as xr
+
+    steps = max(4, (mib * 2**20) // (512 * 512 * 4))
+    data = da.random.default_rng(0).random((steps, 512, 512), chunks=(4, 256, 256), dtype="f4")
+    ds = xr.Dataset({"v": (("time", "y", "x"), data)}, coords={"time": np.arange(steps)})
+    ds["v"].encoding = {"chunks": (4, 256, 256)}
+    return ds
+
+
+def _write(ds, path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.to_zarr(str(path), mode="w", zarr_format=3, consolidated=True)
+
+
+def _open(path: Path, engine: str, **kwargs):
+    import xarray as xr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return xr.open_dataset(str(path), engine=engine, **kwargs)
+
+
+def _mean(path: Path, engine: str) -> float:
+    import dask
+
+    with dask.config.set(scheduler="threads"):
+        return float(_open(path, engine, chunks={})["v"].mean().compute())
+
+
+def _check(path: Path) -> None:
+    import xarray as xr
+
+    xr.testing.assert_identical(_open(path, "zarrlayer").load(), _open(path, "zarr").load())
+
+
+def _case(label: str, make_run, runs: int, warmup: int, target: float, units: int | None = None) -> CaseResult:
+    contestants = [Contestant(name, make_run(engine)) for name, engine in ENGINES.items()]
+    return run_case(NAME, label, contestants, runs=runs, warmup=warmup, target=target, units=units,
+                    unit_name="variable")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the stores with zarr-python, check both engines agree, time the cases, print and save."""
+    parser = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    parser.add_argument("--size", type=int, default=256, help="MiB of the array the dask mean reads (1024 = 1 GiB)")
+    parser.add_argument("--variables", type=int, default=100, help="variables of the open/load dataset")
+    args = parser.parse_args(argv)
+    runs, warmup = resolve_runs(args)
+    runs = max(runs, 2) if args.quick else max(runs, 5)
+    size = 8 if args.quick else args.size
+    n_vars = 10 if args.quick else args.variables
+    results: list[CaseResult] = []
+    root = Path(tempfile.mkdtemp(prefix="zarrlayer-bench-xr-"))
+    try:
+        many, big = root / "many.zarr", root / "big.zarr"
+        _write(many_variables(n_vars), many)
+        _write(big_array(size), big)
+        _check(many)
+        means = {name: _mean(big, engine) for name, engine in ENGINES.items()}
+        if not np.isclose(means["zarrlayer"], means["zarr-python"], rtol=1e-6):
+            raise AssertionError(f"the engines disagree on the mean: {means}")
+        results.append(_case(f"open consolidated dataset of {n_vars} variables",
+                             lambda e: lambda: _open(many, e), runs, warmup, 2.0, n_vars))
+        _progress(results[-1])
+        results.append(_case(f"open + load {n_vars} variables",
+                             lambda e: lambda: _open(many, e).load(), runs, warmup, 2.0, n_vars))
+        _progress(results[-1])
+        results.append(_case(f"dask mean of a {size} MiB array (1 MiB chunks, chunks={{}})",
+                             lambda e: lambda: _mean(big, e), runs, warmup, 1.5))
+        _progress(results[-1])
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print_flush(f"\n{NAME}: medians of {runs} interleaved runs (after {warmup} warm-up)")
+    print_flush(format_table(results))
+    path = save_results(NAME, results, extra={"size_mib": size, "variables": n_vars, "quick": args.quick},
+                        directory=args.results_dir)
+    print_flush(f"results: {path}")
+    return 0
+
+
+def _progress(result: CaseResult) -> None:
+    medians = ", ".join(f"{name} {format_seconds(result.median(name))}" for name in result.samples)
+    print_flush(f"  {result.case}: {medians}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""from_zarrlayer / to_zarrlayer on the threaded scheduler: chunks, names, batched reads, aligned writes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+
+import zarrlayer  # noqa: E402
+from zarrlayer.integrations.dask import UnalignedWriteError, from_zarrlayer, to_zarrlayer  # noqa: E402
+from zarrlayer.storage import LocalStore, MemoryStore  # noqa: E402
+
+DATA = np.arange(100 * 60, dtype="f8").reshape(100, 60)
+
+
+def _array(store, *, shards=(20, 30), chunks=(10, 10), name="v"):
+    arr = zarrlayer.create_array(store, name=name, shape=DATA.shape, dtype="f8", chunks=chunks, shards=shards)
+    arr[...] = DATA
+    return arr
+
+
+def test_default_chunks_are_shards_then_chunks(tmp_path):
+    sharded = _array(LocalStore(str(tmp_path / "s.zarr")))
+    x = from_zarrlayer(sharded)
+    assert x.chunks == ((20,) * 5, (30, 30))
+    np.testing.assert_array_equal(x.compute(), DATA)
+    plain = _array(LocalStore(str(tmp_path / "p.zarr")), shards=None)
+    assert from_zarrlayer(plain).chunks == ((10,) * 10, (10,) * 6)
+    assert from_zarrlayer(plain, chunks=(50, 60)).chunks == ((50, 50), (60,))
+
+
+def test_open_by_path_and_component(tmp_path):
+    path = str(tmp_path / "c.zarr")
+    _array(LocalStore(path), name="group/v")
+    x = from_zarrlayer(path, component="group/v", cache="memory")
+    np.testing.assert_array_equal(x[5:55:3].compute(), DATA[5:55:3])
+
+
+def test_names_are_deterministic_and_track_content(tmp_path):
+    path = str(tmp_path / "n.zarr")
+    arr = _array(LocalStore(path))
+    first = from_zarrlayer(arr).name
+    assert first == from_zarrlayer(zarrlayer.open_array(LocalStore(path), path="v", mode="r")).name
+    assert first != from_zarrlayer(arr, chunks=(50, 60)).name
+    assert from_zarrlayer(arr, name="mine").name == "mine"
+    other = _array(LocalStore(str(tmp_path / "other.zarr")))
+    assert from_zarrlayer(other).name != first
+    arr.resize((120, 60))
+    assert from_zarrlayer(zarrlayer.open_array(LocalStore(path), path="v", mode="r")).name != first
+
+
+def test_each_task_reads_its_chunks_in_one_call(tmp_path, counting_store):
+    inner = LocalStore(str(tmp_path / "b.zarr"))
+    _array(inner, shards=None)
+    store = counting_store(inner)
+    arr = zarrlayer.open_array(store, path="v", mode="r")
+    calls = []
+
+    class Counted:
+        shape, dtype, chunks, shards, ndim = arr.shape, arr.dtype, arr.chunks, arr.shards, arr.ndim
+
+        def __getitem__(self, key):
+            calls.append(key)
+            return arr[key]
+
+    x = from_zarrlayer(Counted(), chunks=(50, 60), name="counted")
+    store.keys_read.clear()
+    np.testing.assert_array_equal(x.compute(scheduler="threads"), DATA)
+    assert len(calls) == 2
+    assert len(set(store.chunk_keys())) == 60
+
+
+def test_write_rechunks_to_storage_units(tmp_path):
+    target = zarrlayer.create_array(
+        MemoryStore(), name="w", shape=DATA.shape, dtype="f8", chunks=(10, 10), shards=(20, 30)
+    )
+    x = da.from_array(DATA, chunks=(7, 13))
+    result = to_zarrlayer(x, target)
+    np.testing.assert_array_equal(result[...], DATA)
+
+
+def test_write_creates_target(tmp_path):
+    path = str(tmp_path / "new.zarr")
+    x = da.from_array(DATA, chunks=(25, 20))
+    arr = to_zarrlayer(x, path, component="made", chunks=(25, 20))
+    assert arr.chunks == (25, 20)
+    np.testing.assert_array_equal(zarrlayer.open_array(path, path="made", mode="r")[...], DATA)
+
+
+def test_region_write_alignment(tmp_path):
+    target = _array(MemoryStore(), shards=(20, 30))
+    to_zarrlayer(da.zeros((20, 30), chunks=7), target, region=(slice(20, 40), slice(30, 60)))
+    assert target[20:40, 30:60].sum() == 0
+    np.testing.assert_array_equal(target[0:20], DATA[0:20])
+    before = target[...]
+    with pytest.raises(UnalignedWriteError, match="not aligned"):
+        to_zarrlayer(da.ones((10, 30), chunks=5), target, region=(slice(10, 20), slice(30, 60)))
+    np.testing.assert_array_equal(target[...], before)
+    with pytest.raises(ValueError, match="shape"):
+        to_zarrlayer(da.ones((20, 20)), target, region=(slice(0, 20), slice(0, 30)))

@@ -1,0 +1,122 @@
+"""to_zarrlayer: stores that xr.open_zarr (zarr-python) reads identically, with append and region writes."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from integ_helpers import cf_dataset, open_with_zarr, write_with_zarr
+
+xr = pytest.importorskip("xarray")
+pytest.importorskip("zarr")
+pytest.importorskip("dask")
+
+from zarrlayer.errors import ModeError, NodeExistsError  # noqa: E402
+from zarrlayer.integrations._regions import UnalignedWriteError  # noqa: E402
+from zarrlayer.integrations.xarray import to_zarrlayer  # noqa: E402
+
+
+def _zarr_read(path: str) -> "xr.Dataset":
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return xr.open_zarr(path).load()
+
+
+def _later(ds: "xr.Dataset", days: int) -> "xr.Dataset":
+    return ds.assign_coords(time=ds.time + np.timedelta64(days, "D"))
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+@pytest.mark.parametrize("consolidated", [True, False])
+def test_round_trip_matches_zarr_written_store(tmp_path, zarr_format, consolidated):
+    ours, theirs = str(tmp_path / "ours.zarr"), str(tmp_path / "theirs.zarr")
+    to_zarrlayer(cf_dataset(), ours, zarr_format=zarr_format, consolidated=consolidated)
+    write_with_zarr(cf_dataset(), theirs, zarr_format=zarr_format, consolidated=consolidated)
+    xr.testing.assert_identical(_zarr_read(ours), _zarr_read(theirs))
+    xr.testing.assert_identical(xr.open_dataset(ours, engine="zarrlayer").load(), _zarr_read(theirs))
+    if zarr_format == 3:
+        meta = json.loads((tmp_path / "ours.zarr" / "temp" / "zarr.json").read_text())
+        assert meta["dimension_names"] == ["time", "x"]
+        assert ("consolidated_metadata" in json.loads((tmp_path / "ours.zarr" / "zarr.json").read_text())) == consolidated
+    else:
+        assert json.loads((tmp_path / "ours.zarr" / "temp" / ".zattrs").read_text())["_ARRAY_DIMENSIONS"] == ["time", "x"]
+        assert (tmp_path / "ours.zarr" / ".zmetadata").exists() == consolidated
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_append_dim_matches_zarr(tmp_path, zarr_format):
+    ours, theirs = str(tmp_path / "ours.zarr"), str(tmp_path / "theirs.zarr")
+    to_zarrlayer(cf_dataset(), ours, zarr_format=zarr_format)
+    write_with_zarr(cf_dataset(), theirs, zarr_format=zarr_format, consolidated=True)
+    more = _later(cf_dataset(), 6).chunk(time=6)
+    to_zarrlayer(more, ours, append_dim="time")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        more.to_zarr(theirs, append_dim="time")
+    got = _zarr_read(ours)
+    assert got.sizes["time"] == 12
+    xr.testing.assert_identical(got, _zarr_read(theirs))
+    xr.testing.assert_identical(xr.open_dataset(ours, engine="zarrlayer").load(), got)
+
+
+def test_region_write(tmp_path):
+    path = str(tmp_path / "r.zarr")
+    to_zarrlayer(cf_dataset(), path, zarr_format=3)
+    part = cf_dataset().isel(time=slice(3, 6))[["temp", "flag"]]
+    part["temp"][:] = 42.0
+    part["flag"][:] = 9
+    to_zarrlayer(part, path, region={"time": slice(3, 6)})
+    got = _zarr_read(path)
+    assert (got["temp"].values[3:] == 42).all() and (got["flag"].values[3:] == 9).all()
+    np.testing.assert_array_equal(got["temp"].values[:3], cf_dataset()["temp"].values[:3])
+
+
+def test_dask_chunks_must_not_share_stored_chunks(tmp_path):
+    path = str(tmp_path / "d.zarr")
+    ds = cf_dataset()[["temp"]].chunk(time=2)
+    ds["temp"].encoding = {"chunks": (3, 4)}
+    with pytest.raises(UnalignedWriteError, match="race"):
+        to_zarrlayer(ds, path)
+    aligned = cf_dataset()[["temp"]].chunk(time=3)
+    to_zarrlayer(aligned, str(tmp_path / "ok.zarr"), encoding={"temp": {"chunks": (3, 4)}})
+    xr.testing.assert_identical(_zarr_read(str(tmp_path / "ok.zarr")), cf_dataset()[["temp"]])
+
+
+def test_lazy_write_with_compute_false(tmp_path):
+    path = str(tmp_path / "lazy.zarr")
+    ds = cf_dataset().chunk(time=3)
+    ds["temp"].encoding = {"chunks": (3, 2)}
+    delayed = to_zarrlayer(ds, path, compute=False)
+    assert np.isnan(xr.open_dataset(path, engine="zarrlayer")["temp"].values).all()
+    delayed.compute()
+    xr.testing.assert_identical(_zarr_read(path)["temp"], cf_dataset()["temp"])
+
+
+def test_modes(tmp_path):
+    path = str(tmp_path / "m.zarr")
+    to_zarrlayer(cf_dataset(), path)
+    with pytest.raises(NodeExistsError):
+        to_zarrlayer(cf_dataset(), path)
+    small = cf_dataset()[["flag"]]
+    to_zarrlayer(small, path, mode="w")
+    assert set(_zarr_read(path).data_vars) == {"flag"}
+    with pytest.raises(ModeError):
+        to_zarrlayer(small, path, mode="w", append_dim="time")
+    with pytest.raises(ModeError):
+        to_zarrlayer(small, path, mode="x")
+    before = _zarr_read(path)
+    with pytest.raises(ModeError, match="new variables"):
+        to_zarrlayer(cf_dataset()[["temp"]].isel(time=slice(0, 3)), path, region={"time": slice(0, 3)})
+    xr.testing.assert_identical(_zarr_read(path), before)
+
+
+def test_group_and_v2_reader_compat(tmp_path):
+    path = str(tmp_path / "g.zarr")
+    to_zarrlayer(cf_dataset(), path, group="sub/inner", zarr_format=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = xr.open_zarr(path, group="sub/inner").load()
+    xr.testing.assert_identical(got, cf_dataset())
+    xr.testing.assert_identical(open_with_zarr(path, group="sub/inner").load(), got)
