@@ -2,4 +2,33 @@
 
 from __future__ import annotations
 
+from zarrlayer import config
+from zarrlayer.api import (
+    array,
+    consolidate_metadata,
+    create_array,
+    create_group,
+    group,
+    open,
+    open_array,
+    open_group,
+)
+from zarrlayer.core import Array, Attributes, Group
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "Array",
+    "Attributes",
+    "Group",
+    "__version__",
+    "array",
+    "config",
+    "consolidate_metadata",
+    "create_array",
+    "create_group",
+    "group",
+    "open",
+    "open_array",
+    "open_group",
+]

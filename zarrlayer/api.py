@@ -1,0 +1,278 @@
+"""The public entry points, named and shaped like zarr-python 3's (`zarr.open_group` -> `zarrlayer.open_group`).
+
+Each takes a store-like (a Store, a local path, a URL, a dict, None for memory), a `path`
+inside it, an access `mode` ('r', 'r+', 'a', 'w', 'w-'), `storage_options` for remote
+stores and `cache=` for the caching tier.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from typing import Any
+
+from zarrlayer.core.array import Array
+from zarrlayer.core.create import create_array_node, create_group_node
+from zarrlayer.core.group import Group, make_node
+from zarrlayer.core.io import join_path
+from zarrlayer.core.io import set_values
+from zarrlayer.core.nodes import list_children, load_node
+from zarrlayer.errors import ContainsArrayError, ContainsGroupError, ModeError, NodeNotFoundError
+from zarrlayer.format import ArrayMetadata, GroupMetadata, build_consolidated
+from zarrlayer.storage._base import Store
+
+__all__ = [
+    "array",
+    "consolidate_metadata",
+    "create_array",
+    "create_group",
+    "group",
+    "open",
+    "open_array",
+    "open_group",
+]
+
+_MODES = ("r", "r+", "a", "w", "w-")
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in _MODES:
+        raise ModeError(f"expected an access mode in {_MODES}, found {mode!r}")
+    return mode
+
+
+def _fallback_store(store_like: Any, read_only: bool) -> tuple[Store, str]:
+    from zarrlayer.storage.local import LocalStore
+    from zarrlayer.storage.memory import MemoryStore
+
+    if isinstance(store_like, Store):
+        return store_like, ""
+    if store_like is None:
+        return MemoryStore(read_only=read_only), ""
+    if isinstance(store_like, dict):
+        return MemoryStore(store_like, read_only=read_only), ""
+    if isinstance(store_like, (str, os.PathLike)):
+        text = os.fspath(store_like)
+        if text.startswith("file://"):
+            text = text[len("file://") :]
+        if "://" not in text:
+            return LocalStore(text, read_only=read_only), ""
+    raise TypeError(f"expected a Store, a local path, a dict or None, found {type(store_like).__name__}")
+
+
+def _resolve(
+    store_like: Any, *, path: str | None, mode: str, storage_options: dict[str, Any] | None, cache: Any
+) -> tuple[Store, str]:
+    """The store and node path for a store-like, read-only for mode 'r', wrapped in `cache` when given."""
+    read_only = mode == "r"
+    try:
+        from zarrlayer.storage.resolve import make_store_path
+    except ImportError:
+        if storage_options:
+            raise
+        store, base = _fallback_store(store_like, read_only)
+    else:
+        if isinstance(store_like, os.PathLike):
+            store_like = os.fspath(store_like)
+        store_path = make_store_path(store_like, mode=mode, storage_options=storage_options)
+        store, base = store_path.store, store_path.path
+    if read_only and not store.read_only:
+        store = store.with_read_only(True)
+    if cache is not None:
+        try:
+            from zarrlayer.cache import resolve_cache
+        except ImportError as exc:
+            raise ImportError(f"cache={cache!r} needs zarrlayer.cache.resolve_cache, which failed to import: {exc}") from exc
+        store = resolve_cache(store, cache)
+    return store, join_path(base or "", path or "")
+
+
+def _missing(store: Store, path: str, what: str) -> NodeNotFoundError:
+    return NodeNotFoundError(f"no {what} at path '{path}' in store {store.url}; use mode 'a' or 'w' to create one")
+
+
+def open_group(
+    store: Any = None,
+    *,
+    mode: str = "a",
+    path: str | None = None,
+    zarr_format: int | None = None,
+    storage_options: dict[str, Any] | None = None,
+    use_consolidated: bool | None = None,
+    attributes: dict[str, Any] | None = None,
+    cache: Any = None,
+) -> Group:
+    """Open the group at `path` ('r', 'r+', 'a'), or create one ('a' when missing, 'w', 'w-')."""
+    mode = _check_mode(mode)
+    zstore, node_path = _resolve(store, path=path, mode=mode, storage_options=storage_options, cache=cache)
+    if mode in ("w", "w-"):
+        return create_group_node(
+            zstore, node_path, zarr_format=zarr_format, attributes=attributes, overwrite=mode == "w"
+        )
+    try:
+        metadata = load_node(zstore, node_path, zarr_format=zarr_format, use_consolidated=use_consolidated)
+    except NodeNotFoundError:
+        if mode != "a":
+            raise
+        return create_group_node(zstore, node_path, zarr_format=zarr_format, attributes=attributes)
+    if isinstance(metadata, ArrayMetadata):
+        raise ContainsArrayError(
+            f"expected a group at path '{node_path}' in store {zstore.url}, found an array"
+        )
+    return Group(zstore, node_path, metadata)
+
+
+def open_array(
+    store: Any = None,
+    *,
+    mode: str = "a",
+    path: str | None = None,
+    zarr_format: int | None = None,
+    storage_options: dict[str, Any] | None = None,
+    cache: Any = None,
+    **create_kwargs: Any,
+) -> Array:
+    """Open the array at `path`; with 'w', 'w-' (or 'a' and a `shape`) create it from `create_kwargs`."""
+    mode = _check_mode(mode)
+    zstore, node_path = _resolve(store, path=path, mode=mode, storage_options=storage_options, cache=cache)
+    if mode in ("w", "w-"):
+        return create_array_node(zstore, node_path, zarr_format=zarr_format, overwrite=mode == "w", **create_kwargs)
+    try:
+        metadata = load_node(zstore, node_path, zarr_format=zarr_format, use_consolidated=False)
+    except NodeNotFoundError:
+        if mode == "a" and (create_kwargs.get("shape") is not None or create_kwargs.get("data") is not None):
+            return create_array_node(zstore, node_path, zarr_format=zarr_format, **create_kwargs)
+        raise
+    if isinstance(metadata, GroupMetadata):
+        raise ContainsGroupError(f"expected an array at path '{node_path}' in store {zstore.url}, found a group")
+    return Array(zstore, node_path, metadata)
+
+
+def open(  # noqa: A001 - mirrors zarr.open
+    store: Any = None,
+    *,
+    mode: str = "a",
+    path: str | None = None,
+    zarr_format: int | None = None,
+    storage_options: dict[str, Any] | None = None,
+    use_consolidated: bool | None = None,
+    cache: Any = None,
+    **kwargs: Any,
+) -> Array | Group:
+    """Open the array or group at `path`; create an array (with `shape=`) or a group where the mode allows."""
+    mode = _check_mode(mode)
+    zstore, node_path = _resolve(store, path=path, mode=mode, storage_options=storage_options, cache=cache)
+    wants_array = kwargs.get("shape") is not None or kwargs.get("data") is not None
+    if mode not in ("w", "w-"):
+        try:
+            metadata = load_node(zstore, node_path, zarr_format=zarr_format, use_consolidated=use_consolidated)
+            return make_node(zstore, node_path, metadata)
+        except NodeNotFoundError:
+            if mode != "a":
+                raise
+    if wants_array:
+        return create_array_node(zstore, node_path, zarr_format=zarr_format, overwrite=mode == "w", **kwargs)
+    return create_group_node(
+        zstore, node_path, zarr_format=zarr_format, attributes=kwargs.get("attributes"), overwrite=mode == "w"
+    )
+
+
+def create_group(
+    store: Any = None,
+    *,
+    path: str | None = None,
+    zarr_format: int | None = None,
+    overwrite: bool = False,
+    attributes: dict[str, Any] | None = None,
+    storage_options: dict[str, Any] | None = None,
+    cache: Any = None,
+) -> Group:
+    """A new group at `path`; ContainsArrayError/ContainsGroupError when a node is there and not `overwrite`."""
+    zstore, node_path = _resolve(store, path=path, mode="w" if overwrite else "a", storage_options=storage_options, cache=cache)
+    return create_group_node(zstore, node_path, zarr_format=zarr_format, attributes=attributes, overwrite=overwrite)
+
+
+def group(
+    store: Any = None,
+    *,
+    overwrite: bool = False,
+    path: str | None = None,
+    zarr_format: int | None = None,
+    attributes: dict[str, Any] | None = None,
+    storage_options: dict[str, Any] | None = None,
+    cache: Any = None,
+) -> Group:
+    """The group at `path`, created if missing (replaced when `overwrite`)."""
+    return open_group(
+        store, mode="w" if overwrite else "a", path=path, zarr_format=zarr_format,
+        storage_options=storage_options, attributes=attributes, cache=cache,
+    )
+
+
+def create_array(
+    store: Any = None,
+    *,
+    name: str | None = None,
+    shape: Any = None,
+    dtype: Any = None,
+    data: Any = None,
+    chunks: Any = "auto",
+    shards: Any = None,
+    fill_value: Any = None,
+    compressors: Any = "auto",
+    filters: Any = "auto",
+    serializer: Any = "auto",
+    order: str | None = None,
+    dimension_names: Any = None,
+    attributes: dict[str, Any] | None = None,
+    chunk_key_encoding: Any = None,
+    zarr_format: int | None = None,
+    overwrite: bool = False,
+    storage_options: dict[str, Any] | None = None,
+    cache: Any = None,
+) -> Array:
+    """A new array at `name`; codecs may be numcodecs objects or v3 JSON dicts; `data=` writes it too."""
+    zstore, node_path = _resolve(store, path=name, mode="w" if overwrite else "a", storage_options=storage_options, cache=cache)
+    return create_array_node(
+        zstore, node_path, shape=shape, dtype=dtype, data=data, chunks=chunks, shards=shards,
+        fill_value=fill_value, compressors=compressors, filters=filters, serializer=serializer,
+        order=order, dimension_names=dimension_names, attributes=attributes,
+        chunk_key_encoding=chunk_key_encoding, zarr_format=zarr_format, overwrite=overwrite,
+    )
+
+
+def array(data: Any, **kwargs: Any) -> Array:
+    """A new array holding `data` (shape and dtype from it); options as create_array."""
+    return create_array(data=data, **kwargs)
+
+
+def _walk(store: Store, path: str, zarr_format: int) -> dict[str, ArrayMetadata | GroupMetadata]:
+    """Every node below the group at `path`, by path relative to it (breadth first, listing each group)."""
+    nodes: dict[str, ArrayMetadata | GroupMetadata] = {}
+    queue: deque[str] = deque([""])
+    while queue:
+        rel = queue.popleft()
+        for name, metadata in list_children(store, join_path(path, rel), zarr_format):
+            child = join_path(rel, name)
+            if isinstance(metadata, GroupMetadata):
+                metadata = metadata.evolve(consolidated=None)
+                queue.append(child)
+            nodes[child] = metadata
+    return nodes
+
+
+def consolidate_metadata(
+    store: Any, path: str | None = None, zarr_format: int | None = None, *, storage_options: dict[str, Any] | None = None
+) -> Group:
+    """Record the metadata of every node below the group at `path` in one document; returns the group."""
+    zstore, node_path = _resolve(store, path=path, mode="r+", storage_options=storage_options, cache=None)
+    root = load_node(zstore, node_path, zarr_format=zarr_format, use_consolidated=False)
+    if isinstance(root, ArrayMetadata):
+        raise ContainsArrayError(
+            f"expected a group at path '{node_path}' in store {zstore.url} to consolidate, found an array"
+        )
+    nodes = _walk(zstore, node_path, root.zarr_format)
+    documents = build_consolidated(nodes, zarr_format=root.zarr_format, root=root)
+    set_values(zstore, [(join_path(node_path, name), value) for name, value in documents.items()])
+    return Group(zstore, node_path, load_node(zstore, node_path, zarr_format=root.zarr_format))
+

@@ -1,0 +1,212 @@
+"""The chunk engine: reads and writes a chunk plan, fetching in batches and decoding in a pool.
+
+Per-chunk Python work is O(1) calls: a batch of keys is fetched at once, a batch of
+chunks is decoded in one pool task, and a chunk whose output region is the whole chunk
+is decoded straight into the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Any
+
+import numpy as np
+
+from zarrlayer import config
+from zarrlayer.core.indexing import ChunkPlan, PlanEntry
+from zarrlayer.core.io import ArrayLocation, batched, decode_pool, delete_keys, fetch, run_batches, set_values
+from zarrlayer.errors import ChunkDecodeError, CodecError, ZarrlayerError
+from zarrlayer.format import ArrayMetadata, ChunkCodecPipeline
+
+__all__ = ["fill_scalar", "is_all_fill", "read_plan", "write_plan", "chunk_error", "decode_entries"]
+
+_FETCH_BATCH_SYNC = 64
+_FETCH_BATCH_REMOTE = 256
+_INLINE_BYTES = 1 << 20
+
+
+def fill_scalar(metadata: ArrayMetadata) -> Any:
+    """The value missing chunks read as (zeros or empty strings where the fill value is null)."""
+    fill = metadata.fill_value
+    if fill is None:
+        if metadata.dtype == object:
+            return ""
+        return np.zeros((), dtype=metadata.dtype)[()]
+    return fill
+
+
+def is_all_fill(chunk: np.ndarray, fill: Any) -> bool:
+    """Whether every element of `chunk` equals `fill` (NaN equals NaN)."""
+    if chunk.dtype == object:
+        return all(item == fill for item in chunk.flat)
+    if chunk.dtype.kind in "mM":
+        return bool((chunk.view(np.int64) == np.asarray(fill, dtype=chunk.dtype).view(np.int64)).all())
+    if chunk.dtype.kind in "fc" and np.isnan(fill):
+        return bool(np.isnan(chunk).all())
+    if chunk.dtype.kind == "V":
+        return bool((chunk == np.asarray(fill, dtype=chunk.dtype)).all())
+    return bool((chunk == fill).all())
+
+
+def chunk_error(loc: ArrayLocation, key: str, exc: BaseException) -> ChunkDecodeError:
+    """A ChunkDecodeError naming the array path, the chunk key and the store."""
+    return ChunkDecodeError(f"array '{loc.path}' chunk key '{key}' in store {loc.store.url}: {exc}")
+
+
+def _inline(plan: ChunkPlan, metadata: ArrayMetadata) -> bool:
+    if len(plan.entries) < 4 or config.get().decode_threads < 2:
+        return True
+    chunk_bytes = int(np.prod(metadata.chunks, dtype=np.int64)) * metadata.dtype.itemsize
+    return chunk_bytes * len(plan.entries) < _INLINE_BYTES
+
+
+def decode_entries(
+    loc: ArrayLocation,
+    pipeline: ChunkCodecPipeline,
+    chunk_shape: tuple[int, ...],
+    fill: Any,
+    items: Sequence[tuple[PlanEntry, Any, str]],
+    work: np.ndarray,
+) -> None:
+    """Decode each (entry, bytes or None, key) into its region of `work` (missing: the fill value)."""
+    for (_, chunk_sel, out_sel, complete), data, key in items:
+        if data is None:
+            work[out_sel] = fill
+            continue
+        try:
+            if complete:
+                target = work[out_sel]
+                if (
+                    target.shape == chunk_shape
+                    and target.flags.c_contiguous
+                    and np.may_share_memory(target, work)
+                    and pipeline.decode_into(data, target)
+                ):
+                    continue
+            chunk = pipeline.decode(data, chunk_shape)
+        except ChunkDecodeError as exc:
+            raise chunk_error(loc, key, exc) from exc
+        except CodecError as exc:
+            raise chunk_error(loc, key, exc) from exc
+        except ZarrlayerError:
+            raise
+        except Exception as exc:  # a codec library's own error on corrupt bytes
+            raise chunk_error(loc, key, exc) from exc
+        work[out_sel] = chunk[chunk_sel]
+
+
+def read_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan) -> np.ndarray:
+    """The selection's values, shaped `plan.out_shape`; the output is allocated once."""
+    work = np.empty(plan.work_shape, dtype=metadata.dtype)
+    if plan.entries:
+        if metadata.sharding is not None:
+            from zarrlayer.core.sharded import read_sharded
+
+            read_sharded(loc, metadata, plan, work, inline=_inline(plan, metadata))
+        else:
+            _read_chunks(loc, metadata, plan, work)
+    return work.reshape(plan.out_shape)
+
+
+def _read_chunks(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, work: np.ndarray) -> None:
+    inline = _inline(plan, metadata)
+    fill = fill_scalar(metadata)
+    pipeline = metadata.codecs
+    shape = metadata.chunks
+    batch_size = _FETCH_BATCH_SYNC if loc.store.supports_sync else _FETCH_BATCH_REMOTE
+    threads = config.get().decode_threads
+    futures: list[Future[None]] = []
+    for batch in batched(plan.entries, batch_size):
+        keys = [loc.prefix + metadata.chunk_key(e[0]) for e in batch]
+        datas = fetch(loc.store, [(k, None) for k in keys])
+        items = list(zip(batch, datas, keys))
+        if inline:
+            decode_entries(loc, pipeline, shape, fill, items, work)
+            continue
+        size = max(1, -(-len(items) // threads))
+        for part in batched(items, size):
+            futures.append(decode_pool().submit(decode_entries, loc, pipeline, shape, fill, part, work))
+    for future in futures:
+        future.result()
+
+
+def _value_for(plan: ChunkPlan, value: Any, dtype: np.dtype) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype != dtype:
+        try:
+            arr = arr.astype(dtype) if dtype != object else arr.astype(object)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"cannot store values of dtype {arr.dtype} in an array of dtype {dtype}: {exc}") from None
+    if arr.ndim == 0:
+        return arr
+    try:
+        arr = np.broadcast_to(arr, plan.out_shape)
+    except ValueError:
+        raise ValueError(
+            f"cannot assign a value of shape {np.shape(value)} to a selection of shape {plan.out_shape}"
+        ) from None
+    return arr.reshape(plan.work_shape)
+
+
+def merge_chunk(
+    existing: np.ndarray | None,
+    chunk_shape: tuple[int, ...],
+    fill: Any,
+    dtype: np.dtype,
+    entry: PlanEntry,
+    value: np.ndarray,
+) -> np.ndarray:
+    """The chunk after writing `value`'s part of `entry` over `existing` (or over the fill value)."""
+    _, chunk_sel, out_sel, _ = entry
+    part = value if value.ndim == 0 else value[out_sel]
+    if existing is None:
+        chunk = np.empty(chunk_shape, dtype=dtype)
+        if not entry[3] or part.ndim == 0 or np.shape(chunk[chunk_sel]) != chunk_shape:
+            chunk[...] = fill
+    else:
+        chunk = np.array(existing, dtype=dtype, copy=True)
+    chunk[chunk_sel] = part
+    return chunk
+
+
+def write_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, value: Any) -> None:
+    """Write `value` (broadcast to the selection) into every chunk of `plan`."""
+    if not plan.entries:
+        return
+    work_value = _value_for(plan, value, metadata.dtype)
+    if metadata.sharding is not None:
+        from zarrlayer.core.sharded import write_sharded
+
+        write_sharded(loc, metadata, plan, work_value, inline=_inline(plan, metadata))
+        return
+    fill = fill_scalar(metadata)
+    pipeline = metadata.codecs
+    shape = metadata.chunks
+    inline = _inline(plan, metadata)
+    for batch in batched(plan.entries, _FETCH_BATCH_SYNC):
+        keys = [loc.prefix + metadata.chunk_key(e[0]) for e in batch]
+        partial = [i for i, e in enumerate(batch) if not e[3]]
+        datas: list[Any] = [None] * len(batch)
+        for i, data in zip(partial, fetch(loc.store, [(keys[i], None) for i in partial])):
+            datas[i] = data
+        items = list(zip(batch, datas, keys))
+
+        def _encode(part: Sequence[tuple[PlanEntry, Any, str]]) -> list[tuple[str, bytes | None]]:
+            out: list[tuple[str, bytes | None]] = []
+            for entry, data, key in part:
+                existing = None
+                if data is not None:
+                    try:
+                        existing = pipeline.decode(data, shape)
+                    except ZarrlayerError as exc:
+                        raise chunk_error(loc, key, exc) from exc
+                    except Exception as exc:
+                        raise chunk_error(loc, key, exc) from exc
+                chunk = merge_chunk(existing, shape, fill, metadata.dtype, entry, work_value)
+                out.append((key, None if is_all_fill(chunk, fill) else pipeline.encode(chunk)))
+            return out
+
+        results = [r for part in run_batches(_encode, items, inline=inline) for r in part]
+        set_values(loc.store, [(k, v) for k, v in results if v is not None])
+        delete_keys(loc.store, [k for k, v in results if v is None])

@@ -1,0 +1,265 @@
+"""Group: a node that holds arrays and groups; answers member queries from consolidated metadata when present."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from zarrlayer.core.array import Array
+from zarrlayer.core.attributes import Attributes
+from zarrlayer.core.create import create_array_node, create_group_node
+from zarrlayer.core.info import GroupInfo
+from zarrlayer.core.io import join_path
+from zarrlayer.core.nodes import NodeMetadata, list_children, load_nodes, write_metadata
+from zarrlayer.errors import ContainsArrayError, ContainsGroupError, ReadOnlyError
+from zarrlayer.format import ArrayMetadata, GroupMetadata
+from zarrlayer.storage._base import Store
+
+__all__ = ["Group", "make_node"]
+
+
+def make_node(store: Store, path: str, metadata: NodeMetadata) -> Array | Group:
+    """The Array or Group object for `metadata` at `path`."""
+    if isinstance(metadata, ArrayMetadata):
+        return Array(store, path, metadata)
+    return Group(store, path, metadata)
+
+
+def _sub_consolidated(consolidated: dict[str, Any], name: str) -> dict[str, Any]:
+    prefix = name + "/"
+    return {k[len(prefix) :]: v for k, v in consolidated.items() if k.startswith(prefix)}
+
+
+class Group:
+    """A Zarr group at `path` in `store`."""
+
+    def __init__(self, store: Store, path: str, metadata: GroupMetadata) -> None:
+        self._store = store
+        self._path = path.strip("/")
+        self._metadata = metadata
+
+    # -- identity ------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def path(self) -> str:
+        """The group's path in the store ('' for the root)."""
+        return self._path
+
+    @property
+    def name(self) -> str:
+        """The group's absolute name, e.g. '/foo' ('/' for the root)."""
+        return "/" + self._path
+
+    @property
+    def basename(self) -> str:
+        return self.name.split("/")[-1]
+
+    @property
+    def metadata(self) -> GroupMetadata:
+        return self._metadata
+
+    @property
+    def zarr_format(self) -> int:
+        return self._metadata.zarr_format
+
+    @property
+    def read_only(self) -> bool:
+        return self._store.read_only
+
+    @property
+    def attrs(self) -> Attributes:
+        """The user attributes; every change is written to the store."""
+        return Attributes(self)
+
+    def _current_attributes(self) -> dict[str, Any]:
+        return self._metadata.attributes
+
+    def _replace_attributes(self, attributes: dict[str, Any]) -> None:
+        self._check_writable()
+        metadata = self._metadata.evolve(attributes=attributes)
+        write_metadata(self._store, self._path, metadata)
+        self._metadata = metadata
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError(
+                f"group '{self._path}' in store {self._store.url} is read-only; open it with mode 'r+' or 'a' to write"
+            )
+
+    def __repr__(self) -> str:
+        return f"<Group {self._store.url}{'/' + self._path if self._path else ''}>"
+
+    # -- members -------------------------------------------------------------------------
+
+    def _children(self) -> list[tuple[str, NodeMetadata]]:
+        consolidated = self._metadata.consolidated
+        if consolidated is not None:
+            return sorted((k, v) for k, v in consolidated.items() if "/" not in k)
+        return list_children(self._store, self._path, self.zarr_format)
+
+    def _wrap(self, name: str, metadata: NodeMetadata) -> Array | Group:
+        path = join_path(self._path, name)
+        consolidated = self._metadata.consolidated
+        if isinstance(metadata, GroupMetadata) and consolidated is not None:
+            metadata = metadata.evolve(consolidated=_sub_consolidated(consolidated, name))
+        return make_node(self._store, path, metadata)
+
+    def _lookup(self, name: str) -> NodeMetadata | None:
+        name = name.strip("/")
+        if not name:
+            return None
+        consolidated = self._metadata.consolidated
+        if consolidated is not None:
+            return consolidated.get(name)
+        return load_nodes(self._store, [join_path(self._path, name)], zarr_format=self.zarr_format)[0]
+
+    def __getitem__(self, name: str) -> Array | Group:
+        metadata = self._lookup(name)
+        if metadata is None:
+            raise KeyError(f"no array or group named {name!r} in group '{self._path}' (store {self._store.url})")
+        return self._wrap(name.strip("/"), metadata)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The member `name`, or `default` when there is none."""
+        metadata = self._lookup(name)
+        return default if metadata is None else self._wrap(name.strip("/"), metadata)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._lookup(name) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([name for name, _ in self._children()])
+
+    def __len__(self) -> int:
+        return len(self._children())
+
+    def members(self) -> tuple[tuple[str, Array | Group], ...]:
+        """(name, node) for each direct member, sorted by name."""
+        return tuple((name, self._wrap(name, md)) for name, md in self._children())
+
+    def arrays(self) -> Iterator[tuple[str, Array]]:
+        """(name, array) for each direct array member."""
+        for name, md in self._children():
+            if isinstance(md, ArrayMetadata):
+                yield name, self._wrap(name, md)  # type: ignore[misc]
+
+    def groups(self) -> Iterator[tuple[str, Group]]:
+        """(name, group) for each direct group member."""
+        for name, md in self._children():
+            if isinstance(md, GroupMetadata):
+                yield name, self._wrap(name, md)  # type: ignore[misc]
+
+    def array_keys(self) -> Iterator[str]:
+        """Names of the direct array members."""
+        return (name for name, md in self._children() if isinstance(md, ArrayMetadata))
+
+    def group_keys(self) -> Iterator[str]:
+        """Names of the direct group members."""
+        return (name for name, md in self._children() if isinstance(md, GroupMetadata))
+
+    # -- creating members ------------------------------------------------------------------
+
+    def _remember(self, name: str, metadata: NodeMetadata) -> None:
+        consolidated = self._metadata.consolidated
+        if consolidated is not None:
+            self._metadata = self._metadata.evolve(consolidated={**consolidated, name: metadata})
+
+    def create_group(self, name: str, *, overwrite: bool = False, attributes: dict[str, Any] | None = None) -> Group:
+        """A new group `name` (which may be a path 'a/b') inside this group."""
+        self._check_writable()
+        group = create_group_node(
+            self._store, join_path(self._path, name), zarr_format=self.zarr_format,
+            attributes=attributes, overwrite=overwrite,
+        )
+        self._remember(name.strip("/"), group.metadata)
+        return group
+
+    def require_group(self, name: str, **kwargs: Any) -> Group:
+        """The group `name`, created if missing; ContainsArrayError when an array is there."""
+        existing = self._lookup(name)
+        if existing is None:
+            return self.create_group(name, **kwargs)
+        if isinstance(existing, ArrayMetadata):
+            raise ContainsArrayError(
+                f"expected a group at '{join_path(self._path, name)}' in store {self._store.url}, found an array"
+            )
+        return self._wrap(name.strip("/"), existing)  # type: ignore[return-value]
+
+    def create_array(self, name: str, **kwargs: Any) -> Array:
+        """A new array `name` inside this group; options as zarrlayer.create_array."""
+        self._check_writable()
+        kwargs.setdefault("zarr_format", self.zarr_format)
+        array = create_array_node(self._store, join_path(self._path, name), **kwargs)
+        self._remember(name.strip("/"), array.metadata)
+        return array
+
+    def require_array(self, name: str, *, shape: Any, dtype: Any = None, **kwargs: Any) -> Array:
+        """The array `name` if it has this shape (and dtype), else created; TypeError on a mismatch."""
+        existing = self._lookup(name)
+        if existing is None:
+            return self.create_array(name, shape=shape, dtype=dtype, **kwargs)
+        if isinstance(existing, GroupMetadata):
+            raise ContainsGroupError(
+                f"expected an array at '{join_path(self._path, name)}' in store {self._store.url}, found a group"
+            )
+        import numpy as np
+
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if tuple(existing.shape) != shape or (dtype is not None and np.dtype(dtype) != existing.dtype):
+            raise TypeError(
+                f"array '{join_path(self._path, name)}' exists with shape {existing.shape} and dtype "
+                f"{existing.dtype}; expected shape {shape}" + (f" and dtype {np.dtype(dtype)}" if dtype else "")
+            )
+        return self._wrap(name.strip("/"), existing)  # type: ignore[return-value]
+
+    # -- summaries ----------------------------------------------------------------------------
+
+    def _group_info(self, counted: bool) -> GroupInfo:
+        counts: dict[str, int] = {}
+        if counted:
+            children = self._children()
+            arrays = sum(1 for _, md in children if isinstance(md, ArrayMetadata))
+            counts = dict(count_members=len(children), count_arrays=arrays, count_groups=len(children) - arrays)
+        return GroupInfo(
+            name=self._path, zarr_format=self.zarr_format, read_only=self.read_only,
+            store_type=type(self._store).__name__, **counts,
+        )
+
+    @property
+    def info(self) -> GroupInfo:
+        """A printable summary; member counts only when consolidated metadata has them at no cost."""
+        return self._group_info(counted=self._metadata.consolidated is not None)
+
+    def info_complete(self) -> GroupInfo:
+        """The summary with members counted (lists the group)."""
+        return self._group_info(counted=True)
+
+    def tree(self, level: int | None = None) -> TreeRepr:
+        """A printable tree of the hierarchy below this group."""
+        lines = [self.name if self._path else "/"]
+        self._tree_lines(lines, "", level)
+        return TreeRepr("\n".join(lines))
+
+    def _tree_lines(self, lines: list[str], indent: str, level: int | None) -> None:
+        if level is not None and level <= 0:
+            return
+        members = self.members()
+        for i, (name, node) in enumerate(members):
+            last = i == len(members) - 1
+            branch = "└── " if last else "├── "
+            if isinstance(node, Array):
+                lines.append(f"{indent}{branch}{name} {node.shape} {node.dtype}")
+            else:
+                lines.append(f"{indent}{branch}{name}")
+                node._tree_lines(lines, indent + ("    " if last else "│   "), None if level is None else level - 1)
+
+
+class TreeRepr(str):
+    """A tree drawing that prints as itself in a REPL."""
+
+    def __repr__(self) -> str:
+        return str(self)

@@ -1,0 +1,330 @@
+"""Selections to chunk plans: which chunks a selection touches, and where each part goes.
+
+A plan is computed per dimension with vectorised numpy arithmetic (touched chunk
+indices, the selection inside each chunk, the region of the output it fills), then the
+per-dimension lists are combined by a cartesian product. Three kinds of selection:
+basic (ints, slices, Ellipsis), orthogonal (`oindex`: int arrays and boolean masks per
+axis) and vectorised (`vindex`: point coordinates or a boolean mask of the array's shape).
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from zarrlayer.errors import BoundsCheckError
+
+__all__ = [
+    "ChunkPlan",
+    "PlanEntry",
+    "basic_plan",
+    "is_basic_selection",
+    "orthogonal_plan",
+    "plan_for_getitem",
+    "vectorized_plan",
+]
+
+PlanEntry = tuple[tuple[int, ...], tuple[Any, ...], Any, bool]
+"""(chunk coords, selection inside the chunk, region of the work buffer, covers the whole chunk)."""
+
+
+@dataclass(slots=True)
+class ChunkPlan:
+    """Every touched chunk of a selection, and the shapes of its result.
+
+    `work_shape` is the shape of the buffer the engine fills (orthogonal plans keep integer
+    axes as length 1, vectorised plans are flat); `out_shape` is the shape handed to the
+    user, a reshape of the work buffer without a copy.
+    """
+
+    kind: Literal["basic", "orthogonal", "vectorized"]
+    out_shape: tuple[int, ...]
+    work_shape: tuple[int, ...]
+    entries: list[PlanEntry]
+
+
+@dataclass(slots=True)
+class _DimPlan:
+    """One axis of a plan: touched chunk indices with their chunk and output selections."""
+
+    chunk_ids: list[int]
+    chunk_sels: list[Any]
+    out_sels: list[Any]
+    complete: list[bool]
+    nitems: int
+    dropped: bool
+
+
+def _dim_error(index: int, length: int, axis: int) -> BoundsCheckError:
+    return BoundsCheckError(
+        f"index {index} is out of bounds for axis {axis} with length {length}"
+    )
+
+
+def _int_dim(item: Any, length: int, chunk: int, axis: int, keep: bool) -> _DimPlan:
+    index = operator.index(item)
+    if index < -length or index >= length:
+        raise _dim_error(index, length, axis)
+    if index < 0:
+        index += length
+    k, local = divmod(index, chunk)
+    complete = chunk == 1 or (k * chunk == length - 1 and local == 0)
+    if keep:
+        return _DimPlan([k], [slice(local, local + 1)], [slice(0, 1)], [complete], 1, False)
+    return _DimPlan([k], [local], [None], [complete], 1, True)
+
+
+def _slice_dim(item: slice, length: int, chunk: int) -> _DimPlan:
+    start, stop, step = item.indices(length)
+    count = len(range(start, stop, step))
+    if count == 0:
+        return _DimPlan([], [], [], [], 0, False)
+    last = start + (count - 1) * step
+    ks = np.arange(start // chunk, last // chunk + 1, dtype=np.int64)
+    lo = ks * chunk
+    first = start + -(-(np.maximum(lo, start) - start) // step) * step
+    final = start + ((np.minimum(lo + chunk - 1, last) - start) // step) * step
+    touched = first <= final
+    if not touched.all():
+        ks, lo, first, final = ks[touched], lo[touched], first[touched], final[touched]
+    out_lo = ((first - start) // step).tolist()
+    out_hi = ((final - start) // step + 1).tolist()
+    c_lo = (first - lo).tolist()
+    c_hi = (final - lo + 1).tolist()
+    if step == 1:
+        complete = ((first == lo) & (final == np.minimum(lo + chunk, length) - 1)).tolist()
+    else:
+        complete = [False] * len(c_lo)
+    return _DimPlan(
+        ks.tolist(),
+        [slice(a, b, step) for a, b in zip(c_lo, c_hi)],
+        [slice(a, b) for a, b in zip(out_lo, out_hi)],
+        complete,
+        count,
+        False,
+    )
+
+
+def _normalize_index_array(item: Any, length: int, axis: int) -> np.ndarray:
+    arr = np.asarray(item)
+    if arr.dtype == bool:
+        if arr.ndim != 1 or arr.shape[0] != length:
+            raise BoundsCheckError(
+                f"expected a boolean mask of length {length} for axis {axis}, found shape {arr.shape}"
+            )
+        return np.flatnonzero(arr)
+    if arr.dtype.kind not in "iu":
+        raise IndexError(f"expected integers or booleans to index axis {axis}, found dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise IndexError(f"expected a 1-d integer array to index axis {axis}, found {arr.ndim}-d")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size and (arr.min() < -length or arr.max() >= length):
+        bad = arr[(arr < -length) | (arr >= length)][0]
+        raise _dim_error(int(bad), length, axis)
+    return np.where(arr < 0, arr + length, arr)
+
+
+def _array_dim(idx: np.ndarray, chunk: int) -> _DimPlan:
+    if idx.size == 0:
+        return _DimPlan([], [], [], [], 0, False)
+    ks = idx // chunk
+    if idx.size == 1 or bool((np.diff(idx) >= 0).all()):
+        bounds = np.flatnonzero(np.diff(ks)) + 1
+        starts = [0, *bounds.tolist()]
+        stops = [*bounds.tolist(), idx.size]
+        out_sels: list[Any] = [slice(a, b) for a, b in zip(starts, stops)]
+        ordered = idx
+    else:
+        order = np.argsort(ks, kind="stable")
+        ordered = idx[order]
+        bounds = np.flatnonzero(np.diff(ks[order])) + 1
+        starts = [0, *bounds.tolist()]
+        stops = [*bounds.tolist(), idx.size]
+        out_sels = [order[a:b] for a, b in zip(starts, stops)]
+    chunk_ids = (ordered[starts] // chunk).tolist()
+    chunk_sels: list[Any] = []
+    for k, a, b in zip(chunk_ids, starts, stops):
+        local = ordered[a:b] - k * chunk
+        if local.size and local[-1] - local[0] == local.size - 1 and bool((np.diff(local) == 1).all()):
+            chunk_sels.append(slice(int(local[0]), int(local[-1]) + 1))
+        else:
+            chunk_sels.append(local)
+    return _DimPlan(chunk_ids, chunk_sels, out_sels, [False] * len(chunk_ids), int(idx.size), False)
+
+
+def _expand_ellipsis(selection: Any, ndim: int) -> list[Any]:
+    items = list(selection) if isinstance(selection, tuple) else [selection]
+    ellipses = sum(1 for s in items if s is Ellipsis)
+    if ellipses > 1:
+        raise IndexError("a selection may contain at most one Ellipsis (...)")
+    if ellipses:
+        at = next(i for i, s in enumerate(items) if s is Ellipsis)
+        fill = ndim - (len(items) - 1)
+        items[at : at + 1] = [slice(None)] * max(fill, 0)
+    if len(items) > ndim:
+        raise BoundsCheckError(
+            f"too many indices for an array of {ndim} dimension(s): found {len(items)}"
+        )
+    return items + [slice(None)] * (ndim - len(items))
+
+
+def _is_int(item: Any) -> bool:
+    if isinstance(item, (bool, np.bool_)):
+        return False
+    try:
+        operator.index(item)
+    except TypeError:
+        return False
+    return True
+
+
+def is_basic_selection(selection: Any) -> bool:
+    """Whether `selection` uses only ints, slices and Ellipsis."""
+    items = selection if isinstance(selection, tuple) else (selection,)
+    return all(s is Ellipsis or isinstance(s, slice) or _is_int(s) for s in items)
+
+
+def _combine(kind: str, dims: Sequence[_DimPlan]) -> list[PlanEntry]:
+    if not dims:
+        return [((), (), (), True)]
+    if any(not d.chunk_ids for d in dims):
+        return []
+    drop = [d.dropped for d in dims]
+    per_dim = [list(zip(d.chunk_ids, d.chunk_sels, d.out_sels, d.complete)) for d in dims]
+    needs_ix = kind == "orthogonal"
+    entries: list[PlanEntry] = []
+    for combo in itertools.product(*per_dim):
+        coords = tuple(c[0] for c in combo)
+        chunk_sel = tuple(c[1] for c in combo)
+        out_sel = tuple(c[2] for c, dropped in zip(combo, drop) if not dropped)
+        complete = all(c[3] for c in combo)
+        if needs_ix:
+            chunk_sel = _ix(chunk_sel)
+            out_sel = _ix(out_sel)
+        entries.append((coords, chunk_sel, out_sel, complete))
+    return entries
+
+
+def _ix(sel: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An orthogonal selection numpy can apply: np.ix_ when more than one axis is an array."""
+    if sum(1 for s in sel if isinstance(s, np.ndarray)) <= 1:
+        return sel
+    return np.ix_(*[s if isinstance(s, np.ndarray) else np.arange(s.start, s.stop, s.step or 1) for s in sel])
+
+
+def basic_plan(selection: Any, shape: tuple[int, ...], chunks: tuple[int, ...]) -> ChunkPlan:
+    """The plan of a basic selection (ints, slices with positive steps, Ellipsis)."""
+    items = _expand_ellipsis(selection, len(shape))
+    dims: list[_DimPlan] = []
+    for axis, (item, n, c) in enumerate(zip(items, shape, chunks)):
+        if isinstance(item, slice):
+            if item.step is not None and operator.index(item.step) < 0:
+                return orthogonal_plan(tuple(items), shape, chunks)
+            if item.step == 0:
+                raise IndexError(f"slice step cannot be zero (axis {axis})")
+            dims.append(_slice_dim(item, n, c))
+        elif _is_int(item):
+            dims.append(_int_dim(item, n, c, axis, keep=False))
+        else:
+            raise IndexError(
+                f"expected an int, slice or Ellipsis for basic indexing of axis {axis}, "
+                f"found {type(item).__name__}"
+            )
+    out_shape = tuple(d.nitems for d in dims if not d.dropped)
+    return ChunkPlan("basic", out_shape, out_shape, _combine("basic", dims))
+
+
+def orthogonal_plan(selection: Any, shape: tuple[int, ...], chunks: tuple[int, ...]) -> ChunkPlan:
+    """The plan of an orthogonal selection: per axis an int, slice, int array or boolean mask."""
+    items = _expand_ellipsis(selection, len(shape))
+    dims: list[_DimPlan] = []
+    out_shape: list[int] = []
+    for axis, (item, n, c) in enumerate(zip(items, shape, chunks)):
+        if isinstance(item, slice):
+            if item.step == 0:
+                raise IndexError(f"slice step cannot be zero (axis {axis})")
+            if item.step is not None and item.step < 0:
+                dims.append(_array_dim(np.arange(n, dtype=np.int64)[item], c))
+            else:
+                dims.append(_slice_dim(item, n, c))
+            out_shape.append(dims[-1].nitems)
+        elif _is_int(item):
+            dims.append(_int_dim(item, n, c, axis, keep=True))
+        else:
+            dims.append(_array_dim(_normalize_index_array(item, n, axis), c))
+            out_shape.append(dims[-1].nitems)
+    work_shape = tuple(d.nitems for d in dims)
+    return ChunkPlan("orthogonal", tuple(out_shape), work_shape, _combine("orthogonal", dims))
+
+
+def vectorized_plan(selection: Any, shape: tuple[int, ...], chunks: tuple[int, ...]) -> ChunkPlan:
+    """The plan of a point selection: one int array per axis (broadcast), or one boolean mask."""
+    items = selection if isinstance(selection, tuple) else (selection,)
+    if len(items) == 1 and np.asarray(items[0]).dtype == bool:
+        mask = np.asarray(items[0])
+        if mask.shape != tuple(shape):
+            raise BoundsCheckError(
+                f"expected a boolean mask of the array's shape {tuple(shape)}, found shape {mask.shape}"
+            )
+        coords = [c.astype(np.int64) for c in np.nonzero(mask)]
+        out_shape: tuple[int, ...] = (coords[0].size,) if coords else ()
+    else:
+        if len(items) != len(shape):
+            raise IndexError(
+                f"expected {len(shape)} index arrays for a point selection, found {len(items)}"
+            )
+        arrays = []
+        for axis, (item, n) in enumerate(zip(items, shape)):
+            if isinstance(item, slice) or item is Ellipsis:
+                raise IndexError(f"point selection expects integer arrays, found a slice for axis {axis}")
+            arr = np.asarray(item)
+            if arr.dtype.kind not in "iu":
+                raise IndexError(f"expected integers to index axis {axis}, found dtype {arr.dtype}")
+            arr = arr.astype(np.int64, copy=False)
+            if arr.size and (arr.min() < -n or arr.max() >= n):
+                raise _dim_error(int(arr[(arr < -n) | (arr >= n)].flat[0]), n, axis)
+            arrays.append(np.where(arr < 0, arr + n, arr))
+        broadcast = np.broadcast_arrays(*arrays)
+        out_shape = broadcast[0].shape if broadcast else ()
+        coords = [b.ravel() for b in broadcast]
+    npoints = coords[0].size if coords else 1
+    return ChunkPlan("vectorized", out_shape, (npoints,), _point_entries(coords, chunks, shape))
+
+
+def _point_entries(coords: list[np.ndarray], chunks: tuple[int, ...], shape: tuple[int, ...]) -> list[PlanEntry]:
+    if not coords or coords[0].size == 0:
+        return []
+    grid = tuple(-(-n // c) for n, c in zip(shape, chunks))
+    chunk_coords = [x // c for x, c in zip(coords, chunks)]
+    linear = np.ravel_multi_index(chunk_coords, grid)
+    order = np.argsort(linear, kind="stable")
+    sorted_linear = linear[order]
+    bounds = np.flatnonzero(np.diff(sorted_linear)) + 1
+    starts = [0, *bounds.tolist()]
+    stops = [*bounds.tolist(), linear.size]
+    entries: list[PlanEntry] = []
+    for a, b in zip(starts, stops):
+        positions = order[a:b]
+        key = tuple(int(k) for k in np.unravel_index(int(sorted_linear[a]), grid))
+        local = tuple(x[positions] - k * c for x, k, c in zip(coords, key, chunks))
+        entries.append((key, local, positions, False))
+    return entries
+
+
+def plan_for_getitem(selection: Any, shape: tuple[int, ...], chunks: tuple[int, ...]) -> ChunkPlan:
+    """`array[selection]`: basic, a full-shape boolean mask (points), or orthogonal otherwise."""
+    if is_basic_selection(selection):
+        return basic_plan(selection, shape, chunks)
+    items = selection if isinstance(selection, tuple) else (selection,)
+    if len(items) == 1 and len(shape) > 0:
+        arr = items[0]
+        if not isinstance(arr, slice) and arr is not Ellipsis:
+            arr = np.asarray(arr)
+            if arr.dtype == bool and arr.shape == tuple(shape) and len(shape) > 1:
+                return vectorized_plan((arr,), shape, chunks)
+    return orthogonal_plan(selection, shape, chunks)

@@ -1,0 +1,121 @@
+"""Store access and the shared decode pool, used by the chunk engine and the node loaders.
+
+Stores with a synchronous fast path (memory, local, zip) are read in a plain loop with
+no event-loop hop; other stores go through one `get_partial_values` per batch on the
+background loop, which keeps many requests in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from zarrlayer import config
+from zarrlayer.core.sync import sync
+from zarrlayer.storage._base import Buffer, ByteRequest, Store
+
+__all__ = [
+    "ArrayLocation",
+    "batched",
+    "decode_pool",
+    "delete_keys",
+    "fetch",
+    "join_path",
+    "run_batches",
+    "set_values",
+]
+
+T = TypeVar("T")
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_key: tuple[int, int] | None = None
+
+
+def join_path(*parts: str) -> str:
+    """Node paths joined with '/', ignoring empty parts (the root is '')."""
+    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+
+
+class ArrayLocation:
+    """Where an array's stored units live: a store and the key prefix of its path."""
+
+    __slots__ = ("store", "path", "prefix")
+
+    def __init__(self, store: Store, path: str) -> None:
+        self.store = store
+        self.path = path
+        self.prefix = f"{path}/" if path else ""
+
+
+def decode_pool() -> ThreadPoolExecutor:
+    """The process's decode/encode pool, sized by `config.get().decode_threads` (anew after a fork)."""
+    global _pool, _pool_key
+    key = (os.getpid(), config.get().decode_threads)
+    pool = _pool
+    if pool is not None and _pool_key == key:
+        return pool
+    with _pool_lock:
+        if _pool is None or _pool_key != key:
+            _pool = ThreadPoolExecutor(max_workers=key[1], thread_name_prefix="zarrlayer-codec")
+            _pool_key = key
+        return _pool
+
+
+def fetch(store: Store, requests: Sequence[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
+    """The values (or byte ranges) of `requests`, in order; None for each missing key."""
+    if not requests:
+        return []
+    if store.supports_sync:
+        return store.get_many_sync(requests)
+    return sync(store.get_partial_values(list(requests)))
+
+
+def set_values(store: Store, items: Sequence[tuple[str, Buffer]]) -> None:
+    """Write every (key, value) pair: a plain loop on sync stores, concurrently otherwise."""
+    if not items:
+        return
+    if store.supports_sync:
+        for key, value in items:
+            store.set_sync(key, value)
+        return
+
+    async def _all() -> None:
+        await asyncio.gather(*(store.set(k, v) for k, v in items))
+
+    sync(_all())
+
+
+def delete_keys(store: Store, keys: Sequence[str]) -> None:
+    """Delete every key (missing ones are no-ops)."""
+    if not keys:
+        return
+    if store.supports_sync:
+        for key in keys:
+            store.delete_sync(key)
+        return
+
+    async def _all() -> None:
+        await asyncio.gather(*(store.delete(k) for k in keys))
+
+    sync(_all())
+
+
+def batched(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    """Consecutive slices of at most `size` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def run_batches(func: Callable[[Sequence[Any]], T], items: Sequence[Any], *, inline: bool) -> list[T]:
+    """`func` over sub-batches of `items` in the decode pool (one task per sub-batch), or inline."""
+    if inline or len(items) < 2:
+        return [func(items)]
+    threads = config.get().decode_threads
+    size = max(1, -(-len(items) // threads))
+    futures: list[Future[T]] = [decode_pool().submit(func, part) for part in batched(items, size)]
+    return [f.result() for f in futures]

@@ -1,0 +1,213 @@
+"""Reads and writes of sharded (v3 `sharding_indexed`) arrays.
+
+A read fetches each touched shard's index once (one ranged request per shard, all shards
+in one batch), then only the inner chunks the selection needs, with neighbouring byte
+ranges coalesced; a selection that covers a whole shard reads it in one request. Writes
+assemble each shard once from encoded inner chunks; a partial shard write re-uses the
+encoded bytes of the inner chunks it does not touch.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from zarrlayer.core.engine import chunk_error, decode_entries, fill_scalar, is_all_fill, merge_chunk
+from zarrlayer.core.indexing import ChunkPlan, PlanEntry
+from zarrlayer.core.io import ArrayLocation, batched, delete_keys, fetch, run_batches, set_values
+from zarrlayer.errors import ZarrlayerError
+from zarrlayer.format import ArrayMetadata
+from zarrlayer.storage._base import RangeByteRequest
+
+__all__ = ["read_sharded", "write_sharded", "COALESCE_GAP"]
+
+COALESCE_GAP = 64 * 1024
+"""Neighbouring inner-chunk byte ranges closer than this are fetched in one request."""
+
+_MISSING = 2**64 - 1
+_BATCH = 64
+
+
+def _group_by_shard(
+    entries: Sequence[PlanEntry], cps: tuple[int, ...]
+) -> dict[tuple[int, ...], list[tuple[tuple[int, ...], PlanEntry]]]:
+    groups: dict[tuple[int, ...], list[tuple[tuple[int, ...], PlanEntry]]] = defaultdict(list)
+    for entry in entries:
+        coords = entry[0]
+        shard = tuple(c // n for c, n in zip(coords, cps))
+        inner = tuple(c % n for c, n in zip(coords, cps))
+        groups[shard].append((inner, entry))
+    return groups
+
+
+def _inner_in_bounds(metadata: ArrayMetadata, shard: tuple[int, ...], cps: tuple[int, ...]) -> int:
+    """How many inner chunks of `shard` lie (at least partly) inside the array."""
+    count = 1
+    for s, n, size, inner in zip(shard, cps, metadata.shape, metadata.chunks):
+        first = s * n
+        count *= max(0, min(n, -(-size // inner) - first))
+    return count
+
+
+def _index_slice(data: Any, nbytes: int, location: str) -> Any:
+    view = memoryview(data)
+    return view[:nbytes] if location == "start" else view[len(view) - nbytes :]
+
+
+def _decode_index(loc: ArrayLocation, metadata: ArrayMetadata, key: str, data: Any) -> np.ndarray:
+    sharding = metadata.sharding
+    shard_shape = metadata.chunk_grid_shape
+    try:
+        nbytes = sharding.index_nbytes(shard_shape)
+        if len(data) < nbytes:
+            raise ValueError(f"expected at least {nbytes} bytes for the shard index, found {len(data)}")
+        return sharding.decode_index(_index_slice(data, nbytes, sharding.index_location), shard_shape)
+    except Exception as exc:
+        raise chunk_error(loc, key, exc) from exc
+
+
+def _coalesce(spans: list[tuple[int, int, int]]) -> list[tuple[int, int, list[tuple[int, int, int]]]]:
+    """Group (offset, nbytes, item) spans into (start, end, members) ranges with small gaps merged."""
+    spans.sort()
+    ranges: list[tuple[int, int, list[tuple[int, int, int]]]] = []
+    for offset, nbytes, item in spans:
+        if ranges and offset - ranges[-1][1] <= COALESCE_GAP:
+            start, end, members = ranges[-1]
+            members.append((offset, nbytes, item))
+            ranges[-1] = (start, max(end, offset + nbytes), members)
+        else:
+            ranges.append((offset, offset + nbytes, [(offset, nbytes, item)]))
+    return ranges
+
+
+def read_sharded(
+    loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, work: np.ndarray, *, inline: bool
+) -> None:
+    """Fill `work` from the shards `plan` touches (plan entries are inner chunks)."""
+    sharding = metadata.sharding
+    cps = sharding.chunks_per_shard(metadata.chunk_grid_shape)
+    groups = _group_by_shard(plan.entries, cps)
+    shards = list(groups)
+    keys = {s: loc.prefix + metadata.chunk_key(s) for s in shards}
+    whole = {s for s in shards if len(groups[s]) == _inner_in_bounds(metadata, s, cps)}
+    index_request = sharding.index_request(metadata.chunk_grid_shape)
+    requests = [(keys[s], None if s in whole else index_request) for s in shards]
+    # (entry, inner bytes or None, key label) for every touched inner chunk
+    items: list[tuple[PlanEntry, Any, str]] = []
+    pending: list[tuple[str, list[tuple[int, int, int]]]] = []
+    wanted: list[tuple[PlanEntry, str]] = []
+    for batch_shards, batch_requests in zip(batched(shards, _BATCH), batched(requests, _BATCH)):
+        for shard, data in zip(batch_shards, fetch(loc.store, batch_requests)):
+            key = keys[shard]
+            if data is None:
+                items.extend((entry, None, key) for _, entry in groups[shard])
+                continue
+            index = _decode_index(loc, metadata, key, data)
+            spans: list[tuple[int, int, int]] = []
+            view = memoryview(data) if shard in whole else None
+            for inner, entry in groups[shard]:
+                offset, nbytes = (int(v) for v in index[inner])
+                label = f"{key} (inner chunk {inner})"
+                if offset == _MISSING and nbytes == _MISSING:
+                    items.append((entry, None, label))
+                elif view is not None:
+                    if offset + nbytes > len(view):
+                        raise chunk_error(loc, key, ValueError(
+                            f"inner chunk {inner} spans bytes {offset}..{offset + nbytes}, "
+                            f"past the shard's end at {len(view)}"))
+                    items.append((entry, view[offset : offset + nbytes], label))
+                else:
+                    spans.append((offset, nbytes, len(wanted)))
+                    wanted.append((entry, label))
+            if spans:
+                pending.append((key, spans))
+    if pending:
+        items.extend(_fetch_inner(loc, pending, wanted))
+    fill = fill_scalar(metadata)
+    run_batches(
+        lambda part: decode_entries(loc, sharding.inner, metadata.chunks, fill, part, work),
+        items,
+        inline=inline,
+    )
+
+
+def _fetch_inner(
+    loc: ArrayLocation,
+    pending: list[tuple[str, list[tuple[int, int, int]]]],
+    wanted: list[tuple[PlanEntry, str]],
+) -> list[tuple[PlanEntry, Any, str]]:
+    requests: list[tuple[str, RangeByteRequest]] = []
+    members: list[list[tuple[int, int, int]]] = []
+    for key, spans in pending:
+        for start, end, group in _coalesce(spans):
+            requests.append((key, RangeByteRequest(start, end)))
+            members.append(group)
+    out: list[tuple[PlanEntry, Any, str]] = []
+    for batch_requests, batch_members in zip(batched(requests, _BATCH * 4), batched(members, _BATCH * 4)):
+        for (key, request), group, data in zip(batch_requests, batch_members, fetch(loc.store, batch_requests)):
+            view = memoryview(data) if data is not None else memoryview(b"")
+            for offset, nbytes, item in group:
+                entry, label = wanted[item]
+                lo = offset - request.start
+                if lo + nbytes > len(view):
+                    raise chunk_error(loc, key, ValueError(
+                        f"inner chunk bytes {offset}..{offset + nbytes} lie past the shard's end"))
+                out.append((entry, view[lo : lo + nbytes], label))
+    return out
+
+
+def write_sharded(
+    loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, value: np.ndarray, *, inline: bool
+) -> None:
+    """Write `value` into the shards `plan` touches, assembling each shard once."""
+    sharding = metadata.sharding
+    shard_shape = metadata.chunk_grid_shape
+    cps = sharding.chunks_per_shard(shard_shape)
+    groups = _group_by_shard(plan.entries, cps)
+    fill = fill_scalar(metadata)
+    inner_shape = metadata.chunks
+    for batch in batched(list(groups), _BATCH):
+        keys = [loc.prefix + metadata.chunk_key(s) for s in batch]
+        complete = [
+            len(groups[s]) == _inner_in_bounds(metadata, s, cps) and all(e[3] for _, e in groups[s])
+            for s in batch
+        ]
+        partial = [i for i, c in enumerate(complete) if not c]
+        datas: list[Any] = [None] * len(batch)
+        for i, data in zip(partial, fetch(loc.store, [(keys[i], None) for i in partial])):
+            datas[i] = data
+
+        def _assemble(part: Sequence[int]) -> list[tuple[str, bytes | None]]:
+            out: list[tuple[str, bytes | None]] = []
+            for i in part:
+                shard, key, data = batch[i], keys[i], datas[i]
+                encoded: dict[tuple[int, ...], Any] = {}
+                index = None
+                if data is not None:
+                    index = _decode_index(loc, metadata, key, data)
+                    view = memoryview(data)
+                    for inner in np.ndindex(*cps):
+                        offset, nbytes = (int(v) for v in index[inner])
+                        if offset != _MISSING:
+                            encoded[inner] = bytes(view[offset : offset + nbytes])
+                for inner, entry in groups[shard]:
+                    existing = None
+                    if not entry[3] and inner in encoded:
+                        try:
+                            existing = sharding.inner.decode(encoded[inner], inner_shape)
+                        except ZarrlayerError as exc:
+                            raise chunk_error(loc, f"{key} (inner chunk {inner})", exc) from exc
+                    chunk = merge_chunk(existing, inner_shape, fill, metadata.dtype, entry, value)
+                    if is_all_fill(chunk, fill):
+                        encoded.pop(inner, None)
+                    else:
+                        encoded[inner] = sharding.inner.encode(chunk)
+                out.append((key, sharding.encode_shard(encoded, shard_shape) if encoded else None))
+            return out
+
+        results = [r for part in run_batches(_assemble, range(len(batch)), inline=inline) for r in part]
+        set_values(loc.store, [(k, v) for k, v in results if v is not None])
+        delete_keys(loc.store, [k for k, v in results if v is None])
