@@ -7,31 +7,11 @@ from typing import Any
 
 from zarrlayer.integrations._xarray_nodes import is_group
 
-__all__ = ["open_group_for_xarray", "resolve_store"]
+__all__ = ["join_path", "open_group_for_xarray"]
 
 
-def resolve_store(
-    source: Any,
-    *,
-    mode: str,
-    storage_options: dict[str, Any] | None = None,
-    store_cache: Any = None,
-) -> tuple[Any, str]:
-    """`(store, path)` for `source`: implicit store creation, then the cache tier when `store_cache` is given."""
-    from zarrlayer.storage.resolve import make_store_path
-
-    if isinstance(source, os.PathLike):
-        source = os.fspath(source)
-    store_path = make_store_path(source, mode=mode, storage_options=storage_options)
-    store, path = store_path.store, store_path.path
-    if store_cache is not None:
-        from zarrlayer.cache import resolve_cache
-
-        store = resolve_cache(store, store_cache)
-    return store, path
-
-
-def _join(*parts: str | None) -> str:
+def join_path(*parts: str | None) -> str:
+    """Node path parts joined with '/', empty parts and outer slashes dropped."""
     return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
 
 
@@ -50,14 +30,15 @@ def open_group_for_xarray(
     Consolidated metadata is looked for at the root of `source`, as xarray's engine does,
     so a subgroup of a consolidated hierarchy opens without listing.
     """
-    import zarrlayer
+    from zarrlayer.api import open_group
 
+    group = join_path(group)
     if is_group(source):
-        return source[group.strip("/")] if group and group.strip("/") else source
-    store, base = resolve_store(source, mode=mode, storage_options=storage_options, store_cache=store_cache)
+        return source[group] if group else source
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    options = {"mode": mode, "zarr_format": zarr_format, "storage_options": storage_options, "cache": store_cache}
     if consolidated is False:
-        return zarrlayer.open_group(
-            store, mode=mode, path=_join(base, group), zarr_format=zarr_format, use_consolidated=False
-        )
-    root = zarrlayer.open_group(store, mode=mode, path=base, zarr_format=zarr_format, use_consolidated=consolidated)
-    return root[group.strip("/")] if group and group.strip("/") else root
+        return open_group(source, path=group or None, use_consolidated=False, **options)
+    root = open_group(source, use_consolidated=consolidated, **options)
+    return root[group] if group else root

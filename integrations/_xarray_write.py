@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable, Mapping
 from typing import Any
 
 from zarrlayer.errors import ModeError
 from zarrlayer.integrations._regions import check_aligned_chunks, storage_unit
-from zarrlayer.integrations._xarray_open import resolve_store
+from zarrlayer.integrations._xarray_open import join_path
 from zarrlayer.integrations._xarray_store import ZarrlayerDataStore
 
 __all__ = ["to_zarrlayer"]
@@ -88,18 +89,22 @@ def to_zarrlayer(
     arrays (the default with it). Dask-backed variables are written in parallel without a
     lock; chunks that would share a stored chunk are refused (UnalignedWriteError).
     """
-    import zarrlayer
     from xarray.backends.writers import _validate_dataset_names, dump_to_store
+
+    from zarrlayer.api import consolidate_metadata, open_group
 
     mode = _choose_mode(mode, append_dim, region)
     _validate_dataset_names(ds)
     if region is not None:
         region = _check_region(ds, region, append_dim)
         ds = ds.drop_vars(ds.indexes)
-    zstore, path = resolve_store(store, mode="r+" if mode == "r+" else "a", storage_options=storage_options)
-    open_mode = {"a-": "a"}.get(mode, mode)
+    if isinstance(store, os.PathLike):
+        store = os.fspath(store)
+    group = join_path(group)
     fmt = None if mode in ("a", "a-", "r+") else zarr_format
-    root = zarrlayer.open_group(zstore, mode=open_mode, path=_join(path, group), zarr_format=fmt)
+    root = open_group(
+        store, mode={"a-": "a"}.get(mode, mode), path=group or None, zarr_format=fmt, storage_options=storage_options
+    )
     if encoding and mode in ("a", "a-", "r+"):
         clash = sorted(set(map(str, encoding)) & set(ZarrlayerDataStore(root).arrays()))
         if clash:
@@ -109,9 +114,6 @@ def to_zarrlayer(
     dump_to_store(ds, target, writer, encoding=dict(encoding or {}))
     writes = writer.sync(compute=compute)
     if consolidated and mode != "r+":
-        zarrlayer.consolidate_metadata(zstore, path=path or None, zarr_format=root.metadata.zarr_format)
+        base = root.path[: len(root.path) - len(group)].strip("/") if group else root.path
+        consolidate_metadata(root.store, path=base or None, zarr_format=root.metadata.zarr_format)
     return writes if not compute else target
-
-
-def _join(*parts: str | None) -> str:
-    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))

@@ -59,7 +59,7 @@ def register_tokenizers() -> None:
 
     normalize_token.register(Store)(_store_token)
     try:
-        from zarrlayer import Array
+        from zarrlayer.core.array import Array
     except ImportError:
         pass
     else:
@@ -76,13 +76,9 @@ def _open_source(
 ) -> Any:
     if is_array(source):
         return source
-    import zarrlayer
+    from zarrlayer.api import open_array
 
-    from zarrlayer.integrations._xarray_open import resolve_store
-
-    store, base = resolve_store(source, mode=mode, storage_options=storage_options, store_cache=cache)
-    path = "/".join(p.strip("/") for p in (base, component) if p and p.strip("/"))
-    return zarrlayer.open_array(store, path=path, mode=mode)
+    return open_array(source, path=component, mode=mode, storage_options=storage_options, cache=cache)
 
 
 def _dask_chunks(array: Any, chunks: Any) -> Any:
@@ -182,15 +178,13 @@ def to_zarrlayer(
 def _create_target(
     darr: Any, target: Any, component: str | None, storage_options: dict[str, Any] | None, create_kwargs: dict
 ) -> Any:
-    import zarrlayer
+    from zarrlayer.api import create_array
 
-    from zarrlayer.integrations._xarray_open import resolve_store
-
-    store, base = resolve_store(target, mode="a", storage_options=storage_options)
-    path = "/".join(p.strip("/") for p in (base, component) if p and p.strip("/"))
     kwargs = dict(create_kwargs)
     if "chunks" not in kwargs:
         kwargs["chunks"] = tuple(max(c) if c else 1 for c in darr.chunks)
         if any(len(set(c[:-1])) > 1 or (c and c[-1] > c[0]) for c in darr.chunks):
             kwargs["chunks"] = tuple(max(1, math.gcd(*c)) if c else 1 for c in darr.chunks)
-    return zarrlayer.create_array(store, name=path or None, shape=darr.shape, dtype=darr.dtype, **kwargs)
+    return create_array(
+        target, name=component, shape=darr.shape, dtype=darr.dtype, storage_options=storage_options, **kwargs
+    )
