@@ -1,0 +1,134 @@
+"""The chunk engine on a raw in-test codec: reads and writes match numpy, on sync and async-only stores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from core_fake import FakeMetadata
+
+from zarrlayer import config
+from zarrlayer.core.array import Array
+from zarrlayer.errors import ChunkDecodeError, ReadOnlyError
+from zarrlayer.storage import MemoryStore, WrapperStore
+
+
+class AsyncOnly(WrapperStore):
+    """A wrapper without the sync fast path, so the engine takes its remote-store route."""
+
+    @property
+    def supports_sync(self) -> bool:  # type: ignore[override]
+        return False
+
+
+def _array(store, shape=(10, 7), chunks=(3, 4), dtype="<i4", fill=0) -> Array:
+    return Array(store, "arr", FakeMetadata(shape=shape, chunk_grid_shape=chunks, dtype=np.dtype(dtype), fill_value=fill))
+
+
+@pytest.fixture(params=["sync", "async"])
+def store(request):
+    base = MemoryStore()
+    return base if request.param == "sync" else AsyncOnly(base)
+
+
+def test_write_read_roundtrip_matches_numpy(store):
+    a = _array(store)
+    ref = np.arange(70, dtype="<i4").reshape(10, 7) + 1
+    a[...] = ref
+    assert np.array_equal(a[...], ref)
+    assert np.array_equal(a[2:9:3, ::2], ref[2:9:3, ::2])
+    assert np.array_equal(a.oindex[[9, 0, 4], [6, 1]], ref[np.ix_([9, 0, 4], [6, 1])])
+    assert np.array_equal(a.vindex[[9, 0, 4], [6, 1, 3]], ref[[9, 0, 4], [6, 1, 3]])
+    assert a[3, 4].shape == () and int(a[3, 4]) == ref[3, 4]
+    keys = sorted(k for k in store.store_dict if k.startswith("arr/")) if isinstance(store, MemoryStore) else None
+    if keys is not None:
+        assert len(keys) == 4 * 2
+
+
+def test_partial_writes_merge_with_existing_chunks(store):
+    a = _array(store)
+    ref = np.zeros((10, 7), dtype="<i4")
+    a[1:4, 2:6] = 5
+    ref[1:4, 2:6] = 5
+    a.oindex[[0, 9], [6, 0]] = np.array([[1, 2], [3, 4]])
+    ref[np.ix_([0, 9], [6, 0])] = [[1, 2], [3, 4]]
+    a.vindex[[5, 6], [5, 6]] = [7, 8]
+    ref[[5, 6], [5, 6]] = [7, 8]
+    assert np.array_equal(a[...], ref)
+
+
+def test_fill_only_chunks_are_deleted_and_missing_chunks_read_as_fill():
+    store = MemoryStore()
+    a = _array(store, fill=-1)
+    assert np.array_equal(a[...], np.full((10, 7), -1))
+    a[...] = 3
+    assert "arr/c/0/0" in store.store_dict
+    a[0:3, 0:4] = -1
+    assert "arr/c/0/0" not in store.store_dict
+    a[...] = -1
+    assert not [k for k in store.store_dict if k.startswith("arr/")]
+
+
+def test_whole_chunks_decode_straight_into_the_output():
+    store = MemoryStore()
+    a = _array(store, shape=(12, 8), chunks=(3, 8))
+    a[...] = np.arange(96).reshape(12, 8)
+    pipeline = a.metadata.codecs
+    pipeline.direct = 0
+    assert np.array_equal(a[...], np.arange(96).reshape(12, 8))
+    assert pipeline.direct == 4
+    pipeline.direct = 0
+    a[1:5]
+    assert pipeline.direct == 0
+
+
+def test_large_read_through_the_pool_is_exact():
+    store = MemoryStore()
+    a = _array(store, shape=(400, 300), chunks=(16, 16), dtype="<f8")
+    ref = np.random.default_rng(1).random((400, 300))
+    with config.override(decode_threads=2):
+        a[...] = ref
+        assert np.array_equal(a[...], ref)
+        assert np.array_equal(a[7:391:5, 3:], ref[7:391:5, 3:])
+
+
+def test_corrupt_chunk_names_path_and_key():
+    store = MemoryStore()
+    a = _array(store)
+    a[...] = 1
+    store.store_dict["arr/c/1/1"] = b"\x00\x01"
+    with pytest.raises(ChunkDecodeError) as info:
+        a[...]
+    message = str(info.value)
+    assert "'arr'" in message and "arr/c/1/1" in message and store.url in message
+
+
+def test_read_only_write_fails_before_io():
+    base = MemoryStore()
+    _array(base)[...] = 2
+    before = dict(base.store_dict)
+    a = _array(base.with_read_only(True))
+    with pytest.raises(ReadOnlyError):
+        a[0, 0] = 9
+    assert base.store_dict == before
+
+
+def test_bad_value_shape_changes_nothing():
+    store = MemoryStore()
+    a = _array(store)
+    a[...] = 4
+    before = dict(store.store_dict)
+    with pytest.raises(ValueError):
+        a[0:2, 0:2] = np.ones((3, 3))
+    assert store.store_dict == before
+
+
+def test_resize_deletes_chunks_outside_and_append_grows():
+    store = MemoryStore()
+    a = _array(store)
+    a[...] = np.arange(70).reshape(10, 7)
+    a.resize((4, 4))
+    assert sorted(k for k in store.store_dict if k.startswith("arr/c")) == ["arr/c/0/0", "arr/c/1/0"]
+    assert np.array_equal(a[...], np.arange(70).reshape(10, 7)[:4, :4])
+    shape = a.append(np.full((3, 4), 9))
+    assert shape == (7, 4)
+    assert np.array_equal(a[4:], np.full((3, 4), 9))
