@@ -30,6 +30,10 @@ class CountingStore(WrapperStore):
     def _count(self, kind: str, n: int = 1) -> None:
         with self._lock:
             self.counts[kind] += n
+        if self.fail_with is not None and not self.delay:
+            raise self.fail_with
+
+    def _fail_late(self) -> None:
         if self.fail_with is not None:
             raise self.fail_with
 
@@ -45,6 +49,7 @@ class CountingStore(WrapperStore):
         self._count("get")
         if self.delay:
             await asyncio.sleep(self.delay)
+            self._fail_late()
         return await self._store.get(key, byte_range)
 
     async def get_partial_values(self, key_ranges: Iterable[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
@@ -52,6 +57,7 @@ class CountingStore(WrapperStore):
         self._count("get", len(key_ranges))
         if self.delay:
             await asyncio.sleep(self.delay)
+            self._fail_late()
         return await self._store.get_partial_values(key_ranges)
 
     async def exists(self, key: str) -> bool:
@@ -78,12 +84,14 @@ class CountingStore(WrapperStore):
         self._count("get")
         if self.delay:
             time.sleep(self.delay)
+            self._fail_late()
         return self._store.get_sync(key, byte_range)
 
     def get_many_sync(self, key_ranges: Sequence[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
         self._count("get", len(key_ranges))
         if self.delay:
             time.sleep(self.delay)
+            self._fail_late()
         return self._store.get_many_sync(key_ranges)
 
     def exists_sync(self, key: str) -> bool:
