@@ -18,7 +18,9 @@ from zarrlayer.storage._base import (
 )
 from zarrlayer.storage.local import LocalStore
 from zarrlayer.storage.memory import MemoryStore
+from zarrlayer.storage.resolve import StorePath, make_store, make_store_path
 from zarrlayer.storage.wrapper import WrapperStore
+from zarrlayer.storage.zip import ZipStore
 
 __all__ = [
     "Buffer",
@@ -28,8 +30,12 @@ __all__ = [
     "OffsetByteRequest",
     "RangeByteRequest",
     "Store",
+    "StorePath",
     "SuffixByteRequest",
     "WrapperStore",
+    "ZipStore",
+    "make_store",
+    "make_store_path",
 ]
 
 _LAZY = {"FsspecStore": "zarrlayer.storage.fsspec", "ObjectStore": "zarrlayer.storage.obstore"}
