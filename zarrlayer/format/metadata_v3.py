@@ -2,19 +2,191 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from zarrlayer.errors import CodecError, MetadataError, UnsupportedFeatureError
+from zarrlayer.format.chunk_keys import ChunkKeyEncoding, parse_chunk_key_encoding
+from zarrlayer.format.codecs.chain import pipeline_from_json
+from zarrlayer.format.codecs.pipeline import ChunkCodecPipeline
+from zarrlayer.format.codecs.sharding import ShardingCodec
+from zarrlayer.format.common import V3_METADATA_KEY, dump_json, where
+from zarrlayer.format.dtypes import DataType, parse_data_type_v3
+from zarrlayer.format.fill_value import encode_fill_value, parse_fill_value
 from zarrlayer.format.metadata import ArrayMetadata
 
-__all__ = ["ArrayV3Metadata", "parse_array_v3"]
+__all__ = ["ArrayV3Metadata", "parse_array_v3", "check_extensions", "parse_shape", "parse_attributes"]
+
+_ARRAY_KEYS = {
+    "zarr_format", "node_type", "shape", "data_type", "chunk_grid", "chunk_key_encoding",
+    "fill_value", "codecs", "attributes", "dimension_names", "storage_transformers",
+}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ArrayV3Metadata(ArrayMetadata):
-    """A parsed v3 array `zarr.json`."""
+    """A parsed v3 array `zarr.json`; `codecs` is ready to decode chunks."""
+
+    shape: tuple[int, ...]
+    data_type: DataType
+    chunk_grid_shape: tuple[int, ...]
+    chunk_key_encoding: ChunkKeyEncoding
+    fill_value: Any
+    codecs: ChunkCodecPipeline
+    attributes: dict[str, Any] = field(default_factory=dict)
+    dimension_names: tuple[str | None, ...] | None = None
+    extra_fields: dict[str, Any] = field(default_factory=dict)
+
+    zarr_format = 3
+    order = "C"
+
+    @property
+    def dtype(self) -> np.dtype:  # type: ignore[override]
+        """The in-memory numpy dtype (object for variable-length strings and bytes)."""
+        return self.data_type.numpy
+
+    @property
+    def sharding(self) -> ShardingCodec | None:  # type: ignore[override]
+        """The array-level sharding codec, when the serializer is sharding_indexed."""
+        serializer = self.codecs.array_bytes
+        return serializer if isinstance(serializer, ShardingCodec) and not self.codecs.array_array else None
+
+    def chunk_key(self, coords: tuple[int, ...]) -> str:
+        """The key of the stored unit at grid `coords`, relative to the array's path."""
+        return self.chunk_key_encoding.encode(coords)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `zarr.json` object, keys in zarr-python's order."""
+        doc: dict[str, Any] = {
+            "shape": list(self.shape),
+            "data_type": self.data_type.to_json_v3(),
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(self.chunk_grid_shape)}},
+            "chunk_key_encoding": self.chunk_key_encoding.to_json(),
+            "fill_value": encode_fill_value(self.fill_value, self.data_type, zarr_format=3),
+            "codecs": self.codecs.to_json(),
+            "attributes": self.attributes,
+        }
+        if self.dimension_names is not None:
+            doc["dimension_names"] = list(self.dimension_names)
+        doc.update(zarr_format=3, node_type="array", storage_transformers=[])
+        doc.update(self.extra_fields)
+        return doc
+
+    def to_documents(self) -> dict[str, bytes]:
+        """`{"zarr.json": ...}` formatted as zarr-python writes it."""
+        return {V3_METADATA_KEY: dump_json(self.to_json())}
+
+    def evolve(self, **changes: Any) -> ArrayV3Metadata:
+        """A copy with `shape=`, `attributes=` or `dimension_names=` changed."""
+        unknown = set(changes) - {"shape", "attributes", "dimension_names"}
+        if unknown:
+            raise TypeError(f"evolve() can change shape, attributes or dimension_names, not {sorted(unknown)}")
+        if "shape" in changes:
+            changes["shape"] = parse_shape(list(changes["shape"]), where="evolve(shape=...)")
+            if len(changes["shape"]) != len(self.shape):
+                raise MetadataError(f"evolve(shape=...): expected {len(self.shape)} dimensions, found {len(changes['shape'])}")
+        if "attributes" in changes:
+            changes["attributes"] = parse_attributes(changes["attributes"], where="evolve(attributes=...)")
+        return dataclasses.replace(self, **changes)
+
+    def __eq__(self, other: object) -> bool:
+        if other is self:
+            return True
+        return isinstance(other, ArrayV3Metadata) and self.to_json() == other.to_json()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"ArrayV3Metadata(shape={self.shape}, dtype={self.data_type.to_json_v3()!r}, chunks={self.chunks}, "
+            f"shards={self.shards}, codecs={[c.name for c in self.codecs.codecs]})"
+        )
+
+
+def parse_shape(value: Any, *, where: str, name: str = "shape", positive: bool = False) -> tuple[int, ...]:
+    """A list of non-negative (or positive) integers as a tuple; MetadataError otherwise."""
+    lo = 1 if positive else 0
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= lo for v in value
+    ):
+        kind = "positive" if positive else "non-negative"
+        raise MetadataError(f"{where}: {name} must be a list of {kind} integers, found {value!r}")
+    return tuple(int(v) for v in value)
+
+
+def parse_attributes(value: Any, *, where: str) -> dict[str, Any]:
+    """Attributes must be a JSON object."""
+    if not isinstance(value, dict):
+        raise MetadataError(f"{where}: attributes must be a JSON object, found {type(value).__name__}")
+    return value
+
+
+def check_extensions(document: dict[str, Any], known: set[str], *, where: str) -> dict[str, Any]:
+    """The unknown top-level fields that may be ignored (`must_understand: false`); refuse the others."""
+    extra = {}
+    for key in sorted(set(document) - known):
+        value = document[key]
+        if isinstance(value, dict) and value.get("must_understand") is False:
+            extra[key] = value
+        else:
+            raise UnsupportedFeatureError(
+                f"{where}: unknown field {key!r} must be understood (only objects with \"must_understand\": false may be ignored)"
+            )
+    return extra
+
+
+def _chunk_grid(value: Any, ndim: int, where: str) -> tuple[int, ...]:
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        raise MetadataError(f"{where}: chunk_grid must be an object with a name, found {value!r}")
+    if value["name"] != "regular":
+        raise UnsupportedFeatureError(f"{where}: chunk grid {value['name']!r} is not supported; expected 'regular'")
+    config = value.get("configuration")
+    if not isinstance(config, dict):
+        raise MetadataError(f"{where}: regular chunk_grid needs a configuration object, found {config!r}")
+    chunks = parse_shape(config.get("chunk_shape"), where=where, name="chunk_grid chunk_shape", positive=True)
+    if len(chunks) != ndim:
+        raise MetadataError(f"{where}: chunk_shape {list(chunks)} has {len(chunks)} dimensions, shape has {ndim}")
+    return chunks
+
+
+def _dimension_names(value: Any, ndim: int, where: str) -> tuple[str | None, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(v is None or isinstance(v, str) for v in value):
+        raise MetadataError(f"{where}: dimension_names must be a list of strings or nulls, found {value!r}")
+    if len(value) != ndim:
+        raise MetadataError(f"{where}: dimension_names has {len(value)} entries, shape has {ndim} dimensions")
+    return tuple(value)
 
 
 def parse_array_v3(document: dict[str, Any], *, path: str) -> ArrayV3Metadata:
     """Validate and parse a v3 array document."""
-    raise NotImplementedError
+    at = where(path, V3_METADATA_KEY)
+    for key in ("shape", "data_type", "chunk_grid", "chunk_key_encoding", "fill_value", "codecs"):
+        if key not in document:
+            raise MetadataError(f"{at}: an array document needs {key!r}, which is missing")
+    extra = check_extensions(document, _ARRAY_KEYS, where=at)
+    if document.get("storage_transformers", []) not in ([], None):
+        raise UnsupportedFeatureError(f"{at}: storage_transformers are not supported, found {document['storage_transformers']!r}")
+    shape = parse_shape(document["shape"], where=at)
+    data_type = parse_data_type_v3(document["data_type"], where=at)
+    chunks = _chunk_grid(document["chunk_grid"], len(shape), at)
+    fill_value = parse_fill_value(document["fill_value"], data_type, zarr_format=3, where=at)
+    try:
+        codecs = pipeline_from_json(document["codecs"], shape=chunks, dtype=data_type.numpy, fill_value=fill_value, where=at)
+    except CodecError as exc:
+        raise type(exc)(str(exc) if at in str(exc) else f"{at}: {exc}") from None
+    return ArrayV3Metadata(
+        shape=shape,
+        data_type=data_type,
+        chunk_grid_shape=chunks,
+        chunk_key_encoding=parse_chunk_key_encoding(document["chunk_key_encoding"], where=at),
+        fill_value=fill_value,
+        codecs=codecs,
+        attributes=parse_attributes(document.get("attributes", {}), where=at),
+        dimension_names=_dimension_names(document.get("dimension_names"), len(shape), at),
+        extra_fields=extra,
+    )

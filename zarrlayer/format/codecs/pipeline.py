@@ -1,23 +1,156 @@
-"""The chain of codecs that turns one chunk's array into bytes and back."""
+"""The chain of codecs that turns one chunk's array into bytes and back.
+
+Everything that does not depend on the chunk bytes (encoded shapes and dtypes, which
+fast path applies) is worked out once, when the metadata is parsed; decoding a chunk
+is then a handful of calls.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
-__all__ = ["ChunkCodecPipeline"]
+from zarrlayer.errors import ChunkDecodeError, ZarrlayerError
+from zarrlayer.format.codecs.base import ArrayArrayCodec, ArrayBytesCodec, Buffer, BytesBytesCodec, check_size
+from zarrlayer.format.codecs.serializers import BytesCodec
+
+__all__ = ["ChunkCodecPipeline", "as_bytes"]
+
+Spec = tuple[tuple[int, ...], np.dtype]
+
+
+def as_bytes(data: Buffer) -> bytes:
+    """`data` as `bytes` (no copy when it already is)."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, np.ndarray):
+        return data.tobytes(order="A")
+    return bytes(data)
+
+
+def _nbytes(data: Buffer) -> int:
+    return data.nbytes if isinstance(data, (np.ndarray, memoryview)) else len(data)
 
 
 class ChunkCodecPipeline:
-    """Encodes and decodes one stored unit (a chunk, or a whole shard when sharded)."""
+    """Encodes and decodes one stored unit (a chunk, or a whole shard when sharded).
 
-    def decode(self, data: bytes | memoryview, shape: tuple[int, ...]) -> np.ndarray:
+    `array_array` codecs run first on encode, then the `array_bytes` serializer, then the
+    `bytes_bytes` codecs; decode runs them in reverse.
+    """
+
+    def __init__(
+        self,
+        array_array: Sequence[ArrayArrayCodec],
+        array_bytes: ArrayBytesCodec,
+        bytes_bytes: Sequence[BytesBytesCodec],
+        *,
+        shape: tuple[int, ...],
+        dtype: np.dtype,
+        fill_value: Any = None,
+    ) -> None:
+        self.array_array = tuple(array_array)
+        self.array_bytes = array_bytes
+        self.bytes_bytes = tuple(bytes_bytes)
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.fill_value = fill_value
+        self._specs, self._encoded = self._resolve(self.shape)
+        self._bb_reversed = self.bytes_bytes[::-1]
+        self._aa_reversed = self.array_array[::-1]
+        self._plain = (
+            not self.array_array
+            and isinstance(array_bytes, BytesCodec)
+            and array_bytes.matches_native(self.dtype)
+            and self.dtype.kind != "O"
+        )
+        self._into = self._plain and (not self.bytes_bytes or self.bytes_bytes[0].supports_out)
+
+    def _resolve(self, shape: tuple[int, ...]) -> tuple[tuple[Spec, ...], Spec]:
+        specs = []
+        spec: Spec = (shape, self.dtype)
+        for codec in self.array_array:
+            specs.append(spec)
+            spec = codec.resolve(*spec)
+        return tuple(specs), spec
+
+    @property
+    def codecs(self) -> tuple[Any, ...]:
+        """All codecs in encode order."""
+        return (*self.array_array, self.array_bytes, *self.bytes_bytes)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """The v3 `codecs` list."""
+        return [codec.to_json() for codec in self.codecs]
+
+    def __repr__(self) -> str:
+        return f"ChunkCodecPipeline({[c.name for c in self.codecs]}, shape={self.shape}, dtype={self.dtype})"
+
+    def decode(self, data: Buffer, shape: tuple[int, ...]) -> np.ndarray:
         """The chunk of exactly `shape` (metadata dtype, C order); may be a read-only view."""
-        raise NotImplementedError
+        try:
+            if self._into and self.bytes_bytes:
+                out = np.empty(shape, dtype=self.dtype)
+                self._decode_into(data, out)
+                return out
+            for codec in self._bb_reversed:
+                data = codec.decode(data)
+            specs, encoded = (self._specs, self._encoded) if shape == self.shape else self._resolve(shape)
+            chunk = self.array_bytes.decode(data, *encoded)
+            for codec, spec in zip(self._aa_reversed, specs[::-1]):
+                chunk = codec.decode(chunk, *spec)
+            return chunk
+        except ZarrlayerError:
+            raise
+        except Exception as exc:  # numcodecs and zlib raise many types on corrupt input
+            raise ChunkDecodeError(f"cannot decode chunk with {[c.name for c in self.codecs]}: {type(exc).__name__}: {exc}") from None
 
-    def decode_into(self, data: bytes | memoryview, out: np.ndarray) -> bool:
+    def decode_into(self, data: Buffer, out: np.ndarray) -> bool:
         """Decode straight into `out` (C-contiguous, right shape and dtype); False when this pipeline cannot."""
-        return False
+        if not self._plain or out.dtype != self.dtype or not out.flags.c_contiguous:
+            return False
+        try:
+            self._decode_into(data, out)
+        except ZarrlayerError:
+            raise
+        except Exception as exc:
+            raise ChunkDecodeError(f"cannot decode chunk with {[c.name for c in self.codecs]}: {type(exc).__name__}: {exc}") from None
+        return True
+
+    def _decode_into(self, data: Buffer, out: np.ndarray) -> None:
+        if not self.bytes_bytes:
+            check_size(data, out.nbytes, "bytes codec")
+            out.reshape(-1).view(np.uint8)[:] = np.frombuffer(data, dtype=np.uint8)
+            return
+        for codec in self._bb_reversed[:-1]:
+            data = codec.decode(data)
+        self.bytes_bytes[0].decode_into(data, out)
 
     def encode(self, chunk: np.ndarray) -> bytes:
         """The stored bytes of `chunk` (which has the full chunk shape)."""
-        raise NotImplementedError
+        if chunk.dtype != self.dtype:
+            chunk = chunk.astype(self.dtype)
+        for codec in self.array_array:
+            chunk = codec.encode(chunk)
+        data = self.array_bytes.encode(chunk)
+        for codec in self.bytes_bytes:
+            data = codec.encode(data)
+        return as_bytes(data)
+
+    def encoded_size(self, shape: tuple[int, ...]) -> int | None:
+        """The encoded size of a chunk of `shape` when it does not depend on the data (bytes + checksums)."""
+        if not isinstance(self.array_bytes, BytesCodec) or self.array_array:
+            return None
+        size = math.prod(shape) * self.dtype.itemsize
+        for codec in self.bytes_bytes:
+            if codec.name != "crc32c":
+                return None
+            size += 4
+        return size
+
+    @staticmethod
+    def _sized(data: Buffer) -> int:
+        return _nbytes(data)

@@ -1,0 +1,44 @@
+"""Chunk key encodings: v3 `default` (`c/0/1`) and `v2` (`0.1`), and v2's dimension_separator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from zarrlayer.errors import MetadataError
+
+__all__ = ["ChunkKeyEncoding", "parse_chunk_key_encoding"]
+
+
+@dataclass(frozen=True)
+class ChunkKeyEncoding:
+    """How grid coordinates become a key: `default` prefixes `c`, `v2` does not (and 0-d gives `0`)."""
+
+    name: Literal["default", "v2"] = "default"
+    separator: Literal["/", "."] = "/"
+
+    def encode(self, coords: tuple[int, ...]) -> str:
+        """The key of the chunk at `coords`, relative to the array."""
+        if self.name == "default":
+            return self.separator.join(("c", *map(str, coords)))
+        return self.separator.join(map(str, coords)) or "0"
+
+    def to_json(self) -> dict[str, Any]:
+        """The v3 `chunk_key_encoding` object."""
+        return {"name": self.name, "configuration": {"separator": self.separator}}
+
+
+def parse_chunk_key_encoding(value: Any, *, where: str) -> ChunkKeyEncoding:
+    """Parse a v3 `chunk_key_encoding` (or a user's `{"name", "separator"}` shorthand)."""
+    if isinstance(value, ChunkKeyEncoding):
+        return value
+    if not isinstance(value, dict) or value.get("name") not in ("default", "v2"):
+        raise MetadataError(f"{where}: chunk_key_encoding must be an object named 'default' or 'v2', found {value!r}")
+    name = value["name"]
+    config = value.get("configuration", {k: v for k, v in value.items() if k == "separator"})
+    if not isinstance(config, dict):
+        raise MetadataError(f"{where}: chunk_key_encoding configuration must be an object, found {config!r}")
+    separator = config.get("separator", "/" if name == "default" else ".")
+    if separator not in ("/", "."):
+        raise MetadataError(f"{where}: chunk key separator must be '/' or '.', found {separator!r}")
+    return ChunkKeyEncoding(name, separator)

@@ -1,0 +1,188 @@
+"""Bytes -> bytes codecs: blosc, gzip, zstd, crc32c, and any numcodecs compressor or checksum."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numcodecs import Blosc, GZip, Zstd
+from numcodecs.abc import Codec
+
+from zarrlayer.errors import ChunkDecodeError, CodecError
+from zarrlayer.format.codecs.base import BytesBytesCodec, Buffer
+
+__all__ = ["BloscCodec", "GzipCodec", "ZstdCodec", "Crc32cCodec", "NumcodecsBytesCodec", "SHUFFLES"]
+
+SHUFFLES = ("noshuffle", "shuffle", "bitshuffle")
+_CNAMES = ("lz4", "lz4hc", "blosclz", "zstd", "snappy", "zlib")
+
+
+def _int(config: dict[str, Any], key: str, default: Any, lo: int, hi: int, codec: str) -> int:
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise CodecError(f"{codec} codec: {key} must be an integer in [{lo}, {hi}], found {value!r}")
+    return value
+
+
+class BloscCodec(BytesBytesCodec):
+    """The v3 `blosc` codec; decodes straight into a caller's buffer after checking the header size."""
+
+    name = "blosc"
+    supports_out = True
+
+    def __init__(self, *, cname: str = "zstd", clevel: int = 5, shuffle: str = "shuffle", typesize: int = 1, blocksize: int = 0) -> None:
+        if cname not in _CNAMES:
+            raise CodecError(f"blosc codec: cname must be one of {_CNAMES}, found {cname!r}")
+        if shuffle not in SHUFFLES:
+            raise CodecError(f"blosc codec: shuffle must be one of {SHUFFLES}, found {shuffle!r}")
+        cfg = {"clevel": clevel, "typesize": typesize, "blocksize": blocksize}
+        self.clevel = _int(cfg, "clevel", 5, 0, 9, "blosc")
+        self.typesize = _int(cfg, "typesize", 1, 1, 2**31, "blosc")
+        self.blocksize = _int(cfg, "blocksize", 0, 0, 2**31, "blosc")
+        self.cname, self.shuffle = cname, shuffle
+        self._codec = Blosc(cname=cname, clevel=clevel, shuffle=SHUFFLES.index(shuffle), blocksize=blocksize, typesize=typesize)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> BloscCodec:
+        """From a v3 JSON configuration."""
+        return cls(**{k: config[k] for k in ("cname", "clevel", "shuffle", "typesize", "blocksize") if k in config})
+
+    def encode(self, data: Buffer) -> Buffer:
+        return self._codec.encode(data)
+
+    def decode(self, data: Buffer) -> Buffer:
+        return self._codec.decode(data)
+
+    def decode_into(self, data: Buffer, out: np.ndarray) -> None:
+        header = bytes(memoryview(data)[:16])
+        if len(header) < 16:
+            raise ChunkDecodeError(f"blosc: truncated chunk ({len(header)} bytes, a header needs 16)")
+        nbytes = int.from_bytes(header[4:8], "little")
+        if nbytes != out.nbytes:
+            raise ChunkDecodeError(f"blosc: expected {out.nbytes} decoded bytes, the header says {nbytes}")
+        self._codec.decode(data, out=out)
+
+    def to_json(self) -> dict[str, Any]:
+        config = {"typesize": self.typesize, "cname": self.cname, "clevel": self.clevel, "shuffle": self.shuffle, "blocksize": self.blocksize}
+        return {"name": "blosc", "configuration": config}
+
+
+class GzipCodec(BytesBytesCodec):
+    """The v3 `gzip` codec."""
+
+    name = "gzip"
+
+    def __init__(self, level: int = 5) -> None:
+        self.level = _int({"level": level}, "level", 5, 0, 9, "gzip")
+        self._codec = GZip(level=self.level)
+
+    def encode(self, data: Buffer) -> Buffer:
+        return self._codec.encode(data)
+
+    def decode(self, data: Buffer) -> Buffer:
+        return self._codec.decode(data)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": "gzip", "configuration": {"level": self.level}}
+
+
+class ZstdCodec(BytesBytesCodec):
+    """The v3 `zstd` codec; decodes into a caller's buffer when the frame records its size."""
+
+    name = "zstd"
+    supports_out = True
+
+    def __init__(self, level: int = 0, checksum: bool = False) -> None:
+        self.level = _int({"level": level}, "level", 0, -131072, 22, "zstd")
+        if not isinstance(checksum, bool):
+            raise CodecError(f"zstd codec: checksum must be true or false, found {checksum!r}")
+        self.checksum = checksum
+        self._codec = Zstd(level=level, checksum=checksum)
+
+    def encode(self, data: Buffer) -> Buffer:
+        return self._codec.encode(data)
+
+    def decode(self, data: Buffer) -> Buffer:
+        return self._codec.decode(data)
+
+    def decode_into(self, data: Buffer, out: np.ndarray) -> None:
+        size = zstd_content_size(data)
+        if size is None:
+            super().decode_into(data, out)
+            return
+        if size != out.nbytes:
+            raise ChunkDecodeError(f"zstd: expected {out.nbytes} decoded bytes, the frame header says {size}")
+        self._codec.decode(data, out=out)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": "zstd", "configuration": {"level": self.level, "checksum": self.checksum}}
+
+
+def zstd_content_size(data: Buffer) -> int | None:
+    """The decompressed size a single zstd frame's header records, or None when it does not record it."""
+    head = bytes(memoryview(data)[:18])
+    if len(head) < 5 or head[:4] != b"\x28\xb5\x2f\xfd":
+        raise ChunkDecodeError("zstd: not a zstd frame (bad magic number or truncated)")
+    fhd = head[4]
+    fcs_flag, single_segment, dict_flag = fhd >> 6, (fhd >> 5) & 1, fhd & 3
+    pos = 5 + (0 if single_segment else 1) + (0, 1, 2, 4)[dict_flag]
+    width = (1 if single_segment else 0, 2, 4, 8)[fcs_flag]
+    if width == 0:
+        return None
+    if len(head) < pos + width:
+        raise ChunkDecodeError("zstd: truncated frame header")
+    value = int.from_bytes(head[pos : pos + width], "little")
+    return value + 256 if width == 2 else value
+
+
+class Crc32cCodec(BytesBytesCodec):
+    """The v3 `crc32c` codec: a little-endian CRC-32C of the data appended as 4 bytes."""
+
+    name = "crc32c"
+
+    def __init__(self) -> None:
+        try:
+            from crc32c import crc32c
+        except ImportError:
+            from zarrlayer.errors import missing_dependency
+
+            raise missing_dependency("crc32c", "crc32c", "the crc32c codec") from None
+        self._crc = crc32c
+
+    def encode(self, data: Buffer) -> Buffer:
+        view = memoryview(data).cast("B")
+        return bytes(view) + self._crc(view).to_bytes(4, "little")
+
+    def decode(self, data: Buffer) -> Buffer:
+        view = memoryview(data).cast("B")
+        if len(view) < 4:
+            raise ChunkDecodeError(f"crc32c: expected at least 4 bytes of checksum, found {len(view)} bytes")
+        body = view[:-4]
+        stored = int.from_bytes(view[-4:], "little")
+        if self._crc(body) != stored:
+            raise ChunkDecodeError(f"crc32c: checksum mismatch (stored {stored:#010x}, computed {self._crc(body):#010x})")
+        return body
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": "crc32c"}
+
+
+class NumcodecsBytesCodec(BytesBytesCodec):
+    """Any numcodecs bytes -> bytes codec (zlib, lz4, bz2, crc32...), named `numcodecs.<id>` in v3."""
+
+    def __init__(self, codec: Codec, json: dict[str, Any] | None = None) -> None:
+        self.name = f"numcodecs.{codec.codec_id}"
+        self.codec = codec
+        self.json = json
+
+    def encode(self, data: Buffer) -> Buffer:
+        return self.codec.encode(data)
+
+    def decode(self, data: Buffer) -> Buffer:
+        return self.codec.decode(data)
+
+    def to_json(self) -> dict[str, Any]:
+        if self.json is not None:
+            return self.json
+        config = {k: v for k, v in self.codec.get_config().items() if k != "id"}
+        return {"name": self.name, "configuration": config}
