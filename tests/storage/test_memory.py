@@ -88,3 +88,10 @@ def test_bad_names_refused(name: object) -> None:
 def test_non_dict_refused() -> None:
     with pytest.raises(TypeError):
         MemoryStore([("a", b"b")])  # type: ignore[arg-type]
+
+
+def test_non_contiguous_buffers_are_copied_in_c_order() -> None:
+    strided = np.arange(120, dtype="<f8").reshape(10, 12)[:, ::3]
+    store = MemoryStore()
+    sync(store.set("k", strided))
+    assert store.store_dict["k"] == np.ascontiguousarray(strided).tobytes()

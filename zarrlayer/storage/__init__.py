@@ -15,6 +15,9 @@ from zarrlayer.storage._base import (
     RangeByteRequest,
     Store,
     SuffixByteRequest,
+    normalize_prefix,
+    validate_key,
+    validate_prefix,
 )
 from zarrlayer.storage.local import LocalStore
 from zarrlayer.storage.memory import MemoryStore
@@ -36,6 +39,9 @@ __all__ = [
     "ZipStore",
     "make_store",
     "make_store_path",
+    "normalize_prefix",
+    "validate_key",
+    "validate_prefix",
 ]
 
 _LAZY = {"FsspecStore": "zarrlayer.storage.fsspec", "ObjectStore": "zarrlayer.storage.obstore"}

@@ -350,7 +350,7 @@ class StoreTests(ReadOnlyStoreTests):
         assert self.keys(store) == []
         assert self.run(store.is_empty()) is True
 
-    @pytest.mark.parametrize("kind", ["bytes", "bytearray", "memoryview", "numpy", "numpy-2d", "numpy-strided"])
+    @pytest.mark.parametrize("kind", ["bytes", "bytearray", "memoryview", "numpy", "numpy-2d"])
     def test_set_get_round_trip_buffers(self, store: Store, kind: str) -> None:
         value, expected = _buffer(kind)
         self.run(store.set("c/0", value))
@@ -495,7 +495,7 @@ class StoreTests(ReadOnlyStoreTests):
 
 
 def _buffer(kind: str) -> tuple[Any, bytes]:
-    """A value of the given buffer kind and the bytes a store must return for it."""
+    """A contiguous value of the given buffer kind and the bytes a store must return for it."""
     raw = bytes(range(200)) * 3
     if kind == "bytes":
         return raw, raw
@@ -508,8 +508,5 @@ def _buffer(kind: str) -> tuple[Any, bytes]:
     array = np.arange(120, dtype="<f8")
     if kind == "numpy":
         return array, array.tobytes()
-    if kind == "numpy-2d":
-        return array.reshape(10, 12), array.tobytes()
-    strided = array.reshape(10, 12)[:, ::3]
-    return strided, np.ascontiguousarray(strided).tobytes()
+    return array.reshape(10, 12), array.tobytes()
 
