@@ -85,25 +85,27 @@ async def _remove_destination(dst: Store, prefix: str) -> None:
 
 
 async def _run_workers(jobs: Iterator[Coroutine[Any, Any, Any]], concurrency: int) -> None:
-    """Await `jobs` with at most `concurrency` in flight; on the first error cancel the rest and raise it."""
+    """Await `jobs` with at most `concurrency` in flight; after a failure start no more, let those in
+    flight finish (a write running in a thread cannot be recalled), then raise the first error."""
     jobs = iter(jobs)
+    errors: list[BaseException] = []
 
     async def worker() -> None:
         for job in jobs:
-            await job
+            if errors:
+                job.close()
+                return
+            try:
+                await job
+            except Exception as exc:  # noqa: BLE001 - re-raised below, after the others settle
+                errors.append(exc)
+                return
 
-    tasks = [asyncio.ensure_future(worker()) for _ in range(max(concurrency, 1))]
-    try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    finally:
-        for task in tasks:
-            task.cancel()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        for job in jobs:
-            job.close()
-    for result in results:
-        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-            raise result
+    await asyncio.gather(*(worker() for _ in range(max(concurrency, 1))))
+    for job in jobs:
+        job.close()
+    if errors:
+        raise errors[0]
 
 
 async def _rollback(dst: Store, written: list[str], error: BaseException) -> None:
