@@ -16,6 +16,8 @@ import weakref
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Self
 
+from fsspec.utils import tokenize
+
 from zarrlayer.errors import ReadOnlyError, missing_dependency
 from zarrlayer.storage._base import (
     Buffer,
@@ -146,7 +148,8 @@ class FsspecStore(Store):
         if max_concurrency is not None and (not isinstance(max_concurrency, int) or max_concurrency < 1):
             raise ValueError(f"max_concurrency must be a positive int, found {max_concurrency!r}")
         protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-        self.supports_writes = self.supports_deletes = not (set(protocols) & _READ_ONLY_PROTOCOLS)
+        self._http = bool(set(protocols) & _READ_ONLY_PROTOCOLS)
+        self.supports_writes = self.supports_deletes = not self._http
         super().__init__(read_only=read_only or not self.supports_writes)
         self._fs_cls = type(fs)
         self._fs_options = {k: v for k, v in fs.storage_options.items() if k not in _LOOP_ONLY_OPTIONS}
@@ -158,7 +161,7 @@ class FsspecStore(Store):
         self._policy = RetryPolicy(retries=retries)
         self._secrets = collect_secrets(self._fs_options) | collect_secrets({"password": _userinfo(self._path)})
         self._sync_fs = None if self._native else fs
-        self._loop_fs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._fs_token = tokenize(self._fs_cls.__module__, self._fs_cls.__qualname__, self._fs_options)
         self._wrapped: Any = None
         self._full_read_kwargs: dict[str, Any] = (
             {"max_concurrency": 1}
@@ -234,14 +237,13 @@ class FsspecStore(Store):
         return clone
 
     def __getstate__(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("_loop_fs", "_wrapped")}
+        state = {k: v for k, v in self.__dict__.items() if k != "_wrapped"}
         if self._sync_fs is not None:
             state["_sync_fs"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._loop_fs = weakref.WeakKeyDictionary()
         self._wrapped = None
         if not self._native:
             self._sync_fs = self._fs_cls(**self._fs_options)
@@ -262,15 +264,15 @@ class FsspecStore(Store):
                 self._wrapped = AsyncFileSystemWrapper(self._sync_fs)
             return self._wrapped
         loop = asyncio.get_running_loop()
-        fs = self._loop_fs.get(loop)
+        on_loop = _loop_filesystems.setdefault(loop, {})
+        fs = on_loop.get(self._fs_token)
         if fs is None:
             fs = self._fs_cls(**self._fs_options, asynchronous=True, loop=loop, skip_instance_cache=True)
             if "use_listings_cache" not in self._fs_options and hasattr(fs, "dircache"):
                 from fsspec.dircache import DirCache
 
                 fs.dircache = DirCache(use_listings_cache=False)
-            self._loop_fs[loop] = fs
-            _opened.append((weakref.ref(fs), loop))
+            on_loop[self._fs_token] = fs
         return fs
 
     def _full_path(self, key: str) -> str:
@@ -385,9 +387,13 @@ class FsspecStore(Store):
 
     async def getsize_prefix(self, prefix: str) -> int:
         total = 0
-        async for _, info in self._find(normalize_prefix(prefix), detail=True):
-            total += int(info.get("size") or 0)
-        return total
+        unknown = []
+        async for full, info in self._find(normalize_prefix(prefix), detail=True):
+            if info.get("size") is None:
+                unknown.append(self._relative(full) or "")
+            else:
+                total += int(info["size"])
+        return total + sum(await asyncio.gather(*(self.getsize(key) for key in unknown)))
 
     # -- writing --------------------------------------------------------------------
 
@@ -441,17 +447,42 @@ class FsspecStore(Store):
         validate_prefix(prefix)
         parent = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         root = self._dir_path(parent)
-        fs = self._async_fs()
-        try:
-            found = await self._call(lambda: fs._find(root, withdirs=False, detail=True), prefix or "/")
-        except self._allowed:
-            return
+        found = await (self._walk_http(root, prefix) if self._http else self._find_flat(root, prefix))
         for full in sorted(found):
             info = found[full]
             relative = self._relative(full)
             if relative and info.get("type", "file") == "file" and relative.startswith(prefix):
                 if all(segment not in ("", ".", "..") for segment in relative.split("/")):
                     yield full, info
+
+    async def _find_flat(self, root: str, prefix: str) -> dict[str, dict[str, Any]]:
+        fs = self._async_fs()
+        try:
+            return await self._call(lambda: fs._find(root, withdirs=False, detail=True), prefix or "/")
+        except self._allowed:
+            return {}
+
+    async def _walk_http(self, root: str, prefix: str) -> dict[str, dict[str, Any]]:
+        """Files under `root` from HTML listings, asking for each directory as `dir/` (a walk, not one call)."""
+        fs = self._async_fs()
+        found: dict[str, dict[str, Any]] = {}
+        pending, seen = [root.rstrip("/")], set()
+        while pending:
+            directory = pending.pop()
+            seen.add(directory)
+            try:
+                entries = await self._call(lambda d=directory: fs._ls(d + "/", detail=True), prefix or "/")
+            except self._allowed:
+                continue
+            for entry in entries:
+                name = entry["name"]
+                if not name.startswith(directory + "/") or name.rstrip("/") in seen:
+                    continue
+                if entry.get("type") == "directory" or name.endswith("/"):
+                    pending.append(name.rstrip("/"))
+                else:
+                    found[name] = entry
+        return found
 
     async def list(self) -> AsyncIterator[str]:  # type: ignore[override]
         async for key in self.list_prefix(""):
@@ -468,7 +499,8 @@ class FsspecStore(Store):
         directory = self._dir_path(prefix)
         fs = self._async_fs()
         try:
-            entries = await self._call(lambda: fs._ls(directory, detail=True), prefix or "/")
+            listed = directory + "/" if self._http else directory
+            entries = await self._call(lambda: fs._ls(listed, detail=True), prefix or "/")
         except self._allowed:
             return
         head = directory.rstrip("/") + "/" if directory else ""
@@ -485,15 +517,9 @@ class FsspecStore(Store):
 
     # -- lifecycle ------------------------------------------------------------------
 
-    async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        fs = self._loop_fs.pop(loop, None)
-        if fs is not None:
-            await _close_session(fs)
-        await super().close()
 
-
-_opened: list[tuple[weakref.ref[Any], asyncio.AbstractEventLoop]] = []
+_loop_filesystems: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
+"""Asynchronous filesystem instances per loop, shared by every store with the same configuration."""
 
 
 @atexit.register
@@ -502,8 +528,7 @@ def _close_opened() -> None:
     from zarrlayer.core import sync as _sync
 
     loop = _sync._loop
-    live = [ref() for ref, owner in _opened if owner is loop]
-    live = [fs for fs in live if fs is not None]
+    live = list(_loop_filesystems.get(loop, {}).values()) if loop is not None else []
     if loop is None or loop.is_closed() or not loop.is_running() or not live:
         return
     try:

@@ -39,6 +39,7 @@ from zarrlayer.storage._remote import (
 __all__ = ["ObjectStore"]
 
 _STATUS = re.compile(r"status code:\s*(\d{3})")
+_RANGE_TEXT = ("Range started at", "non-partial response", "range not satisfiable", "InvalidRange")
 _TRANSIENT_TEXT = ("timed out", "timeout", "connection reset", "connection closed", "incompletemessage", "broken pipe")
 
 
@@ -65,7 +66,7 @@ def classify_obstore_error(exc: BaseException) -> Failure:
     match = _STATUS.search(text)
     if match:
         return status_failure(int(match.group(1))) or Failure.FATAL
-    if "Range started at" in text:
+    if any(marker in text for marker in _RANGE_TEXT):
         return Failure.PASS
     lowered = text.lower()
     if any(marker in lowered for marker in _TRANSIENT_TEXT):

@@ -163,7 +163,8 @@ class LoopbackHTTPServer:
 
     Serves GET and HEAD, single byte ranges (206, 416 when unsatisfiable), HTML
     directory listings (for fsspec's HTTP `ls`), an optional delay per request and
-    injected error statuses; counts every request it answers.
+    injected error statuses; counts every request it answers. Like an object store,
+    a directory is not a value: `/a` is 404 where `a` is a directory, `/a/` its listing.
     """
 
     def __init__(self, directory: str | os.PathLike[str], latency: float = 0.0) -> None:
@@ -327,7 +328,7 @@ def _make_handler(server: LoopbackHTTPServer) -> type[BaseHTTPRequestHandler]:
                 self._reply(status, b"", {}, body)
                 return
             target = self._resolve(url_path)
-            if target is None or not target.exists():
+            if target is None or not target.exists() or (target.is_dir() and not url_path.endswith("/")):
                 self._reply(404, b"", {}, body)
             elif target.is_dir():
                 self._reply(200, _listing(target, url_path), {"Content-Type": "text/html; charset=utf-8"}, body)
