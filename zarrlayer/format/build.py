@@ -80,6 +80,25 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _codec_json_v3(codec: Any, data_type: DataType) -> dict[str, Any]:
+    value = _codec_json_v3_raw(codec, data_type)
+    if value.get("name") == "blosc":
+        return _tune_blosc(value, getattr(codec, "_tunable_attrs", ()), data_type.numpy.itemsize)
+    return value
+
+
+def _tune_blosc(value: dict[str, Any], tunable: Any, itemsize: int) -> dict[str, Any]:
+    """Fill blosc's typesize and shuffle from the data type where unset, as zarr-python does."""
+    config = {k: v for k, v in value.get("configuration", {}).items() if k not in tunable}
+    config.setdefault("typesize", itemsize)
+    config.setdefault("cname", "zstd")
+    config.setdefault("clevel", 5)
+    config.setdefault("shuffle", "bitshuffle" if itemsize == 1 else "shuffle")
+    config.setdefault("blocksize", 0)
+    order = ("typesize", "cname", "clevel", "shuffle", "blocksize")
+    return {"name": "blosc", "configuration": {k: config[k] for k in order} | config}
+
+
+def _codec_json_v3_raw(codec: Any, data_type: DataType) -> dict[str, Any]:
     if isinstance(codec, dict):
         return codec
     if isinstance(codec, str):
@@ -166,10 +185,7 @@ def _document_v2(
     order: Any,
     chunk_key_encoding: Any,
 ) -> dict[str, Any]:
-    if data_type.is_variable:
-        fill = default_fill_value(data_type) if fill_value is None else coerce_fill_value(fill_value, data_type, where=_WHERE)
-    else:
-        fill = None if fill_value is None else coerce_fill_value(fill_value, data_type, where=_WHERE)
+    fill = default_fill_value(data_type) if fill_value is None else coerce_fill_value(fill_value, data_type, where=_WHERE)
     if _is_auto(compressors):
         compressors = [{"id": "zstd", "level": 0}]
     compressor_list = [_codec_json_v2(c) for c in _as_list(compressors)]
