@@ -36,55 +36,47 @@ _MODES = ("r", "r+", "a", "w", "w-")
 
 
 def _check_mode(mode: str) -> str:
+    if mode == "x":
+        return "w-"
     if mode not in _MODES:
         raise ModeError(f"expected an access mode in {_MODES}, found {mode!r}")
     return mode
 
 
-def _fallback_store(store_like: Any, read_only: bool) -> tuple[Store, str]:
-    from zarrlayer.storage.local import LocalStore
-    from zarrlayer.storage.memory import MemoryStore
-
-    if isinstance(store_like, Store):
-        return store_like, ""
-    if store_like is None:
-        return MemoryStore(read_only=read_only), ""
-    if isinstance(store_like, dict):
-        return MemoryStore(store_like, read_only=read_only), ""
-    if isinstance(store_like, (str, os.PathLike)):
-        text = os.fspath(store_like)
-        if text.startswith("file://"):
-            text = text[len("file://") :]
-        if "://" not in text:
-            return LocalStore(text, read_only=read_only), ""
-    raise TypeError(f"expected a Store, a local path, a dict or None, found {type(store_like).__name__}")
-
-
 def _resolve(
     store_like: Any, *, path: str | None, mode: str, storage_options: dict[str, Any] | None, cache: Any
 ) -> tuple[Store, str]:
-    """The store and node path for a store-like, read-only for mode 'r', wrapped in `cache` when given."""
-    read_only = mode == "r"
-    try:
-        from zarrlayer.storage.resolve import make_store_path
-    except ImportError:
-        if storage_options:
-            raise
-        store, base = _fallback_store(store_like, read_only)
-    else:
-        if isinstance(store_like, os.PathLike):
-            store_like = os.fspath(store_like)
-        store_path = make_store_path(store_like, mode=mode, storage_options=storage_options)
-        store, base = store_path.store, store_path.path
-    if read_only and not store.read_only:
-        store = store.with_read_only(True)
+    """The store and node path for a store-like, read-only for mode 'r', wrapped in `cache` when given.
+
+    Node-level modes ('w' clearing a node, 'w-' refusing one) are applied by the callers, so the
+    store itself is opened with 'a' for them (a 'w' Zip archive would otherwise be truncated whole).
+    """
+    from zarrlayer.storage.resolve import make_store_path
+
+    if isinstance(store_like, os.PathLike):
+        store_like = os.fspath(store_like)
+    store_mode = mode if mode in ("r", "r+") else "a"
+    store_path = make_store_path(store_like, path=path, mode=store_mode, storage_options=storage_options)
+    store = store_path.store
     if cache is not None:
         try:
             from zarrlayer.cache import resolve_cache
         except ImportError as exc:
-            raise ImportError(f"cache={cache!r} needs zarrlayer.cache.resolve_cache, which failed to import: {exc}") from exc
+            raise ImportError(
+                f"cache={cache!r} needs zarrlayer.cache.resolve_cache, which failed to import: {exc}"
+            ) from exc
         store = resolve_cache(store, cache)
-    return store, join_path(base or "", path or "")
+    return store, store_path.path
+
+
+def _default_mode(store_like: Any, mode: str | None) -> str:
+    """'a' unless given; 'r' for a read-only store passed without a mode."""
+    if mode is not None:
+        return _check_mode(mode)
+    read_only = getattr(store_like, "read_only", None)
+    if read_only is None and hasattr(store_like, "store"):
+        read_only = getattr(store_like.store, "read_only", False)
+    return "r" if read_only is True else "a"
 
 
 def _missing(store: Store, path: str, what: str) -> NodeNotFoundError:
@@ -94,7 +86,7 @@ def _missing(store: Store, path: str, what: str) -> NodeNotFoundError:
 def open_group(
     store: Any = None,
     *,
-    mode: str = "a",
+    mode: str | None = None,
     path: str | None = None,
     zarr_format: int | None = None,
     storage_options: dict[str, Any] | None = None,
@@ -103,7 +95,7 @@ def open_group(
     cache: Any = None,
 ) -> Group:
     """Open the group at `path` ('r', 'r+', 'a'), or create one ('a' when missing, 'w', 'w-')."""
-    mode = _check_mode(mode)
+    mode = _default_mode(store, mode)
     zstore, node_path = _resolve(store, path=path, mode=mode, storage_options=storage_options, cache=cache)
     if mode in ("w", "w-"):
         return create_group_node(
@@ -125,7 +117,7 @@ def open_group(
 def open_array(
     store: Any = None,
     *,
-    mode: str = "a",
+    mode: str | None = None,
     path: str | None = None,
     zarr_format: int | None = None,
     storage_options: dict[str, Any] | None = None,
@@ -133,7 +125,7 @@ def open_array(
     **create_kwargs: Any,
 ) -> Array:
     """Open the array at `path`; with 'w', 'w-' (or 'a' and a `shape`) create it from `create_kwargs`."""
-    mode = _check_mode(mode)
+    mode = _default_mode(store, mode)
     zstore, node_path = _resolve(store, path=path, mode=mode, storage_options=storage_options, cache=cache)
     if mode in ("w", "w-"):
         return create_array_node(zstore, node_path, zarr_format=zarr_format, overwrite=mode == "w", **create_kwargs)
@@ -151,7 +143,7 @@ def open_array(
 def open(  # noqa: A001 - mirrors zarr.open
     store: Any = None,
     *,
-    mode: str = "a",
+    mode: str | None = None,
     path: str | None = None,
     zarr_format: int | None = None,
     storage_options: dict[str, Any] | None = None,
@@ -160,7 +152,7 @@ def open(  # noqa: A001 - mirrors zarr.open
     **kwargs: Any,
 ) -> Array | Group:
     """Open the array or group at `path`; create an array (with `shape=`) or a group where the mode allows."""
-    mode = _check_mode(mode)
+    mode = _default_mode(store, mode)
     zstore, node_path = _resolve(store, path=path, mode=mode, storage_options=storage_options, cache=cache)
     wants_array = kwargs.get("shape") is not None or kwargs.get("data") is not None
     if mode not in ("w", "w-"):

@@ -181,6 +181,7 @@ def write_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, val
         write_sharded(loc, metadata, plan, work_value, inline=_inline(plan, metadata))
         return
     fill = fill_scalar(metadata)
+    skip_empty = metadata.fill_value is not None  # a null fill (v2) means readers may differ: always store
     pipeline = metadata.codecs
     shape = metadata.chunks
     inline = _inline(plan, metadata)
@@ -204,7 +205,8 @@ def write_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, val
                     except Exception as exc:
                         raise chunk_error(loc, key, exc) from exc
                 chunk = merge_chunk(existing, shape, fill, metadata.dtype, entry, work_value)
-                out.append((key, None if is_all_fill(chunk, fill) else pipeline.encode(chunk)))
+                empty = skip_empty and is_all_fill(chunk, fill)
+                out.append((key, None if empty else pipeline.encode(chunk)))
             return out
 
         results = [r for part in run_batches(_encode, items, inline=inline) for r in part]

@@ -1,0 +1,54 @@
+"""Zarr v2 data written by another implementation decodes exactly to its reference image."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import zarrlayer
+from zarrlayer.errors import ReadOnlyError
+
+PIL = pytest.importorskip("PIL.Image")
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "interop" / "zarr_implementations"
+EXAMPLE = SHARED / "examples" / "zarr.zr"
+IMAGE = SHARED / "data" / "reference_image.png"
+
+pytestmark = pytest.mark.skipif(not EXAMPLE.is_dir(), reason=f"shared interop data not found at {SHARED}")
+
+
+@pytest.fixture(scope="module")
+def reference() -> np.ndarray:
+    return np.asarray(PIL.open(IMAGE))
+
+
+@pytest.mark.parametrize("name", ["blosc", "gzip", "raw", "zlib"])
+def test_array_decodes_to_reference_image(name, reference):
+    group = zarrlayer.open_group(str(EXAMPLE), mode="r")
+    array = group[name]
+    assert array.metadata.zarr_format == 2
+    data = array[...]
+    assert data.shape == reference.shape and data.dtype == reference.dtype
+    assert np.array_equal(data, reference)
+    assert np.array_equal(array[100:300:7, ::3, 1], reference[100:300:7, ::3, 1])
+
+
+def test_group_lists_the_four_arrays_read_only():
+    group = zarrlayer.open_group(str(EXAMPLE), mode="r")
+    assert list(group) == ["blosc", "gzip", "raw", "zlib"]
+    assert group.read_only
+    with pytest.raises(ReadOnlyError):
+        group["raw"][0, 0, 0] = 1
+
+
+def test_copy_is_writable_and_reads_back(tmp_path, reference):
+    target = tmp_path / "zarr.zr"
+    shutil.copytree(EXAMPLE, target)
+    array = zarrlayer.open_array(str(target), path="zlib", mode="r+")
+    array[0:10, 0:10] = 255
+    expect = reference.copy()
+    expect[0:10, 0:10] = 255
+    assert np.array_equal(zarrlayer.open_array(str(target), path="zlib", mode="r")[...], expect)
