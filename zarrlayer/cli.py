@@ -47,6 +47,9 @@ def _add_inspect_commands(sub: Any) -> None:
         cmd = sub.add_parser(name, parents=[_common()], help=text, description=text)
         cmd.add_argument("url", help="a store: directory, .zip file, s3://..., http(s)://..., memory://...")
         cmd.add_argument("--path", default="", help="the node inside the store (default: its root)")
+        if name == "info":
+            cmd.add_argument("--complete", action="store_true",
+                             help="what info_complete() shows: member counts, stored bytes (lists the store)")
 
 
 def _add_copy_command(sub: Any) -> None:

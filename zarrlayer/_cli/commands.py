@@ -22,7 +22,7 @@ def _print(text: str) -> None:
 
 def run_info(args: argparse.Namespace, options: dict[str, Any]) -> int:
     """`zarrlayer info URL`: group.info or array.info."""
-    _print(info_text(open_node(args.url, args.path, options)))
+    _print(info_text(open_node(args.url, args.path, options), complete=args.complete))
     return 0
 
 

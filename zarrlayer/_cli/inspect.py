@@ -15,9 +15,9 @@ def open_node(url: str, path: str, storage_options: Mapping[str, Any]) -> Any:
     return zarrlayer.open(store=url, path=path, mode="r", storage_options=dict(storage_options) or None)
 
 
-def info_text(node: Any) -> str:
-    """What `group.info` / `array.info` show."""
-    return str(node.info)
+def info_text(node: Any, complete: bool = False) -> str:
+    """What `group.info` / `array.info` show (`info_complete()` with `complete`: counts members or stored bytes)."""
+    return str(node.info_complete() if complete else node.info)
 
 
 def tree_text(node: Any) -> str:
@@ -53,8 +53,17 @@ def ls_rows(node: Any) -> list[tuple[str, ...]]:
     """One row per member (recursively): name, kind, shape, dtype, chunks, shards."""
     if _is_array(node):
         return [_row(_name(node), node)]
-    members = node.members(max_depth=None)
-    return [_row(name, child) for name, child in sorted(members, key=lambda item: item[0])]
+    return [_row(name, child) for name, child in _walk(node, "")]
+
+
+def _walk(group: Any, prefix: str) -> list[tuple[str, Any]]:
+    """Every member below `group`, depth first, each group before its members."""
+    found: list[tuple[str, Any]] = []
+    for name, child in sorted(group.members(), key=lambda item: item[0]):
+        found.append((prefix + name, child))
+        if not _is_array(child):
+            found.extend(_walk(child, f"{prefix}{name}/"))
+    return found
 
 
 def format_rows(rows: list[tuple[str, ...]]) -> str:
