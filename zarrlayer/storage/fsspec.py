@@ -57,6 +57,19 @@ _TRANSIENT_NAMES = frozenset(
     }
 )
 _READ_ONLY_PROTOCOLS = frozenset({"http", "https"})
+_BACKENDS = {
+    "s3": ("s3fs", "s3"),
+    "s3a": ("s3fs", "s3"),
+    "gs": ("gcsfs", "gcs"),
+    "gcs": ("gcsfs", "gcs"),
+    "az": ("adlfs", "azure"),
+    "abfs": ("adlfs", "azure"),
+    "abfss": ("adlfs", "azure"),
+    "adl": ("adlfs", "azure"),
+    "http": ("aiohttp", "http"),
+    "https": ("aiohttp", "http"),
+}
+"""The package and zarrlayer extra behind each common fsspec protocol."""
 
 
 def _status_of(exc: BaseException) -> int | None:
@@ -184,9 +197,9 @@ class FsspecStore(Store):
             raise missing_dependency("fsspec", "s3", "FsspecStore") from None
         try:
             fs, path = url_to_fs(url, **(storage_options or {}))
-        except ImportError as exc:
-            package = getattr(exc, "name", None) or "the filesystem's package"
-            extra = {"s3fs": "s3", "aiohttp": "http", "requests": "http"}.get(package, "all")
+        except ImportError:
+            protocol = url.split("::", 1)[0].split("://", 1)[0] if "://" in url else "file"
+            package, extra = _BACKENDS.get(protocol, (f"the fsspec implementation of {protocol!r}", "all"))
             raise missing_dependency(package, extra, f"FsspecStore for {redact_url(url)!r}") from None
         if "::" in url:
             return cls(fs, path, read_only=read_only, _url=url, **kwargs)

@@ -151,6 +151,12 @@ def obstore_s3_options(endpoint_url: str) -> dict[str, Any]:
 # -- HTTP ----------------------------------------------------------------------------------
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512
+    """A deep accept backlog: a burst of new connections must not wait for SYN retransmits."""
+
+
 @dataclass
 class _Fault:
     status: int
@@ -176,8 +182,9 @@ class LoopbackHTTPServer:
         self._faults: list[_Fault] = []
         self._counts: Counter[str] = Counter()
         self._log: list[tuple[str, str, str | None]] = []
-        self._httpd = ThreadingHTTPServer((LOOPBACK, 0), _make_handler(self))
-        self._httpd.daemon_threads = True
+        self._in_flight = 0
+        self._max_in_flight = 0
+        self._httpd = _Server((LOOPBACK, 0), _make_handler(self))
         host, port = self._httpd.server_address[:2]
         self.url: str = f"http://{host}:{port}"
         self._thread = threading.Thread(
@@ -205,11 +212,18 @@ class LoopbackHTTPServer:
         with self._lock:
             return list(self._log)
 
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests being answered at once since the last `reset_counts`."""
+        with self._lock:
+            return self._max_in_flight
+
     def reset_counts(self) -> None:
-        """Forget the requests counted so far."""
+        """Forget the requests counted so far (and the in-flight high-water mark)."""
         with self._lock:
             self._counts.clear()
             self._log.clear()
+            self._max_in_flight = self._in_flight
 
     # -- faults --------------------------------------------------------------------------
 
@@ -242,6 +256,12 @@ class LoopbackHTTPServer:
         with self._lock:
             self._counts[method] += 1
             self._log.append((method, path, range_header))
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+
+    def _done(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -298,6 +318,7 @@ def _make_handler(server: LoopbackHTTPServer) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         timeout = 60
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             return None
@@ -321,6 +342,12 @@ def _make_handler(server: LoopbackHTTPServer) -> type[BaseHTTPRequestHandler]:
             url_path = urllib.parse.urlsplit(self.path).path
             range_header = self.headers.get("Range")
             server._record(self.command, url_path, range_header)
+            try:
+                self._answer(url_path, range_header, body)
+            finally:
+                server._done()
+
+        def _answer(self, url_path: str, range_header: str | None, body: bool) -> None:
             if server.latency > 0:
                 time.sleep(server.latency)
             status = server._take_fault(url_path)
