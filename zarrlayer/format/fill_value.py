@@ -22,14 +22,14 @@ _SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 def default_fill_value(dtype: DataType) -> Any:
-    """The fill value zarr-python uses when none is given: zero, False, "" or b""."""
+    """The fill value zarr-python uses when none is given: zero, False, NaT, "" or b""."""
     if dtype.kind == "string":
         return ""
     if dtype.kind == "bytes":
         return b""
     dt = dtype.numpy
-    if dt.kind == "M" or dt.kind == "m":
-        return dt.type("NaT") if dt.kind == "M" else dt.type(0, np.datetime_data(dt)[0])
+    if dt.kind in "Mm":
+        return dt.type("NaT")
     return np.zeros((), dtype=dt)[()]
 
 
