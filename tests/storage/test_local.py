@@ -115,13 +115,17 @@ def test_byte_range_reads_only_what_is_asked(tmp_path: Path) -> None:
     assert store.get_sync("big", RangeByteRequest(1000, 1010)) == (bytes(range(256)) * 4096)[1000:1010]
 
 
-def test_delete_prunes_empty_directories(tmp_path: Path) -> None:
+def test_emptied_directories_are_not_listed_and_delete_dir_removes_them(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
     sync(store.set("a/b/c/d", b"1"))
+    sync(store.set("a/e", b"2"))
     sync(store.delete("a/b/c/d"))
-    assert list(tmp_path.iterdir()) == []
+    assert sync(_collect(store.list_dir("a"))) == ["e"]
+    assert sync(_collect(store.list_dir(""))) == ["a"]
+    assert sync(store.is_empty("a/b")) is True
     sync(store.set("x/y/z", b"1"))
     sync(store.delete_dir("x/y"))
+    sync(store.delete_dir("a"))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -141,3 +145,63 @@ def _keys(store: LocalStore) -> list[str]:
 
 async def _collect(ait) -> list[str]:  # type: ignore[no-untyped-def]
     return [k async for k in ait]
+
+
+def test_byte_range_reads_only_the_requested_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    from zarrlayer.storage import OffsetByteRequest, SuffixByteRequest
+    from zarrlayer.storage import local as local_module
+
+    value = bytes(range(256)) * 4096
+    store = LocalStore(tmp_path)
+    sync(store.set("big", value))
+    reads: list[int] = []
+
+    class _Spy:
+        def __init__(self, f) -> None:  # type: ignore[no-untyped-def]
+            self._f = f
+
+        def __enter__(self):  # type: ignore[no-untyped-def]
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._f.close()
+
+        def read(self, n: int = -1) -> bytes:
+            data = self._f.read(n)
+            reads.append(len(data))
+            return data
+
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return getattr(self._f, name)
+
+    monkeypatch.setattr(local_module, "open", lambda *a, **k: _Spy(builtins.open(*a, **k)), raising=False)
+    for request, expected in [(RangeByteRequest(1000, 1010), value[1000:1010]),
+                              (SuffixByteRequest(7), value[-7:]), (OffsetByteRequest(len(value) - 3), value[-3:])]:
+        reads.clear()
+        assert store.get_sync("big", request) == expected
+        assert sum(reads) == len(expected)
+
+
+def test_concurrent_writes_and_pruning_deletes_in_one_directory(tmp_path: Path) -> None:
+    import threading
+
+    store = LocalStore(tmp_path)
+    errors: list[BaseException] = []
+
+    def churn(name: str) -> None:
+        try:
+            for i in range(300):
+                store.set_sync(f"c/0/{name}", bytes([i % 256]))
+                store.delete_sync(f"c/0/{name}")
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=churn, args=(str(n),)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert _keys(store) == []

@@ -4,6 +4,10 @@ Writes are atomic (a temporary file in the target directory, then `os.replace`),
 reader never sees half a value and a failed write leaves the old value in place. Keys are
 validated and every path is checked to lie under the root before any I/O, so no key can
 reach outside it. Symbolic links placed inside the root by the user are followed.
+
+Deleting a key leaves its (possibly empty) directory in place, so that concurrent writers
+into the same directory never race a pruning delete; listings skip directories that hold no
+value, and `delete_dir` removes the directories too.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import os
 import re
 import stat
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -34,6 +38,7 @@ from zarrlayer.storage._buffers import as_byte_view
 __all__ = ["LocalStore"]
 
 _TMP_MARK = ".zarrlayer-tmp-"
+_MAKEDIR_ATTEMPTS = 8
 _TMP_RE = re.compile(r"^\..*\.zarrlayer-tmp-[0-9a-f]{32}$")
 
 
@@ -119,13 +124,10 @@ class LocalStore(Store):
         self._check_writable()
         try:
             os.unlink(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        except IsADirectoryError:
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return
         except OSError as e:
             raise StoreError(f"could not delete key {key!r} in store {self.url}: {e.strerror or e}") from e
-        self._prune(os.path.dirname(path))
 
     def set_if_not_exists_sync(self, key: str, value: Buffer) -> None:
         """Write `value` at `key` unless a value is there, atomically (a hard link never replaces)."""
@@ -160,7 +162,9 @@ class LocalStore(Store):
     async def get(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
         return await asyncio.to_thread(self.get_sync, key, byte_range)
 
-    async def get_partial_values(self, key_ranges: Any) -> list[Buffer | None]:
+    async def get_partial_values(
+        self, key_ranges: Iterable[tuple[str, ByteRequest | None]]
+    ) -> list[Buffer | None]:
         return await asyncio.to_thread(self.get_many_sync, list(key_ranges))
 
     async def exists(self, key: str) -> bool:
@@ -221,14 +225,22 @@ class LocalStore(Store):
         """Write `view` to a fresh temporary file beside `path`; return its name."""
         directory, name = os.path.split(path)
         tmp = os.path.join(directory, f".{name[:120]}{_TMP_MARK}{uuid.uuid4().hex}")
-        try:
-            os.makedirs(directory, exist_ok=True)
-            with open(tmp, "xb") as f:
-                f.write(view)
-        except OSError as e:
-            _unlink_quietly(tmp)
-            raise StoreError(f"could not write key {key!r} in store {self.url}: {e.strerror or e}") from e
-        return tmp
+        for attempt in range(_MAKEDIR_ATTEMPTS):
+            try:
+                os.makedirs(directory, exist_ok=True)
+                with open(tmp, "xb") as f:
+                    f.write(view)
+                return tmp
+            except (FileNotFoundError, FileExistsError) as e:
+                # A concurrent delete pruned a directory while makedirs or open ran: try again.
+                if attempt + 1 < _MAKEDIR_ATTEMPTS:
+                    continue
+                error: OSError = e
+            except OSError as e:
+                error = e
+            break
+        _unlink_quietly(tmp)
+        raise StoreError(f"could not write key {key!r} in store {self.url}: {error.strerror or error}") from error
 
     def _prune(self, directory: str) -> None:
         """Remove now-empty directories from `directory` up to (not including) the root."""
@@ -341,9 +353,20 @@ def _exclusive_write(path: str, view: memoryview) -> None:
 
 
 def _has_file(directory: str) -> bool:
-    for _, _, files in os.walk(directory):
-        if any(not _TMP_RE.match(name) for name in files):
-            return True
+    """Whether any value lies under `directory`, stopping at the first one found."""
+    pending = [directory]
+    while pending:
+        subdirs = []
+        try:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    if entry.is_file() and not _TMP_RE.match(entry.name):
+                        return True
+                    if entry.is_dir():
+                        subdirs.append(entry.path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        pending.extend(subdirs)
     return False
 
 

@@ -7,7 +7,7 @@ hierarchy: it pickles, compares and survives later changes to the caller's buffe
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, Self
 
 from zarrlayer.storage._base import (
@@ -135,7 +135,9 @@ class MemoryStore(Store):
     async def get(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
         return self.get_sync(key, byte_range)
 
-    async def get_partial_values(self, key_ranges: Any) -> list[Buffer | None]:
+    async def get_partial_values(
+        self, key_ranges: Iterable[tuple[str, ByteRequest | None]]
+    ) -> list[Buffer | None]:
         return self.get_many_sync(list(key_ranges))
 
     async def exists(self, key: str) -> bool:

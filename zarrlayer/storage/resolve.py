@@ -221,7 +221,7 @@ def _local_path(store_like: str | os.PathLike[str]) -> Path:
         if parsed.netloc not in ("", "localhost"):
             raise ValueError(f"expected a file:// URL on this host, found host {parsed.netloc!r} in {text!r}")
         return Path(unquote(parsed.path))
-    return Path(text)
+    return Path(text).expanduser()
 
 
 def _local_store(path: Path, mode: str | None) -> Store:

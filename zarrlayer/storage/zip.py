@@ -10,10 +10,13 @@ directory is written; if any entry was superseded or deleted, the archive is the
 atomically), so a closed archive never holds duplicate or dead entries.
 
 Every operation holds one lock, so a store can be shared by threads. Views from
-`with_read_only` share the open archive. A store pickles its path and mode, never its file
-handle, and reopens lazily; pickling a writable store commits what it has written first, so
-that the copy reads it. One writer at a time per archive: zip files have no multi-writer
-protocol. Entry names that could escape a directory on extraction (`../x`, `/abs`,
+`with_read_only` share the open archive (closing any view commits it; the next use reopens
+it for appending). A store pickles its path and mode, never its file handle, and reopens
+lazily; pickling a writable store commits what it has written first, so that the copy reads
+it. One writer at a time per archive: zip files have no multi-writer protocol, and while a
+writer has the archive open other readers see it only as of its last commit. Close the store
+(or use `async with`) to compact it; an archive never closed is still finalized by zipfile
+when collected, but may keep superseded entries (readers take the last one of a name). Entry names that could escape a directory on extraction (`../x`, `/abs`,
 backslashes, drive letters) make the archive refused on open.
 """
 
@@ -28,7 +31,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, Literal, Self
 
 from zarrlayer.errors import InvalidKeyError, ModeError, NodeNotFoundError, StoreError
@@ -316,7 +319,9 @@ class ZipStore(Store):
     async def get(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
         return self.get_sync(key, byte_range)
 
-    async def get_partial_values(self, key_ranges: Any) -> list[Buffer | None]:
+    async def get_partial_values(
+        self, key_ranges: Iterable[tuple[str, ByteRequest | None]]
+    ) -> list[Buffer | None]:
         return self.get_many_sync(list(key_ranges))
 
     async def exists(self, key: str) -> bool:
