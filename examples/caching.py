@@ -33,11 +33,13 @@ def main() -> None:
         with http_server(tmp_path, latency=0.02) as server:
             url = f"{server.url}/data.zarr"
             array = zarrlayer.open_array(url, mode="r", cache=cache)
+            print(f"open: {server.request_count} requests to the server (metadata)")
+            before = server.request_count
             cold = _timed_read(array)
-            cold_requests = server.request_count
+            cold_requests = server.request_count - before
             warm = _timed_read(array)
-            print(f"cold read: {cold:.3f} s, {cold_requests} requests to the server")
-            print(f"warm read (memory): {warm:.3f} s, {server.request_count - cold_requests} more requests")
+            print(f"cold read: {cold:.3f} s, {cold_requests} requests to the server ({array.nchunks} chunks)")
+            print(f"warm read (memory): {warm:.3f} s, {server.request_count - before - cold_requests} more requests")
 
             memory_stats = array.store.stats()
             print(f"memory tier: {memory_stats['hits']} hits, {memory_stats['misses']} misses")

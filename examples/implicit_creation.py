@@ -26,9 +26,10 @@ def main() -> None:
         print(f"path          -> {type(root.store).__name__}")
 
         # A path ending in .zip: a ZipStore (one file).
-        with zarrlayer.open_group(tmp_path / "archive.zip", mode="w") as zipped:
-            zipped.create_array("x", shape=(4,), dtype="int32")[:] = 1
-            print(f"*.zip         -> {type(zipped.store).__name__}")
+        zipped = zarrlayer.open_group(tmp_path / "archive.zip", mode="w")
+        zipped.create_array("x", shape=(4,), dtype="int32")[:] = 1
+        zipped.store.flush()                   # writes the zip's central directory
+        print(f"*.zip         -> {type(zipped.store).__name__}")
 
         # A dict: a MemoryStore that keeps the bytes in your dict.
         data: dict[str, bytes] = {}

@@ -15,6 +15,7 @@ def main() -> None:
     root = zarrlayer.create_group(store=MemoryStore(data))
     root.create_array("grid", shape=(4, 4), chunks=(2, 2), dtype="uint8")[:] = np.eye(4, dtype="uint8")
     print(f"keys in your dict: {sorted(data)}")
+    print("(chunks holding only the fill value are not stored: the off-diagonal ones are absent)")
     print(f"values are bytes: {all(type(v) is bytes for v in data.values())}")
 
     copy = pickle.loads(pickle.dumps(MemoryStore(data)))
