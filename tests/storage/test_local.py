@@ -15,9 +15,11 @@ from zarrlayer.testing import BAD_KEYS, StoreTests
 
 
 class TestLocalStore(StoreTests):
+    store_cls = LocalStore
+
     @pytest.fixture
-    def store(self, tmp_path: Path) -> LocalStore:
-        return LocalStore(tmp_path / "root")
+    def store_kwargs(self, tmp_path: Path) -> dict[str, object]:
+        return {"root": tmp_path / "root"}
 
 
 def _files(directory: Path) -> list[str]:

@@ -14,11 +14,8 @@ from zarrlayer.testing import StoreTests
 
 
 class TestMemoryStore(StoreTests):
+    store_cls = MemoryStore
     pickle_shares_data = False
-
-    @pytest.fixture
-    def store(self) -> MemoryStore:
-        return MemoryStore()
 
 
 class TestNamedMemoryStore(StoreTests):

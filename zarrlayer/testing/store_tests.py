@@ -1,9 +1,11 @@
 """StoreTests: the conformance suite every zarrlayer store passes; subclass it to test yours.
 
     class TestMyStore(StoreTests):
+        store_cls = MyStore                 # built as MyStore(**store_kwargs), closed after
+
         @pytest.fixture
-        def store(self, tmp_path):
-            return MyStore(tmp_path)        # a fresh, empty, writable store
+        def store_kwargs(self, tmp_path):
+            return {"root": tmp_path}       # (or override `store` to build a fresh, empty store)
 
 Stores that are read-only by nature (an HTTP server) subclass `ReadOnlyStoreTests` and
 provide `populated_store`: a store holding exactly `STORE_DATA`. Coroutines run on
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import pickle
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
 try:
@@ -335,9 +337,22 @@ def _run_threads(target: Any, n: int) -> None:
 class StoreTests(ReadOnlyStoreTests):
     """The full contract for writable stores: subclasses provide `store`, a fresh empty writable store."""
 
+    store_cls: type[Store] | None = None
+    """The store class the default `store` fixture builds as `store_cls(**store_kwargs)`."""
+
     @pytest.fixture
-    def store(self) -> Store:
-        raise NotImplementedError("subclasses provide a fresh, empty, writable store")
+    def store_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `store_cls` (override, e.g. to point at a tmp_path)."""
+        return {}
+
+    @pytest.fixture
+    def store(self, store_kwargs: dict[str, Any]) -> Iterator[Store]:
+        """A fresh, empty, writable store; override it, or set `store_cls` (and `store_kwargs`)."""
+        if self.store_cls is None:
+            raise NotImplementedError("set store_cls or override the `store` fixture with a fresh, empty store")
+        store = self.store_cls(**store_kwargs)
+        yield store
+        self.run(store.close())
 
     @pytest.fixture
     def populated_store(self, store: Store) -> Store:
