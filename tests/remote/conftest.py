@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from zarrlayer.testing.servers import LoopbackHTTPServer, create_bucket, http_server, moto_server
+from zarrlayer.testing.servers import LoopbackHTTPServer, create_bucket, http_server, moto_server, write_files
 from zarrlayer.testing.store_tests import STORE_DATA
 
 
@@ -30,18 +29,9 @@ def s3_root(bucket: str) -> str:
     return f"{bucket}/{uuid.uuid4().hex[:12]}"
 
 
-def write_tree(directory: Path, data: dict[str, bytes]) -> Path:
-    """Write `data` (key -> bytes) as files under `directory`; returns it."""
-    for key, value in data.items():
-        path = directory.joinpath(*key.split("/"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(value)
-    return directory
-
-
 @pytest.fixture(scope="session")
 def store_data_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackHTTPServer]:
     """An HTTP server over a directory holding exactly STORE_DATA (shared, never written)."""
-    directory = write_tree(tmp_path_factory.mktemp("http-store-data"), STORE_DATA)
+    directory = write_files(tmp_path_factory.mktemp("http-store-data"), STORE_DATA)
     with http_server(directory) as server:
         yield server

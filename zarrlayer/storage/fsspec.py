@@ -195,6 +195,7 @@ class FsspecStore(Store):
             from fsspec.core import url_to_fs
         except ImportError:  # pragma: no cover - fsspec is a core dependency
             raise missing_dependency("fsspec", "s3", "FsspecStore") from None
+        url, storage_options = _userinfo_to_auth(url, storage_options)
         try:
             fs, path = url_to_fs(url, **(storage_options or {}))
         except ImportError:
@@ -564,6 +565,27 @@ async def _close_session(fs: Any) -> None:
             fs._s3creator = None
     except Exception:  # noqa: BLE001 - closing must not fail a caller's cleanup
         pass
+
+
+def _userinfo_to_auth(url: str, storage_options: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
+    """For an http(s) URL with `user:password@`, the URL without it and the login as an Authorization header.
+
+    The password then never travels in a URL, so neither fsspec's logs nor errors can show it.
+    """
+    import base64
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in _READ_ONLY_PROTOCOLS or "@" not in parts.netloc:
+        return url, storage_options
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+    options = dict(storage_options or {})
+    headers = dict(options.get("headers") or {})
+    headers.setdefault("Authorization", f"Basic {token}")
+    options["headers"] = headers
+    return urlunsplit(parts._replace(netloc=host)), options
 
 
 def _userinfo(path: str) -> str:

@@ -40,6 +40,7 @@ __all__ = ["ObjectStore"]
 
 _STATUS = re.compile(r"status code:\s*(\d{3})")
 _RANGE_TEXT = ("Range started at", "non-partial response", "range not satisfiable", "InvalidRange")
+_HTTP_KIND = re.compile(r"HttpError \{\s*kind: (\w+)")
 _TRANSIENT_TEXT = ("timed out", "timeout", "connection reset", "connection closed", "incompletemessage", "broken pipe")
 
 
@@ -68,8 +69,11 @@ def classify_obstore_error(exc: BaseException) -> Failure:
         return status_failure(int(match.group(1))) or Failure.FATAL
     if any(marker in text for marker in _RANGE_TEXT):
         return Failure.PASS
-    lowered = text.lower()
-    if any(marker in lowered for marker in _TRANSIENT_TEXT):
+    kind = _HTTP_KIND.search(text)
+    if kind:
+        return Failure.TRANSIENT if kind.group(1) in ("Timeout", "Interrupted", "Decode") else Failure.FATAL
+    first_line = text.splitlines()[0].lower() if text else ""
+    if any(marker in first_line for marker in _TRANSIENT_TEXT):
         return Failure.TRANSIENT
     return Failure.FATAL
 

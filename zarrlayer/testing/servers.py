@@ -40,6 +40,7 @@ __all__ = [
     "obstore_s3_options",
     "LoopbackHTTPServer",
     "http_server",
+    "write_files",
 ]
 
 LOOPBACK = "127.0.0.1"
@@ -288,6 +289,16 @@ def http_server(directory: str | os.PathLike[str], latency: float = 0.0) -> Loop
     Returns the running server; use it as a context manager to stop it.
     """
     return LoopbackHTTPServer(directory, latency)
+
+
+def write_files(directory: str | os.PathLike[str], data: dict[str, bytes]) -> Path:
+    """Write `data` (store key -> bytes) as files under `directory`, ready to serve; returns the directory."""
+    root = Path(directory)
+    for key, value in data.items():
+        path = root.joinpath(*key.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(value)
+    return root
 
 
 def _parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
