@@ -11,7 +11,7 @@ from numcodecs.abc import Codec
 from zarrlayer.errors import ChunkDecodeError, CodecError
 from zarrlayer.format.codecs.base import BytesBytesCodec, Buffer
 
-__all__ = ["BloscCodec", "GzipCodec", "ZstdCodec", "Crc32cCodec", "NumcodecsBytesCodec", "SHUFFLES"]
+__all__ = ["check_blosc_header", "BloscCodec", "GzipCodec", "ZstdCodec", "Crc32cCodec", "NumcodecsBytesCodec", "SHUFFLES"]
 
 SHUFFLES = ("noshuffle", "shuffle", "bitshuffle")
 _CNAMES = ("lz4", "lz4hc", "blosclz", "zstd", "snappy", "zlib")
@@ -51,20 +51,34 @@ class BloscCodec(BytesBytesCodec):
         return self._codec.encode(data)
 
     def decode(self, data: Buffer) -> Buffer:
+        check_blosc_header(data, None)
         return self._codec.decode(data)
 
     def decode_into(self, data: Buffer, out: np.ndarray) -> None:
-        header = bytes(memoryview(data)[:16])
-        if len(header) < 16:
-            raise ChunkDecodeError(f"blosc: truncated chunk ({len(header)} bytes, a header needs 16)")
-        nbytes = int.from_bytes(header[4:8], "little")
-        if nbytes != out.nbytes:
-            raise ChunkDecodeError(f"blosc: expected {out.nbytes} decoded bytes, the header says {nbytes}")
+        check_blosc_header(data, out.nbytes)
         self._codec.decode(data, out=out)
 
     def to_json(self) -> dict[str, Any]:
         config = {"typesize": self.typesize, "cname": self.cname, "clevel": self.clevel, "shuffle": self.shuffle, "blocksize": self.blocksize}
         return {"name": "blosc", "configuration": config}
+
+
+def check_blosc_header(data: Buffer, expected: int | None) -> None:
+    """ChunkDecodeError unless a blosc header is complete, matches the data's length and (if given) `expected`.
+
+    c-blosc trusts its header, so a truncated chunk would otherwise be read past its end.
+    """
+    view = memoryview(data)
+    size = view.nbytes
+    if size < 16:
+        raise ChunkDecodeError(f"blosc: truncated chunk ({size} bytes, a header needs 16)")
+    header = bytes(view.cast("B")[:16]) if view.ndim != 1 or view.format != "B" else bytes(view[:16])
+    cbytes = int.from_bytes(header[12:16], "little")
+    if cbytes != size:
+        raise ChunkDecodeError(f"blosc: the header says the chunk has {cbytes} bytes, found {size} (truncated or corrupt)")
+    nbytes = int.from_bytes(header[4:8], "little")
+    if expected is not None and nbytes != expected:
+        raise ChunkDecodeError(f"blosc: expected {expected} decoded bytes, the header says {nbytes}")
 
 
 class GzipCodec(BytesBytesCodec):

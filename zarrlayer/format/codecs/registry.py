@@ -37,17 +37,38 @@ def check_safe(codec_id: str, *, where: str) -> None:
         )
 
 
+class _TrustedPickle(numcodecs.Pickle):
+    """numcodecs' Pickle, decoding without numcodecs' own global switch: zarrlayer's setting already allowed it."""
+
+    def decode(self, buf: Any, out: Any = None) -> Any:
+        import pickle
+
+        import numpy as np
+
+        decoded = pickle.loads(memoryview(buf).cast("B"))  # noqa: S301 - the user opted in with allow_unsafe_codecs
+        if out is not None:
+            np.copyto(out, decoded)
+            return out
+        return decoded
+
+
+def _trusted(codec: Codec) -> Codec:
+    if codec.codec_id == "pickle" and not isinstance(codec, _TrustedPickle):
+        return _TrustedPickle(**{k: v for k, v in codec.get_config().items() if k != "id"})
+    return codec
+
+
 def get_numcodec(codec_config: Any, *, where: str) -> Codec:
     """The numcodecs codec of a v2-style `{"id": ..., ...}` config (or a codec object), refusing unsafe ones."""
     if isinstance(codec_config, Codec):
         check_safe(codec_config.codec_id, where=where)
-        return codec_config
+        return _trusted(codec_config)
     if not isinstance(codec_config, dict) or not isinstance(codec_config.get("id"), str):
         raise CodecError(f"{where}: a codec must be an object with a string 'id', found {codec_config!r}")
     codec_id = codec_config["id"]
     check_safe(codec_id, where=where)
     try:
-        return numcodecs.get_codec(dict(codec_config))
+        return _trusted(numcodecs.get_codec(dict(codec_config)))
     except ValueError:
         raise CodecError(f"{where}: unknown codec {codec_id!r} (not registered with numcodecs)") from None
     except Exception as exc:

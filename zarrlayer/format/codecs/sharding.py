@@ -66,6 +66,10 @@ class ShardingCodec(ArrayBytesCodec):
 
     def chunks_per_shard(self, shard_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Number of inner chunks along each dimension of a shard."""
+        if len(shard_shape) != len(self.chunk_shape) or any(s % c for s, c in zip(shard_shape, self.chunk_shape)):
+            raise ChunkDecodeError(
+                f"sharding_indexed: shard shape {tuple(shard_shape)} is not a multiple of the inner chunk shape {self.chunk_shape}"
+            )
         return tuple(s // c for s, c in zip(shard_shape, self.chunk_shape))
 
     def index_nbytes(self, shard_shape: tuple[int, ...]) -> int:

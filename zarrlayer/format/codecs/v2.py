@@ -11,7 +11,7 @@ from numcodecs.abc import Codec
 
 from zarrlayer.errors import ChunkDecodeError, ZarrlayerError
 from zarrlayer.format.codecs.base import Buffer, check_size
-from zarrlayer.format.codecs.compressors import zstd_content_size
+from zarrlayer.format.codecs.compressors import check_blosc_header, zstd_content_size
 from zarrlayer.format.codecs.pipeline import ChunkCodecPipeline, as_bytes
 from zarrlayer.format.codecs.serializers import BytesCodec
 
@@ -40,6 +40,7 @@ class V2CodecPipeline(ChunkCodecPipeline):
         self._plain = not self.filters and dtype.kind != "O" and (order == "C" or len(shape) <= 1)
         cid = compressor.codec_id if compressor is not None else None
         self._into = self._plain and cid in (None, "blosc", "zstd")
+        self._blosc = cid == "blosc"
 
     @property
     def codecs(self) -> tuple[Any, ...]:
@@ -60,6 +61,8 @@ class V2CodecPipeline(ChunkCodecPipeline):
                 out = np.empty(shape, dtype=self.dtype)
                 self._decode_into(data, out)
                 return out
+            if self._blosc:
+                check_blosc_header(data, None)
             if self.compressor is not None:
                 data = self.compressor.decode(data)
             for codec in self._filters_reversed:
@@ -105,9 +108,7 @@ class V2CodecPipeline(ChunkCodecPipeline):
             out.reshape(-1).view(np.uint8)[:] = np.frombuffer(data, dtype=np.uint8)
             return
         if codec.codec_id == "blosc":
-            header = bytes(memoryview(data)[:16])
-            if len(header) < 16 or int.from_bytes(header[4:8], "little") != out.nbytes:
-                raise ChunkDecodeError(f"blosc: the chunk header does not describe {out.nbytes} bytes (truncated or wrong size)")
+            check_blosc_header(data, out.nbytes)
             codec.decode(data, out=out)
             return
         size = zstd_content_size(data)
