@@ -8,14 +8,13 @@ is decoded straight into the output.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
 
 from zarrlayer import config
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
-from zarrlayer.core.io import ArrayLocation, batched, decode_pool, delete_keys, fetch, run_batches, set_values
+from zarrlayer.core.io import ArrayLocation, DecodeQueue, batched, delete_keys, fetch, run_batches, set_values
 from zarrlayer.errors import ChunkDecodeError, CodecError, ZarrlayerError
 from zarrlayer.format import ArrayMetadata, ChunkCodecPipeline
 
@@ -110,25 +109,20 @@ def read_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan) -> n
 
 
 def _read_chunks(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, work: np.ndarray) -> None:
-    inline = _inline(plan, metadata)
     fill = fill_scalar(metadata)
     pipeline = metadata.codecs
     shape = metadata.chunks
     batch_size = _FETCH_BATCH_SYNC if loc.store.supports_sync else _FETCH_BATCH_REMOTE
-    threads = config.get().decode_threads
-    futures: list[Future[None]] = []
-    for batch in batched(plan.entries, batch_size):
-        keys = [loc.prefix + metadata.chunk_key(e[0]) for e in batch]
-        datas = fetch(loc.store, [(k, None) for k in keys])
-        items = list(zip(batch, datas, keys))
-        if inline:
-            decode_entries(loc, pipeline, shape, fill, items, work)
-            continue
-        size = max(1, -(-len(items) // threads))
-        for part in batched(items, size):
-            futures.append(decode_pool().submit(decode_entries, loc, pipeline, shape, fill, part, work))
-    for future in futures:
-        future.result()
+    queue = DecodeQueue(inline=_inline(plan, metadata))
+    try:
+        for batch in batched(plan.entries, batch_size):
+            keys = [loc.prefix + metadata.chunk_key(e[0]) for e in batch]
+            datas = fetch(loc.store, [(k, None) for k in keys])
+            queue.submit_split(
+                lambda part: decode_entries(loc, pipeline, shape, fill, part, work), list(zip(batch, datas, keys))
+            )
+    finally:
+        queue.drain()
 
 
 def _value_for(plan: ChunkPlan, value: Any, dtype: np.dtype) -> np.ndarray:

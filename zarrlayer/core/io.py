@@ -20,6 +20,7 @@ from zarrlayer.storage._base import Buffer, ByteRequest, Store
 
 __all__ = [
     "ArrayLocation",
+    "DecodeQueue",
     "batched",
     "decode_pool",
     "delete_keys",
@@ -119,3 +120,39 @@ def run_batches(func: Callable[[Sequence[Any]], T], items: Sequence[Any], *, inl
     size = max(1, -(-len(items) // threads))
     futures: list[Future[T]] = [decode_pool().submit(func, part) for part in batched(items, size)]
     return [f.result() for f in futures]
+
+
+class DecodeQueue:
+    """Pool tasks with a bound on those in flight, so fetched-but-undecoded bytes stay bounded.
+
+    With `inline`, tasks run at once on the caller's thread (tiny reads skip the pool).
+    """
+
+    def __init__(self, *, inline: bool, max_in_flight: int | None = None) -> None:
+        self._inline = inline
+        self._threads = config.get().decode_threads
+        self._limit = max_in_flight or 2 * self._threads
+        self._futures: list[Future[Any]] = []
+
+    def submit_split(self, func: Callable[[Sequence[Any]], Any], items: Sequence[Any]) -> None:
+        """Run `func` over `items`, split into one task per decode thread."""
+        if self._inline or len(items) < 2:
+            func(items)
+            return
+        size = max(1, -(-len(items) // self._threads))
+        for part in batched(items, size):
+            while len(self._futures) >= self._limit:
+                self._futures.pop(0).result()
+            self._futures.append(decode_pool().submit(func, part))
+
+    def drain(self) -> None:
+        """Wait for every task; the first failure is raised (after all tasks have finished)."""
+        futures, self._futures = self._futures, []
+        error: BaseException | None = None
+        for future in futures:
+            try:
+                future.result()
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                error = error or exc
+        if error is not None:
+            raise error

@@ -17,7 +17,7 @@ import numpy as np
 
 from zarrlayer.core.engine import chunk_error, decode_entries, fill_scalar, is_all_fill, merge_chunk
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
-from zarrlayer.core.io import ArrayLocation, batched, delete_keys, fetch, run_batches, set_values
+from zarrlayer.core.io import ArrayLocation, DecodeQueue, batched, delete_keys, fetch, run_batches, set_values
 from zarrlayer.errors import ZarrlayerError
 from zarrlayer.format import ArrayMetadata
 from zarrlayer.storage._base import RangeByteRequest
@@ -86,52 +86,67 @@ def _coalesce(spans: list[tuple[int, int, int]]) -> list[tuple[int, int, list[tu
 def read_sharded(
     loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, work: np.ndarray, *, inline: bool
 ) -> None:
-    """Fill `work` from the shards `plan` touches (plan entries are inner chunks)."""
+    """Fill `work` from the shards `plan` touches (plan entries are inner chunks), a batch of shards at a time."""
     sharding = metadata.sharding
     cps = sharding.chunks_per_shard(metadata.chunk_grid_shape)
     groups = _group_by_shard(plan.entries, cps)
-    shards = list(groups)
-    keys = {s: loc.prefix + metadata.chunk_key(s) for s in shards}
-    whole = {s for s in shards if len(groups[s]) == _inner_in_bounds(metadata, s, cps)}
-    index_request = sharding.index_request(metadata.chunk_grid_shape)
-    requests = [(keys[s], None if s in whole else index_request) for s in shards]
-    # (entry, inner bytes or None, key label) for every touched inner chunk
-    items: list[tuple[PlanEntry, Any, str]] = []
-    pending: list[tuple[str, list[tuple[int, int, int]]]] = []
-    wanted: list[tuple[PlanEntry, str]] = []
-    for batch_shards, batch_requests in zip(batched(shards, _BATCH), batched(requests, _BATCH)):
-        for shard, data in zip(batch_shards, fetch(loc.store, batch_requests)):
-            key = keys[shard]
-            if data is None:
-                items.extend((entry, None, key) for _, entry in groups[shard])
-                continue
-            index = _decode_index(loc, metadata, key, data)
-            spans: list[tuple[int, int, int]] = []
-            view = memoryview(data) if shard in whole else None
-            for inner, entry in groups[shard]:
-                offset, nbytes = (int(v) for v in index[inner])
-                label = f"{key} (inner chunk {inner})"
-                if offset == _MISSING and nbytes == _MISSING:
-                    items.append((entry, None, label))
-                elif view is not None:
-                    if offset + nbytes > len(view):
-                        raise chunk_error(loc, key, ValueError(
-                            f"inner chunk {inner} spans bytes {offset}..{offset + nbytes}, "
-                            f"past the shard's end at {len(view)}"))
-                    items.append((entry, view[offset : offset + nbytes], label))
-                else:
-                    spans.append((offset, nbytes, len(wanted)))
-                    wanted.append((entry, label))
-            if spans:
-                pending.append((key, spans))
-    if pending:
-        items.extend(_fetch_inner(loc, pending, wanted))
     fill = fill_scalar(metadata)
-    run_batches(
-        lambda part: decode_entries(loc, sharding.inner, metadata.chunks, fill, part, work),
-        items,
-        inline=inline,
-    )
+    index_request = sharding.index_request(metadata.chunk_grid_shape)
+    queue = DecodeQueue(inline=inline)
+
+    def _decode(part: Sequence[tuple[PlanEntry, Any, str]]) -> None:
+        decode_entries(loc, sharding.inner, metadata.chunks, fill, part, work)
+
+    try:
+        for shards in batched(list(groups), _BATCH):
+            keys = [loc.prefix + metadata.chunk_key(s) for s in shards]
+            whole = [len(groups[s]) == _inner_in_bounds(metadata, s, cps) for s in shards]
+            requests = [(k, None if w else index_request) for k, w in zip(keys, whole)]
+            items: list[tuple[PlanEntry, Any, str]] = []
+            pending: list[tuple[str, list[tuple[int, int, int]]]] = []
+            wanted: list[tuple[PlanEntry, str]] = []
+            for shard, key, is_whole, data in zip(shards, keys, whole, fetch(loc.store, requests)):
+                if data is None:
+                    items.extend((entry, None, key) for _, entry in groups[shard])
+                    continue
+                spans = _locate(loc, metadata, key, data, groups[shard], is_whole, items, wanted)
+                if spans:
+                    pending.append((key, spans))
+            if pending:
+                items.extend(_fetch_inner(loc, pending, wanted))
+            queue.submit_split(_decode, items)
+    finally:
+        queue.drain()
+
+
+def _locate(
+    loc: ArrayLocation,
+    metadata: ArrayMetadata,
+    key: str,
+    data: Any,
+    members: list[tuple[tuple[int, ...], PlanEntry]],
+    is_whole: bool,
+    items: list[tuple[PlanEntry, Any, str]],
+    wanted: list[tuple[PlanEntry, str]],
+) -> list[tuple[int, int, int]]:
+    """Resolve a shard's inner chunks from its index: bytes in hand (whole shard), missing, or spans to fetch."""
+    index = _decode_index(loc, metadata, key, data)
+    view = memoryview(data) if is_whole else None
+    spans: list[tuple[int, int, int]] = []
+    for inner, entry in members:
+        offset, nbytes = (int(v) for v in index[inner])
+        label = f"{key} (inner chunk {inner})"
+        if offset == _MISSING and nbytes == _MISSING:
+            items.append((entry, None, label))
+        elif view is not None:
+            if offset + nbytes > len(view):
+                raise chunk_error(loc, key, ValueError(
+                    f"inner chunk {inner} spans bytes {offset}..{offset + nbytes}, past the shard's end at {len(view)}"))
+            items.append((entry, view[offset : offset + nbytes], label))
+        else:
+            spans.append((offset, nbytes, len(wanted)))
+            wanted.append((entry, label))
+    return spans
 
 
 def _fetch_inner(
