@@ -546,10 +546,14 @@ def _close_opened() -> None:
     if loop is None or loop.is_closed() or not loop.is_running() or not live:
         return
     try:
-        future = asyncio.run_coroutine_threadsafe(asyncio.gather(*(_close_session(fs) for fs in live)), loop)
+        future = asyncio.run_coroutine_threadsafe(_close_sessions(live), loop)
         future.result(timeout=5)
     except Exception:  # noqa: BLE001 - best effort at exit
         pass
+
+
+async def _close_sessions(filesystems: list[Any]) -> None:
+    await asyncio.gather(*(_close_session(fs) for fs in filesystems))
 
 
 async def _close_session(fs: Any) -> None:

@@ -341,6 +341,7 @@ def _make_handler(server: LoopbackHTTPServer) -> type[BaseHTTPRequestHandler]:
             self._serve(body=False)
 
         def _reply(self, status: int, payload: bytes, headers: dict[str, str], body: bool) -> None:
+            self._finish_count()  # before the client can see the answer and send its next request
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -353,9 +354,15 @@ def _make_handler(server: LoopbackHTTPServer) -> type[BaseHTTPRequestHandler]:
             url_path = urllib.parse.urlsplit(self.path).path
             range_header = self.headers.get("Range")
             server._record(self.command, url_path, range_header)
+            self._counted = True
             try:
                 self._answer(url_path, range_header, body)
             finally:
+                self._finish_count()
+
+        def _finish_count(self) -> None:
+            if getattr(self, "_counted", False):
+                self._counted = False
                 server._done()
 
         def _answer(self, url_path: str, range_header: str | None, body: bool) -> None:
