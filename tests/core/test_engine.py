@@ -132,3 +132,41 @@ def test_resize_deletes_chunks_outside_and_append_grows():
     shape = a.append(np.full((3, 4), 9))
     assert shape == (7, 4)
     assert np.array_equal(a[4:], np.full((3, 4), 9))
+
+
+def test_sharded_and_edge_shapes_on_an_async_only_store():
+    import zarrlayer
+
+    base = MemoryStore()
+    store = AsyncOnly(base)
+    a = zarrlayer.create_array(store, name="s", shape=(9, 10), dtype="f4", chunks=(2, 3), shards=(4, 6))
+    ref = np.random.default_rng(3).random((9, 10)).astype("f4")
+    a[...] = ref
+    a[8, 9] = -1
+    ref[8, 9] = -1
+    with config.override(decode_threads=2):
+        assert np.array_equal(a[...], ref)
+        assert np.array_equal(a[1:9:2, 2:], ref[1:9:2, 2:])
+        assert np.array_equal(a.vindex[[0, 8], [9, 0]], ref[[0, 8], [9, 0]])
+    scalar = zarrlayer.create_array(store, name="zero_d", shape=(), dtype="i2", fill_value=4)
+    assert scalar[()] == 4 and scalar[...].shape == ()
+    scalar[...] = 9
+    assert int(zarrlayer.open_array(base, path="zero_d", mode="r")[()]) == 9
+    empty = zarrlayer.create_array(store, name="empty", shape=(0, 3), dtype="u1")
+    assert empty[...].shape == (0, 3)
+    assert empty.append(np.ones((2, 3), dtype="u1")) == (2, 3)
+    strings = zarrlayer.create_array(store, name="str", shape=(5,), dtype=str, chunks=(2,))
+    strings[1:4] = ["a", "bb", "ccc"]
+    assert list(strings[...]) == ["", "a", "bb", "ccc", ""]
+
+
+def test_many_threads_read_one_array_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = MemoryStore()
+    a = _array(store, shape=(512, 512), chunks=(64, 64), dtype="<f8")
+    ref = np.random.default_rng(5).random((512, 512))
+    a[...] = ref
+    with config.override(decode_threads=2), ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda i: a[i:, ::3], range(12)))
+    assert all(np.array_equal(r, ref[i:, ::3]) for i, r in enumerate(results))

@@ -164,6 +164,11 @@ class Array:
         write_metadata(self._store, self._path, metadata)
         self._metadata = metadata
 
+    def update_attributes(self, new_attributes: dict[str, Any]) -> Array:
+        """Merge `new_attributes` into the attributes with one metadata write; returns self."""
+        self.attrs.update(new_attributes)
+        return self
+
     def _check_writable(self) -> None:
         if self.read_only:
             raise ReadOnlyError(

@@ -84,6 +84,11 @@ class Group:
         write_metadata(self._store, self._path, metadata)
         self._metadata = metadata
 
+    def update_attributes(self, new_attributes: dict[str, Any]) -> Group:
+        """Merge `new_attributes` into the attributes with one metadata write; returns self."""
+        self.attrs.update(new_attributes)
+        return self
+
     def _check_writable(self) -> None:
         if self.read_only:
             raise ReadOnlyError(
