@@ -162,10 +162,19 @@ def test_not_a_zip_is_refused_and_untouched(tmp_path: Path) -> None:
     assert path.read_bytes() == b"not a zip at all"
 
 
-def test_read_only_on_missing_archive_for_append_reads_nothing(tmp_path: Path) -> None:
-    store = ZipStore(tmp_path / "none.zip", mode="a", read_only=True)
-    assert sync(store.get("k")) is None
+@pytest.mark.parametrize("read_only", [True, False])
+def test_reads_of_a_missing_archive_create_nothing(tmp_path: Path, read_only: bool) -> None:
+    store = ZipStore(tmp_path / "none.zip", mode="a", read_only=read_only)
+    assert sync(store.get("k")) is None and sync(store.is_empty()) and not sync(store.exists("k"))
+    if not read_only:
+        sync(store.delete("k"))
+        sync(store.clear())
+    sync(store.close())
     assert not (tmp_path / "none.zip").exists()
+    if not read_only:
+        sync(store.set("k", b"v"))
+        sync(store.close())
+        assert _names(tmp_path / "none.zip") == ["k"]
 
 
 def test_pickle_commits_and_reopens_lazily(tmp_path: Path) -> None:
@@ -191,7 +200,24 @@ def test_stored_byte_ranges_come_from_the_entry(tmp_path: Path) -> None:
     sync(store.set("v", value[::-1]))
     assert sync(store.get("v", SuffixByteRequest(4))) == value[::-1][-4:]
     sync(store.close())
-    assert sync(ZipStore(path).get("v", RangeByteRequest(1, 5))) == value[::-1][1:5]
+    reader = ZipStore(path)
+    assert sync(reader.get("v", RangeByteRequest(1, 5))) == value[::-1][1:5]
+
+
+def test_stored_byte_ranges_do_not_read_whole_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "r.zip"
+    value = bytes(range(256)) * 100
+    store = ZipStore(path, mode="w")
+    sync(store.set("v", value))
+    sync(store.close())
+
+    def whole_entry_read(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("a byte range of a stored entry read the whole entry")
+
+    monkeypatch.setattr(zipfile.ZipFile, "read", whole_entry_read)
+    reader = ZipStore(path)
+    assert sync(reader.get("v", RangeByteRequest(300, 310))) == value[300:310]
+    assert reader.get_sync("v", SuffixByteRequest(3)) == value[-3:]
 
 
 def test_threads_share_one_archive(tmp_path: Path) -> None:

@@ -89,8 +89,8 @@ class _Archive:
         return zf
 
     def _readable(self) -> zipfile.ZipFile | None:
-        """The open ZipFile, or None when a read-only archive's file does not exist (nothing to read)."""
-        if self.zf is None and not self.writable and not os.path.exists(self.path):
+        """The open ZipFile, or None while no archive file exists (reads never create one)."""
+        if self.zf is None and not os.path.exists(self.path):
             return None
         return self.ensure_open()
 
@@ -146,7 +146,8 @@ class _Archive:
 
     def remove(self, keys: list[str]) -> None:
         with self.lock:
-            self.ensure_open()
+            if self._readable() is None:
+                return
             for key in keys:
                 if self.index.pop(key, None) is not None:
                     self.dirty = True
