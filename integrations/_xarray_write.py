@@ -66,7 +66,17 @@ class _AlignedWriter:
         self._inner.add(source, target, region)
 
     def sync(self, compute: bool = True) -> Any:
-        return self._inner.sync(compute=compute)
+        """Write the queued dask variables now, or return one Delayed that writes them."""
+        writes = self._inner.sync(compute=compute)
+        if compute:
+            return None
+        import dask
+
+        return dask.delayed(_finished, pure=False)(writes)
+
+
+def _finished(*writes: Any) -> None:
+    """The end of a deferred write (a node that depends on every chunk write)."""
 
 
 def to_zarrlayer(
