@@ -200,10 +200,7 @@ class LocalStore(Store):
         await asyncio.to_thread(self._delete_dir_sync, "")
 
     async def is_empty(self, prefix: str = "") -> bool:
-        prefix = normalize_prefix(prefix)
-        for _ in self._walk(self._dir_path(prefix), prefix):
-            return False
-        return True
+        return not _has_file(self._dir_path(normalize_prefix(prefix)))
 
     async def list(self) -> AsyncIterator[str]:
         for key in await asyncio.to_thread(lambda: [k for k, _ in self._walk(self._root, "")]):
