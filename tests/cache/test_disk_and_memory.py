@@ -46,10 +46,11 @@ def test_values_larger_than_the_budget_pass_through_uncached(tmp_path) -> None:
         assert cache.stats()["evictions"] == 0
 
 
-def test_disk_budget_is_respected_and_evictions_counted(tmp_path) -> None:
+@pytest.mark.parametrize("policy", ["least-recently-stored", "least-recently-used"])
+def test_disk_budget_is_respected_and_evictions_counted(tmp_path, policy) -> None:
     budget = 2 * 2**20
     upstream = CountingStore(MemoryStore({f"c/{i}": value_for(i, 64 * 1024) for i in range(80)}))
-    cache = DiskCacheStore(upstream, tmp_path, budget)
+    cache = DiskCacheStore(upstream, tmp_path, budget, eviction_policy=policy)
     for i in range(80):
         assert sync(cache.get(f"c/{i}")) == value_for(i, 64 * 1024)
         assert cache.stats()["bytes"] <= budget
@@ -209,3 +210,14 @@ def test_bad_arguments_are_refused(tmp_path) -> None:
 
 async def _collect(iterator) -> list:
     return [item async for item in iterator]
+
+
+def test_disk_least_recently_used_keeps_what_is_read_again(tmp_path) -> None:
+    upstream = CountingStore(MemoryStore({f"c/{i}": value_for(i, 64 * 1024) for i in range(60)}))
+    cache = DiskCacheStore(upstream, tmp_path, 2 * 2**20, eviction_policy="least-recently-used")
+    for i in range(60):
+        sync(cache.get_partial_values([(f"c/{i}", None), ("c/0", None)]))
+    assert cache.stats()["evictions"] > 0
+    upstream.reset()
+    assert sync(cache.get("c/0")) == value_for(0, 64 * 1024) and upstream.reads == 0
+    assert sync(cache.get("c/1")) == value_for(1, 64 * 1024) and upstream.reads == 1

@@ -43,7 +43,8 @@ class DiskCacheStore(CacheTier):
     `metadata_ttl` (seconds, None for never): metadata documents, listings and misses older
     than this are fetched again; chunks stay until evicted. `namespace` overrides the hash
     of `store.url` that keeps datasets apart. `eviction_policy` is diskcache's
-    "least-recently-used" (default) or "least-recently-stored" (no write on a hit).
+    "least-recently-stored" (default: a hit writes nothing, so readers in many processes
+    never queue for SQLite's write lock) or "least-recently-used" (a hit records its time).
     """
 
     _hop_to_thread = True
@@ -56,7 +57,7 @@ class DiskCacheStore(CacheTier):
         max_bytes: int | str,
         *,
         metadata_ttl: float | None = None,
-        eviction_policy: str = "least-recently-used",
+        eviction_policy: str = "least-recently-stored",
         namespace: str | None = None,
     ) -> None:
         try:
@@ -136,6 +137,13 @@ class DiskCacheStore(CacheTier):
         return f"{self._ns}:/" if entry[0] in LISTING_KINDS else f"{self._ns}:{entry[1]}"
 
     def _lookup(self, entries: Iterable[EntryKey]) -> dict[EntryKey, Any]:
+        entries = list(entries)
+        if self._eviction_policy == "least-recently-stored" or len(entries) < 2:
+            return self._lookup_each(entries)
+        with self._cache.transact(retry=True):  # one commit for the batch's access-time updates
+            return self._lookup_each(entries)
+
+    def _lookup_each(self, entries: Iterable[EntryKey]) -> dict[EntryKey, Any]:
         found: dict[EntryKey, Any] = {}
         for entry in entries:
             value = self._cache.get(self._disk_key(entry), default=ABSENT, retry=True)
