@@ -81,6 +81,23 @@ def test_reopen_append_rewrite_keeps_one_entry(tmp_path: Path) -> None:
     assert sync(ZipStore(path).get("k")) == b"new"
 
 
+def test_foreign_duplicates_read_last_and_vanish_once_written(tmp_path: Path) -> None:
+    path = tmp_path / "dup.zip"
+    with zipfile.ZipFile(path, "w") as zf, pytest.warns(UserWarning, match="Duplicate"):
+        zf.writestr("k", b"first")
+        zf.writestr("k", b"second")
+    assert sync(ZipStore(path).get("k")) == b"second"
+    reader = ZipStore(path, mode="a")
+    assert sync(reader.get("k")) == b"second"
+    sync(reader.close())
+    assert _names(path) == ["k", "k"]
+    writer = ZipStore(path, mode="a")
+    sync(writer.set("other", b"1"))
+    sync(writer.close())
+    assert sorted(_names(path)) == ["k", "other"]
+    assert sync(ZipStore(path).get("k")) == b"second"
+
+
 def test_delete_dir_and_clear_compact(tmp_path: Path) -> None:
     path = tmp_path / "x.zip"
     store = ZipStore(path, mode="w")

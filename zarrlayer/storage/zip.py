@@ -62,7 +62,10 @@ class _Archive:
         self.zf: zipfile.ZipFile | None = None
         self.index: dict[str, zipfile.ZipInfo] = {}
         self.offsets: dict[int, int] = {}
+        self.superseded = 0
+        """Entries of the archive as opened that a later entry of the same name hides."""
         self.dirty = False
+        """Whether closing must compact: an entry was superseded or deleted while writing."""
 
     @property
     def writable(self) -> bool:
@@ -82,6 +85,7 @@ class _Archive:
         except zipfile.BadZipFile as e:
             raise StoreError(f"expected a zip archive at {self.path}, found a damaged or foreign file: {e}") from e
         self.index = _checked_index(zf, self.path)
+        self.superseded = sum(not i.is_dir() for i in zf.infolist()) - len(self.index)
         self.offsets = {}
         self.zf = zf
         if self.mode in ("w", "x"):
@@ -138,6 +142,8 @@ class _Archive:
             if key in self.index:
                 zf.NameToInfo.pop(key, None)
                 self.dirty = True
+            elif self.superseded:
+                self.dirty = True
             try:
                 zf.writestr(info, value)
             except (OSError, ValueError) as e:
@@ -149,7 +155,7 @@ class _Archive:
             if self._readable() is None:
                 return
             for key in keys:
-                if self.index.pop(key, None) is not None:
+                if self.index.pop(key, None) is not None or self.superseded:
                     self.dirty = True
 
     def keys(self) -> list[str]:
