@@ -40,7 +40,7 @@ def _import_dask_array() -> Any:
 
 
 def _store_token(store: Any) -> tuple[Any, ...]:
-    return ("zarrlayer-store", type(store).__qualname__, store.url, bool(store.read_only))
+    return ("zarrlayer-store", type(store).__qualname__, store.url)
 
 
 def _array_token(array: Any) -> tuple[Any, ...]:

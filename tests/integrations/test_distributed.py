@@ -46,10 +46,12 @@ def test_from_and_to_zarrlayer_on_workers(client, tmp_path):
     )
     data = np.random.default_rng(1).random((64, 40), dtype="f4")
     source[...] = data
-    x = from_zarrlayer(str(tmp_path / "in.zarr"), component="v", cache={"disk": {"directory": str(tmp_path / "dc")}})
+    disk = tmp_path / "dc"
+    x = from_zarrlayer(str(tmp_path / "in.zarr"), component="v", cache={"memory": True, "disk": {"directory": str(disk)}})
     assert x.chunks == ((16,) * 4, (40,))
     pids = client.run(os.getpid)
     assert os.getpid() not in pids.values()
     out = to_zarrlayer(x * 2, str(tmp_path / "out.zarr"), component="w", chunks=(8, 10), shards=(16, 20))
     np.testing.assert_allclose(out[...], data * 2)
     assert float(x.sum().compute()) == pytest.approx(float(data.sum()), rel=1e-5)
+    assert sum(f.stat().st_size for f in disk.rglob("*") if f.is_file()) > data.nbytes // 4
