@@ -63,7 +63,7 @@ class DataType:
         if self.kind == "string":
             return "string"
         if self.kind == "bytes":
-            return "variable_length_bytes"
+            return "bytes" if self.v3_name == "bytes" else "variable_length_bytes"
         if dt.kind in "Mm":
             unit, scale = np.datetime_data(dt)
             name = "numpy.datetime64" if dt.kind == "M" else "numpy.timedelta64"
@@ -185,5 +185,8 @@ def data_type_from_user(dtype: Any, *, zarr_format: Literal[2, 3], where: str = 
         if dt.fields is not None:
             raise MetadataError(f"{where}: structured dtypes are not supported by Zarr v3, found {dt}")
         dt = _little(dt)
-        return DataType(dt, "fixed", DataType(dt).to_json_v3() if dt.kind not in "MmSUV" else "")
+        try:
+            DataType(dt).to_json_v3()
+        except KeyError:
+            raise MetadataError(f"{where}: data type {dt} has no Zarr v3 equivalent") from None
     return DataType(dt, "fixed", "")

@@ -39,6 +39,8 @@ def parse_fill_value(value: Any, dtype: DataType, *, zarr_format: Literal[2, 3],
         if zarr_format == 2:
             return None
         raise MetadataError(f"{where}: fill_value must not be null in Zarr v3")
+    if zarr_format == 2 and dtype.is_variable and not isinstance(value, str):
+        return None  # zarr-python 2 wrote numbers (often 0) for object arrays; they mean "no fill"
     try:
         return _parse(value, dtype, zarr_format)
     except (TypeError, ValueError, OverflowError, binascii.Error) as exc:
