@@ -1,0 +1,36 @@
+"""The engine's remote route (no sync fast path) against the loopback HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import zarrlayer
+
+pytest.importorskip("aiohttp")
+servers = pytest.importorskip("zarrlayer.testing.servers")
+
+
+def test_plain_sharded_and_consolidated_reads_over_http(tmp_path):
+    ref = np.random.default_rng(7).random((30, 20))
+    group = zarrlayer.open_group(str(tmp_path / "data.zarr"), mode="w", zarr_format=3)
+    group.create_array("plain", data=ref, chunks=(4, 4))
+    group.create_array("sharded", data=ref, chunks=(2, 5), shards=(10, 10))
+    group.create_group("sub").create_array("v", data=np.arange(5), chunks=(2,))
+    zarrlayer.consolidate_metadata(str(tmp_path / "data.zarr"))
+
+    with servers.http_server(tmp_path) as server:
+        remote = zarrlayer.open_group(f"{server.url}/data.zarr", mode="r")
+        assert not remote.store.supports_sync
+        assert remote.metadata.consolidated is not None and list(remote) == ["plain", "sharded", "sub"]
+        plain, sharded = remote["plain"], remote["sharded"]
+        assert np.array_equal(plain[...], ref) and np.array_equal(sharded[...], ref)
+        assert np.array_equal(plain[3:29:4, ::3], ref[3:29:4, ::3])
+        assert np.array_equal(sharded.vindex[[0, 29, 15], [19, 0, 7]], ref[[0, 29, 15], [19, 0, 7]])
+        server.reset_counts()
+        assert np.array_equal(sharded[3:29:4, ::3], ref[3:29:4, ::3])
+        ranged = [r for r in server.requests if r[2] is not None]
+        assert ranged and len(ranged) == server.request_count  # only index reads and inner-chunk ranges
+        assert server.request_count <= 2 * 6  # one index read and one coalesced range per shard
+        assert np.array_equal(remote["sub/v"][...], np.arange(5))
+        assert np.array_equal(zarrlayer.open_array(f"{server.url}/data.zarr/plain", mode="r")[5], ref[5])
