@@ -25,6 +25,7 @@ from zarrlayer._demo.caches import build_cache, cache_stats, stats_delta
 from zarrlayer._demo.dataset import REGION, DatasetSpec, Expected, write_dataset
 from zarrlayer._demo.report import Report
 from zarrlayer._demo.traffic import Traffic, traffic_since
+from zarrlayer.errors import missing_dependency
 
 __all__ = ["DemoResult", "Pass", "run_demo"]
 
@@ -149,9 +150,19 @@ def _serve_and_compute(work: Path, latency: float, report: Report, expected: Exp
     return [cold, warm_memory, warm_disk], _max_error(values, expected, spec)
 
 
+def _require(package: str, extra: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(package) is None:
+        raise missing_dependency(package, extra, "zarrlayer demo")
+
+
 def run_demo(directory: str | Path | None = None, *, quick: bool = False, latency_ms: float | None = None,
              out: TextIO | None = None) -> DemoResult:
     """Run the demo, printing its report to `out` (stdout by default); returns the measurements."""
+    _require("xarray", "xarray")
+    _require("dask", "dask")
+    _require("diskcache", "cache")
     spec = DatasetSpec.quick() if quick else DatasetSpec.full()
     latency = (latency_ms if latency_ms is not None else (5.0 if quick else 30.0)) / 1000.0
     report = Report(out or sys.stdout)

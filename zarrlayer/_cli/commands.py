@@ -12,6 +12,7 @@ from typing import Any
 from zarrlayer._cli._format import human_bytes
 from zarrlayer._cli.inspect import format_rows, info_text, ls_rows, open_node, tree_text
 from zarrlayer._cli.options import parse_storage_options
+from zarrlayer.errors import missing_dependency
 
 __all__ = ["open_store", "run_info", "run_tree", "run_ls", "run_copy", "run_cache", "run_demo"]
 
@@ -62,7 +63,12 @@ def _progress_callback(args: argparse.Namespace) -> tuple[Callable[[int], None] 
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     if not show:
         return None, None
-    from tqdm import tqdm
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        if args.progress:
+            raise missing_dependency("tqdm", "all", "the copy progress bar (--progress)") from None
+        return None, None
 
     bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc="copy", file=sys.stderr)
     return bar.update, bar
