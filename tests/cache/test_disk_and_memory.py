@@ -6,7 +6,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import random
 import signal
+import threading
 
 import diskcache.core
 import pytest
@@ -14,7 +16,9 @@ from cache_helpers import CountingStore, child_fill_forever, child_read_local, v
 
 from zarrlayer.cache import DiskCacheStore, MemoryCacheStore
 from zarrlayer.core.sync import sync
+from zarrlayer.errors import StoreError
 from zarrlayer.storage import LocalStore, MemoryStore
+from zarrlayer.storage._base import RangeByteRequest
 
 
 def test_memory_budget_is_respected_and_least_recently_used_go_first() -> None:
@@ -221,3 +225,42 @@ def test_disk_least_recently_used_keeps_what_is_read_again(tmp_path) -> None:
     upstream.reset()
     assert sync(cache.get("c/0")) == value_for(0, 64 * 1024) and upstream.reads == 0
     assert sync(cache.get("c/1")) == value_for(1, 64 * 1024) and upstream.reads == 1
+
+
+def test_an_unusable_directory_is_a_clear_store_error(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"not a directory")
+    with pytest.raises(StoreError, match="writable directory"):
+        DiskCacheStore(MemoryStore(), blocker / "cache", "1 MiB")
+
+
+@pytest.mark.parametrize("kind", ["memory", "disk"])
+def test_threads_mixing_reads_and_writes_leave_the_cache_agreeing_with_the_store(kind, tmp_path) -> None:
+    keys = [f"k/{i}" for i in range(12)]
+    upstream = MemoryStore({key: b"0" for key in keys})
+    cache = MemoryCacheStore(upstream, 4000) if kind == "memory" else DiskCacheStore(upstream, tmp_path, "16 MiB")
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        for step in range(150):
+            key = rng.choice(keys)
+            action = rng.random()
+            if action < 0.2:
+                cache.set_sync(key, f"{seed}-{step}".encode())
+            elif action < 0.25:
+                cache.delete_sync(key)
+            elif action < 0.6:
+                cache.get_many_sync([(key, None), (rng.choice(keys), RangeByteRequest(0, 2))])
+            else:
+                sync(cache.exists(key)) if action < 0.7 else sync(cache.get(key))
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for key in keys:
+        truth = upstream.store_dict.get(key)
+        assert cache.get_sync(key) == truth and sync(cache.get(key)) == truth
+        assert sync(cache.exists(key)) == (truth is not None)
+        assert cache.get_sync(key, RangeByteRequest(0, 2)) == (None if truth is None else truth[:2])

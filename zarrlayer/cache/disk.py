@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from zarrlayer.cache._spec import parse_size
 from zarrlayer.cache._tier import ABSENT, LISTING_KINDS, CacheTier, EntryKey, _payload_size
-from zarrlayer.errors import missing_dependency
+from zarrlayer.errors import StoreError, missing_dependency
 from zarrlayer.storage._base import OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
 
 __all__ = ["DiskCacheStore"]
@@ -77,13 +78,19 @@ class DiskCacheStore(CacheTier):
         self._namespace_given = namespace
         self._ns = namespace or hashlib.sha256(store.url.encode()).hexdigest()[:32]
         self._epoch_key = f"{self._ns}:#epoch"
-        self._cache = diskcache.Cache(
-            self._directory,
-            size_limit=self._max_bytes,
-            eviction_policy=eviction_policy,
-            tag_index=True,
-            cull_limit=0,
-        )
+        try:
+            self._cache = diskcache.Cache(
+                self._directory,
+                size_limit=self._max_bytes,
+                eviction_policy=eviction_policy,
+                tag_index=True,
+                cull_limit=0,
+            )
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(
+                f"expected a writable directory for the disk cache of {store.url}, "
+                f"found {self._directory!r} unusable: {error}"
+            ) from error
 
     @property
     def directory(self) -> str:
