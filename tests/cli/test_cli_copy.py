@@ -189,3 +189,27 @@ def test_empty_source_is_an_error(tmp_path: Path, capsys: Any) -> None:
     assert main(["copy", str(empty), str(tmp_path / "dst.zarr")]) == 1
     assert "nothing to copy" in capsys.readouterr().err
     assert not (tmp_path / "dst.zarr").exists()
+
+
+def test_http_to_directory_to_s3_and_back(sample: tuple[Path, dict], tmp_path: Path, capsys: Any) -> None:
+    import json
+
+    from zarrlayer.testing.servers import create_bucket, http_server, moto_server, s3fs_options
+
+    src, expected = sample
+    local = tmp_path / "from-http.zarr"
+    with http_server(src.parent) as server:
+        assert main(["copy", f"{server.url}/{src.name}", str(local)]) == 0
+    _assert_same(read_all(local), expected)
+
+    with moto_server() as endpoint:
+        create_bucket(endpoint, "cli-copy")
+        options_file = tmp_path / "s3.json"
+        options_file.write_text(json.dumps(s3fs_options(endpoint)))
+        url = "s3://cli-copy/data.zarr"
+        dst_args = ["--dst-storage-options-file", str(options_file), "--overwrite"]
+        assert main(["copy", str(local), url, *dst_args]) == 0
+        assert f"to {url}" in capsys.readouterr().out
+        assert main(["copy", url, "memory://cli-from-s3", "--storage-options-file", str(options_file)]) == 0
+    _assert_same(read_all("memory://cli-from-s3"), expected)
+    MemoryStore.drop_named("cli-from-s3")
