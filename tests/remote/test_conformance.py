@@ -26,3 +26,13 @@ class TestFsspecStoreOnHTTP(ReadOnlyStoreTests):
     @pytest.fixture
     def populated_store(self, store_data_server: LoopbackHTTPServer) -> FsspecStore:
         return FsspecStore.from_url(store_data_server.url)
+
+
+class TestFsspecStoreOnSyncMemoryFS(StoreTests):
+    """A synchronous fsspec filesystem, run in threads through the async wrapper."""
+
+    @pytest.fixture
+    def store(self, request: pytest.FixtureRequest) -> FsspecStore:
+        import uuid
+
+        return FsspecStore.from_url(f"memory://zarrlayer-tests/{uuid.uuid4().hex[:12]}")

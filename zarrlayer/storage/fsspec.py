@@ -415,6 +415,9 @@ class FsspecStore(Store):
         self._check_writable()
         path = self._full_path(key)
         data = value if isinstance(value, bytes) else memoryview(value).tobytes()
+        if self._sync_fs is not None:
+            await self._call(lambda: asyncio.to_thread(_pipe_with_parents, self._sync_fs, path, data), key)
+            return
         fs = self._async_fs()
         await self._call(lambda: fs._pipe_file(path, data), key)
 
@@ -510,6 +513,11 @@ class FsspecStore(Store):
 
     async def list_dir(self, prefix: str) -> AsyncIterator[str]:  # type: ignore[override]
         prefix = normalize_prefix(prefix)
+        if not self._native:  # real directories may be empty: children are what holds a file
+            children = sorted({key[len(prefix):].split("/", 1)[0] async for key in self.list_prefix(prefix)})
+            for child in children:
+                yield child
+            return
         directory = self._dir_path(prefix)
         fs = self._async_fs()
         try:
@@ -528,8 +536,6 @@ class FsspecStore(Store):
                 names.add(child)
         for name in sorted(names):
             yield name
-
-    # -- lifecycle ------------------------------------------------------------------
 
 
 _loop_filesystems: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
@@ -569,6 +575,14 @@ async def _close_session(fs: Any) -> None:
             fs._s3creator = None
     except Exception:  # noqa: BLE001 - closing must not fail a caller's cleanup
         pass
+
+
+def _pipe_with_parents(fs: Any, path: str, data: bytes) -> None:
+    """Write `path` on a synchronous filesystem, making its parent directories first (local disks need them)."""
+    parent = fs._parent(path)
+    if parent:
+        fs.makedirs(parent, exist_ok=True)
+    fs.pipe_file(path, data)
 
 
 def _userinfo_to_auth(url: str, storage_options: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
