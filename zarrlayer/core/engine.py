@@ -15,10 +15,19 @@ import numpy as np
 from zarrlayer import config
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
 from zarrlayer.core.io import ArrayLocation, DecodeQueue, batched, delete_keys, fetch, run_batches, set_values
-from zarrlayer.errors import ChunkDecodeError, CodecError, ZarrlayerError
+from zarrlayer.errors import ChunkDecodeError
 from zarrlayer.format import ArrayMetadata, ChunkCodecPipeline
 
-__all__ = ["fill_scalar", "is_all_fill", "read_plan", "write_plan", "chunk_error", "decode_entries"]
+__all__ = [
+    "chunk_error",
+    "decode_chunk",
+    "decode_entries",
+    "fill_scalar",
+    "is_all_fill",
+    "merge_chunk",
+    "read_plan",
+    "write_plan",
+]
 
 _FETCH_BATCH_SYNC = 64
 _FETCH_BATCH_REMOTE = 256
@@ -50,6 +59,8 @@ def is_all_fill(chunk: np.ndarray, fill: Any) -> bool:
 
 def chunk_error(loc: ArrayLocation, key: str, exc: BaseException) -> ChunkDecodeError:
     """A ChunkDecodeError naming the array path, the chunk key and the store."""
+    if loc.prefix and key.startswith(loc.prefix):
+        key = key[len(loc.prefix) :]
     return ChunkDecodeError(f"array '{loc.path}' chunk key '{key}' in store {loc.store.url}: {exc}")
 
 
@@ -58,6 +69,16 @@ def _inline(plan: ChunkPlan, metadata: ArrayMetadata) -> bool:
         return True
     chunk_bytes = int(np.prod(metadata.chunks, dtype=np.int64)) * metadata.dtype.itemsize
     return chunk_bytes * len(plan.entries) < _INLINE_BYTES
+
+
+def decode_chunk(loc: ArrayLocation, pipeline: ChunkCodecPipeline, data: Any, shape: tuple[int, ...], key: str) -> np.ndarray:
+    """`pipeline.decode`, with any failure on bad bytes re-raised as a ChunkDecodeError naming path and key."""
+    try:
+        return pipeline.decode(data, shape)
+    except MemoryError:
+        raise
+    except Exception as exc:  # codec libraries raise their own types on corrupt input
+        raise chunk_error(loc, key, exc) from exc
 
 
 def decode_entries(
@@ -73,26 +94,17 @@ def decode_entries(
         if data is None:
             work[out_sel] = fill
             continue
-        try:
-            if complete:
-                target = work[out_sel]
-                if (
-                    target.shape == chunk_shape
-                    and target.flags.c_contiguous
-                    and np.may_share_memory(target, work)
-                    and pipeline.decode_into(data, target)
-                ):
-                    continue
-            chunk = pipeline.decode(data, chunk_shape)
-        except ChunkDecodeError as exc:
-            raise chunk_error(loc, key, exc) from exc
-        except CodecError as exc:
-            raise chunk_error(loc, key, exc) from exc
-        except ZarrlayerError:
-            raise
-        except Exception as exc:  # a codec library's own error on corrupt bytes
-            raise chunk_error(loc, key, exc) from exc
-        work[out_sel] = chunk[chunk_sel]
+        if complete:
+            target = work[out_sel]
+            if target.shape == chunk_shape and target.flags.c_contiguous and np.may_share_memory(target, work):
+                try:
+                    if pipeline.decode_into(data, target):
+                        continue
+                except MemoryError:
+                    raise
+                except Exception as exc:
+                    raise chunk_error(loc, key, exc) from exc
+        work[out_sel] = decode_chunk(loc, pipeline, data, chunk_shape, key)[chunk_sel]
 
 
 def read_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan) -> np.ndarray:
@@ -190,14 +202,7 @@ def write_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, val
         def _encode(part: Sequence[tuple[PlanEntry, Any, str]]) -> list[tuple[str, bytes | None]]:
             out: list[tuple[str, bytes | None]] = []
             for entry, data, key in part:
-                existing = None
-                if data is not None:
-                    try:
-                        existing = pipeline.decode(data, shape)
-                    except ZarrlayerError as exc:
-                        raise chunk_error(loc, key, exc) from exc
-                    except Exception as exc:
-                        raise chunk_error(loc, key, exc) from exc
+                existing = None if data is None else decode_chunk(loc, pipeline, data, shape, key)
                 chunk = merge_chunk(existing, shape, fill, metadata.dtype, entry, work_value)
                 empty = skip_empty and is_all_fill(chunk, fill)
                 out.append((key, None if empty else pipeline.encode(chunk)))

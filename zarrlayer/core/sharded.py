@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from zarrlayer.core.engine import chunk_error, decode_entries, fill_scalar, is_all_fill, merge_chunk
+from zarrlayer.core.engine import chunk_error, decode_chunk, decode_entries, fill_scalar, is_all_fill, merge_chunk
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
 from zarrlayer.core.io import ArrayLocation, DecodeQueue, batched, delete_keys, fetch, run_batches, set_values
-from zarrlayer.errors import ZarrlayerError
 from zarrlayer.format import ArrayMetadata
 from zarrlayer.storage._base import RangeByteRequest
 
@@ -211,10 +210,8 @@ def write_sharded(
                 for inner, entry in groups[shard]:
                     existing = None
                     if not entry[3] and inner in encoded:
-                        try:
-                            existing = sharding.inner.decode(encoded[inner], inner_shape)
-                        except ZarrlayerError as exc:
-                            raise chunk_error(loc, f"{key} (inner chunk {inner})", exc) from exc
+                        label = f"{key} (inner chunk {inner})"
+                        existing = decode_chunk(loc, sharding.inner, encoded[inner], inner_shape, label)
                     chunk = merge_chunk(existing, inner_shape, fill, metadata.dtype, entry, value)
                     if is_all_fill(chunk, fill):
                         encoded.pop(inner, None)
