@@ -11,6 +11,7 @@ from zarrlayer.api import (
     group,
     open,
     open_array,
+    open_consolidated,
     open_group,
 )
 from zarrlayer.core import Array, Attributes, Group
@@ -30,5 +31,6 @@ __all__ = [
     "group",
     "open",
     "open_array",
+    "open_consolidated",
     "open_group",
 ]

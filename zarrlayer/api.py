@@ -29,6 +29,7 @@ __all__ = [
     "group",
     "open",
     "open_array",
+    "open_consolidated",
     "open_group",
 ]
 
@@ -112,6 +113,11 @@ def open_group(
             f"expected a group at path '{node_path}' in store {zstore.url}, found an array"
         )
     return Group(zstore, node_path, metadata)
+
+
+def open_consolidated(store: Any = None, *, mode: str | None = "r", path: str | None = None, **kwargs: Any) -> Group:
+    """`open_group` that requires consolidated metadata (MetadataError when there is none)."""
+    return open_group(store, mode=mode, path=path, use_consolidated=True, **kwargs)
 
 
 def open_array(

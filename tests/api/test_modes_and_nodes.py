@@ -203,3 +203,18 @@ def test_cache_argument_wraps_the_store():
     arr = zarrlayer.open_array(store, path="x", mode="r", cache="memory")
     assert isinstance(arr.store, MemoryCacheStore)
     assert np.array_equal(arr[...], [1, 2, 3, 4]) and np.array_equal(arr[...], [1, 2, 3, 4])
+
+
+def test_deleting_a_member_removes_its_keys_and_open_consolidated_requires_the_document():
+    store = MemoryStore()
+    g = zarrlayer.group(store)
+    g.create_array("keep", shape=(2,), dtype="i4")[...] = [1, 2]
+    g.create_group("drop").create_array("inner", shape=(2,), dtype="i4")[...] = [3, 4]
+    with pytest.raises(MetadataError):
+        zarrlayer.open_consolidated(store)
+    del g["drop"]
+    assert list(g) == ["keep"] and not any(k.startswith("drop") for k in store.store_dict)
+    with pytest.raises(KeyError):
+        del g["drop"]
+    zarrlayer.consolidate_metadata(store)
+    assert list(zarrlayer.open_consolidated(store)) == ["keep"]

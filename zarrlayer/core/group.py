@@ -7,7 +7,7 @@ from typing import Any
 
 from zarrlayer.core.array import Array
 from zarrlayer.core.attributes import Attributes
-from zarrlayer.core.create import create_array_node, create_group_node
+from zarrlayer.core.create import clear_node, create_array_node, create_group_node
 from zarrlayer.core.info import GroupInfo
 from zarrlayer.core.io import join_path
 from zarrlayer.core.nodes import NodeMetadata, list_children, load_nodes, write_metadata
@@ -132,6 +132,18 @@ class Group:
         """The member `name`, or `default` when there is none."""
         metadata = self._lookup(name)
         return default if metadata is None else self._wrap(name.strip("/"), metadata)
+
+    def __delitem__(self, name: str) -> None:
+        """Delete the member `name` and everything below it."""
+        self._check_writable()
+        if self._lookup(name) is None:
+            raise KeyError(f"no array or group named {name!r} in group '{self._path}' (store {self._store.url})")
+        clear_node(self._store, join_path(self._path, name))
+        consolidated = self._metadata.consolidated
+        if consolidated is not None:
+            name = name.strip("/")
+            kept = {k: v for k, v in consolidated.items() if k != name and not k.startswith(name + "/")}
+            self._metadata = self._metadata.evolve(consolidated=kept)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._lookup(name) is not None
