@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import pytest
 import zarr
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from zarr.codecs import BytesCodec, Crc32cCodec, GzipCodec, ShardingCodec, TransposeCodec, ZstdCodec
 
 from tests.format._peer import parse_peer, peer_array, peer_store, raw
@@ -130,3 +132,37 @@ def test_morton_order_matches_peer():
 
     for shape in [(4, 4), (3, 5), (2, 3, 4), (1, 7), (5,)]:
         assert list(morton_order(shape)) == list(morton_order_iter(shape))
+
+
+@st.composite
+def _shard_cases(draw):
+    ndim = draw(st.integers(1, 3))
+    chunk = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
+    per_shard = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
+    present = draw(st.lists(st.booleans(), min_size=int(np.prod(per_shard)), max_size=int(np.prod(per_shard))))
+    location = draw(st.sampled_from(["start", "end"]))
+    compress = draw(st.booleans())
+    return chunk, per_shard, present, location, compress
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_shard_cases())
+def test_random_shards_roundtrip_through_peer(case):
+    chunk, per_shard, present, location, compress = case
+    shard = tuple(c * n for c, n in zip(chunk, per_shard))
+    inner = [BytesCodec(), ZstdCodec()] if compress else [BytesCodec()]
+    data = np.full(shard, -1, dtype="i4")
+    for flag, coords in zip(present, np.ndindex(*per_shard)):
+        if flag:
+            region = tuple(slice(i * c, (i + 1) * c) for i, c in zip(coords, chunk))
+            data[region] = np.arange(int(np.prod(chunk))).reshape(chunk) + 10 * sum(coords)
+    peer, stored = _peer_sharded(location, inner_codecs=inner, data=data, shape=shard, shard=shard, chunk=chunk)
+    meta = parse_peer(stored)
+    key = "a/" + meta.chunk_key((0,) * len(shard))
+    if not any(present):
+        assert key not in stored
+        return
+    assert meta.codecs.encode(data) == stored[key]
+    np.testing.assert_array_equal(meta.codecs.decode(stored[key], shard), data)
+    index = meta.sharding.decode_index(apply_byte_request(stored[key], meta.sharding.index_request(shard)), shard)
+    assert [bool(v) for v in (index[..., 0] != MISSING).reshape(-1)] == present

@@ -120,8 +120,8 @@ def parse_data_type_v3(value: Any, *, where: str) -> DataType:
         return DataType(np.dtype(spec), "fixed", name)
     if name in _V3_FIXED_BYTES:
         length = config.get("length_bytes")
-        if not isinstance(length, int) or isinstance(length, bool) or length < (0 if name != "fixed_length_utf32" else 0):
-            raise MetadataError(f"{where}: {name} needs an integer length_bytes, found {config!r}")
+        if not isinstance(length, int) or isinstance(length, bool) or length < 1:
+            raise MetadataError(f"{where}: {name} needs a positive integer length_bytes, found {config!r}")
         code = _V3_FIXED_BYTES[name]
         if code == "U":
             if length % 4:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from zarrlayer.format.codecs.base import BytesBytesCodec, Buffer
 __all__ = ["check_blosc_header", "BloscCodec", "GzipCodec", "ZstdCodec", "Crc32cCodec", "NumcodecsBytesCodec", "SHUFFLES"]
 
 SHUFFLES = ("noshuffle", "shuffle", "bitshuffle")
+_BLOSC_SIZES = struct.Struct("<4xI4xI")  # nbytes (decoded) and cbytes (whole chunk) in a blosc header
 _CNAMES = ("lz4", "lz4hc", "blosclz", "zstd", "snappy", "zlib")
 
 
@@ -63,20 +65,21 @@ class BloscCodec(BytesBytesCodec):
         return {"name": "blosc", "configuration": config}
 
 
+def _size(data: Buffer) -> int:
+    return len(data) if isinstance(data, bytes) else memoryview(data).nbytes
+
+
 def check_blosc_header(data: Buffer, expected: int | None) -> None:
     """ChunkDecodeError unless a blosc header is complete, matches the data's length and (if given) `expected`.
 
     c-blosc trusts its header, so a truncated chunk would otherwise be read past its end.
     """
-    view = memoryview(data)
-    size = view.nbytes
+    size = _size(data)
     if size < 16:
         raise ChunkDecodeError(f"blosc: truncated chunk ({size} bytes, a header needs 16)")
-    header = bytes(view.cast("B")[:16]) if view.ndim != 1 or view.format != "B" else bytes(view[:16])
-    cbytes = int.from_bytes(header[12:16], "little")
+    nbytes, cbytes = _BLOSC_SIZES.unpack_from(data if isinstance(data, bytes) else memoryview(data).cast("B"))
     if cbytes != size:
         raise ChunkDecodeError(f"blosc: the header says the chunk has {cbytes} bytes, found {size} (truncated or corrupt)")
-    nbytes = int.from_bytes(header[4:8], "little")
     if expected is not None and nbytes != expected:
         raise ChunkDecodeError(f"blosc: expected {expected} decoded bytes, the header says {nbytes}")
 
@@ -134,7 +137,7 @@ class ZstdCodec(BytesBytesCodec):
 
 def zstd_content_size(data: Buffer) -> int | None:
     """The decompressed size a single zstd frame's header records, or None when it does not record it."""
-    head = bytes(memoryview(data)[:18])
+    head = data[:18] if isinstance(data, bytes) else bytes(memoryview(data).cast("B")[:18])
     if len(head) < 5 or head[:4] != b"\x28\xb5\x2f\xfd":
         raise ChunkDecodeError("zstd: not a zstd frame (bad magic number or truncated)")
     fhd = head[4]

@@ -31,10 +31,6 @@ def as_bytes(data: Buffer) -> bytes:
     return bytes(data)
 
 
-def _nbytes(data: Buffer) -> int:
-    return data.nbytes if isinstance(data, (np.ndarray, memoryview)) else len(data)
-
-
 class ChunkCodecPipeline:
     """Encodes and decodes one stored unit (a chunk, or a whole shard when sharded).
 
@@ -150,7 +146,3 @@ class ChunkCodecPipeline:
                 return None
             size += 4
         return size
-
-    @staticmethod
-    def _sized(data: Buffer) -> int:
-        return _nbytes(data)
