@@ -22,9 +22,10 @@ import logging
 import threading
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import Future
 from typing import Any, TypeAlias
 
-from zarrlayer.cache._singleflight import SingleFlight, LeaderCancelled
+from zarrlayer.cache._singleflight import LeaderCancelled, SingleFlight
 from zarrlayer.storage._base import (
     Buffer,
     ByteRequest,
@@ -106,6 +107,10 @@ def _entries_for(op: Op, result: Any) -> list[tuple[EntryKey, Any]]:
     if kind == "exists":
         return [(("x", key, None), True)] if result else [(("v", key, None), None)]
     return [(("s", key, None), result)] if result != _NO_SIZE else [(("v", key, None), None)]
+
+
+def _items(fetched: dict[Op, Any]) -> list[tuple[EntryKey, Any]]:
+    return [item for op, value in fetched.items() for item in _entries_for(op, value)]
 
 
 def _as_bytes(value: Buffer | None) -> bytes | None:
@@ -248,28 +253,39 @@ class CacheTier(WrapperStore[Store]):
         fetched = await self._fetch(pending)
         return [fetched[op] if result is ABSENT else result for op, result in zip(ops, results)]
 
-    async def _fetch(self, ops: list[Op]) -> dict[Op, Any]:
+    def _claim(self, ops: list[Op]) -> tuple[list[tuple[Op, Future[Any]]], list[tuple[Op, Future[Any]]]]:
+        """Split `ops` into those this caller leads and those already in flight elsewhere."""
         leaders, waiters = [], []
         for op in ops:
             lead, future = self._flights.claim(op)
             (leaders if lead else waiters).append((op, future))
+        return leaders, waiters
+
+    def _publish(self, leaders: list[tuple[Op, Future[Any]]], again: list[Any], fetched: dict[Op, Any]) -> dict[Op, Any]:
+        out = {}
+        for (op, future), value in zip(leaders, again):
+            out[op] = fetched[op] if value is ABSENT else value
+            self._flights.finish(op, future, out[op])
+        return out
+
+    def _fail(self, leaders: list[tuple[Op, Future[Any]]], error: BaseException) -> None:
+        for op, future in leaders:
+            self._flights.finish(op, future, error=error)
+
+    async def _fetch(self, ops: list[Op]) -> dict[Op, Any]:
+        leaders, waiters = self._claim(ops)
         out: dict[Op, Any] = {}
         if leaders:
             try:
                 epoch, again = await self._hop(self._epoch_and_lookup, [op for op, _ in leaders])
                 todo = [op for (op, _), value in zip(leaders, again) if value is ABSENT]
-                values = await self._upstream(todo) if todo else []
-                fetched = dict(zip(todo, values))
-                items = [item for op, value in fetched.items() for item in _entries_for(op, value)]
-                if items:
-                    await self._hop(self._safe_fill, items, epoch)
+                fetched = dict(zip(todo, await self._upstream(todo))) if todo else {}
+                if fetched:
+                    await self._hop(self._safe_fill, _items(fetched), epoch)
             except BaseException as error:
-                for op, future in leaders:
-                    self._flights.finish(op, future, error=error)
+                self._fail(leaders, error)
                 raise
-            for (op, future), value in zip(leaders, again):
-                out[op] = fetched[op] if value is ABSENT else value
-                self._flights.finish(op, future, out[op])
+            out.update(self._publish(leaders, again, fetched))
         for op, future in waiters:
             try:
                 out[op] = await asyncio.shield(asyncio.wrap_future(future))
@@ -314,27 +330,19 @@ class CacheTier(WrapperStore[Store]):
         return [fetched[op] if result is ABSENT else result for op, result in zip(ops, results)]
 
     def _fetch_sync(self, ops: list[Op]) -> dict[Op, Any]:
-        leaders, waiters = [], []
-        for op in ops:
-            lead, future = self._flights.claim(op)
-            (leaders if lead else waiters).append((op, future))
+        leaders, waiters = self._claim(ops)
         out: dict[Op, Any] = {}
         if leaders:
             try:
                 epoch, again = self._epoch_and_lookup([op for op, _ in leaders])
                 todo = [op for (op, _), value in zip(leaders, again) if value is ABSENT]
-                values = self._upstream_sync(todo) if todo else []
-                fetched = dict(zip(todo, values))
-                items = [item for op, value in fetched.items() for item in _entries_for(op, value)]
-                if items:
-                    self._safe_fill(items, epoch)
+                fetched = dict(zip(todo, self._upstream_sync(todo))) if todo else {}
+                if fetched:
+                    self._safe_fill(_items(fetched), epoch)
             except BaseException as error:
-                for op, future in leaders:
-                    self._flights.finish(op, future, error=error)
+                self._fail(leaders, error)
                 raise
-            for (op, future), value in zip(leaders, again):
-                out[op] = fetched[op] if value is ABSENT else value
-                self._flights.finish(op, future, out[op])
+            out.update(self._publish(leaders, again, fetched))
         for op, future in waiters:
             try:
                 out[op] = future.result()
