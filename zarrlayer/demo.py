@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 import tempfile
 import time
@@ -30,6 +31,8 @@ from zarrlayer.errors import missing_dependency
 __all__ = ["DemoResult", "Pass", "run_demo"]
 
 _DATASET = "climate.zarr"
+TOLERANCE = 1e-3
+"""Largest difference from the exact answers (float64, computed while writing) that counts as correct."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,11 @@ class DemoResult:
     passes: list[Pass]
     max_error: float
 
+    @property
+    def ok(self) -> bool:
+        """Whether every result matched the values written, within TOLERANCE."""
+        return self.max_error < TOLERANCE
+
 
 @contextlib.contextmanager
 def _workdir(directory: str | Path | None) -> Iterator[Path]:
@@ -61,7 +69,7 @@ def _workdir(directory: str | Path | None) -> Iterator[Path]:
         path.mkdir(parents=True, exist_ok=True)
         yield path
         return
-    with tempfile.TemporaryDirectory(prefix="zarrlayer-demo-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="zarrlayer-demo-", ignore_cleanup_errors=True) as tmp:
         yield Path(tmp)
 
 
@@ -129,6 +137,7 @@ def _serve_and_compute(work: Path, latency: float, report: Report, expected: Exp
     from zarrlayer.testing.servers import http_server
 
     cache_dir = work / "cache"
+    shutil.rmtree(cache_dir, ignore_errors=True)
     with http_server(work, latency=latency) as server:
         url = f"{server.url}/{_DATASET}"
         report.serving(url, latency)
@@ -163,6 +172,8 @@ def run_demo(directory: str | Path | None = None, *, quick: bool = False, latenc
     _require("xarray", "xarray")
     _require("dask", "dask")
     _require("diskcache", "cache")
+    if latency_ms is not None and not latency_ms >= 0:
+        raise ValueError(f"expected a latency of 0 ms or more, found {latency_ms}")
     spec = DatasetSpec.quick() if quick else DatasetSpec.full()
     latency = (latency_ms if latency_ms is not None else (5.0 if quick else 30.0)) / 1000.0
     report = Report(out or sys.stdout)
@@ -172,6 +183,6 @@ def run_demo(directory: str | Path | None = None, *, quick: bool = False, latenc
         stored = _stored_bytes(work / _DATASET)
         report.written(spec, write_seconds, stored)
         passes, max_error = _serve_and_compute(work, latency, report, expected, spec)
-        report.results(passes[0].results, max_error)
+        report.results(passes[0].results, max_error, TOLERANCE)
         report.summary(passes)
     return DemoResult(spec, write_seconds, stored, passes, max_error)

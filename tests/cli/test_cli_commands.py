@@ -169,9 +169,29 @@ def test_subprocess_console_entry(sample: tuple[Path, dict]) -> None:
 def test_demo_quick_runs_and_reports(tmp_path: Path, capsys: Any) -> None:
     assert main(["demo", "--quick", "--dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for expected in ("[1] wrote climate.zarr", "[3] xr.open_dataset", "<xarray.Dataset>", "cold:", "warm: memory",
+    for expected in ("] wrote climate.zarr", "] xr.open_dataset", "<xarray.Dataset>", "cold:", "warm: memory",
                      "warm: disk", "global mean temperature", "-> OK"):
         assert expected in out, expected
     assert (tmp_path / "climate.zarr" / "zarr.json").is_file()
     back = zarrlayer.open_group(tmp_path / "climate.zarr", mode="r")
     assert back["temperature"].shape == (48, 36, 72) and np.isfinite(back["temperature"][0]).all()
+
+
+def test_demo_measures_cold_and_warm_passes(tmp_path: Path) -> None:
+    import io
+
+    from zarrlayer.demo import run_demo
+
+    out = io.StringIO()
+    result = run_demo(tmp_path, quick=True, latency_ms=1, out=out)
+    assert result.ok and result.max_error < 1e-3
+    cold, warm_memory, warm_disk = result.passes
+    assert cold.traffic.requests > 0 and cold.traffic.nbytes >= result.stored_bytes // 2
+    assert cold.cache["memory_misses"] > 0 and cold.cache["disk_misses"] > 0
+    assert warm_memory.traffic.requests == 0 and warm_memory.cache["memory_hits"] > 0
+    assert warm_memory.cache.get("disk_hits", 0) == 0 and warm_memory.cache.get("disk_misses", 0) == 0
+    assert warm_disk.traffic.requests == 0 and warm_disk.cache["disk_hits"] > 0
+    assert warm_disk.cache["disk_misses"] == 0
+    assert cold.results == pytest.approx(warm_memory.results)
+    assert cold.results == pytest.approx(warm_disk.results)
+    assert f"{cold.traffic.requests:>10}" in out.getvalue()

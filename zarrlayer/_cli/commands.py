@@ -143,6 +143,8 @@ def run_demo(args: argparse.Namespace, options: dict[str, Any]) -> int:
     """`zarrlayer demo`: the end-to-end demo (see zarrlayer.demo)."""
     from zarrlayer.demo import run_demo as demo
 
-    demo(directory=args.dir, quick=args.quick, latency_ms=args.latency_ms, out=sys.stdout)
+    result = demo(directory=args.dir, quick=args.quick, latency_ms=args.latency_ms, out=sys.stdout)
+    if not result.ok:
+        raise ValueError(f"the demo's results differ from the values it wrote (max error {result.max_error:.3g})")
     return 0
 
