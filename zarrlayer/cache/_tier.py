@@ -193,8 +193,14 @@ class CacheTier(WrapperStore[Store]):
         return self._metadata_ttl
 
     def stats(self) -> dict[str, Any]:
-        """Counters of this tier (hits, misses, bytes, entries, evictions, upstream_requests,
-        upstream_bytes); a cache tier below this one reports under `"inner"`."""
+        """This tier's figures, as a dict; a cache tier below it reports its own under `"inner"`.
+
+        `hits` / `misses`: reads (one per key) answered here / sent on; `upstream_requests`,
+        `upstream_bytes`: what was asked of the store below; `evictions`: entries dropped for
+        room; `bytes`, `entries`, `max_bytes`: what is held now and the budget (the disk tier
+        reports its whole directory, every namespace and SQLite's own pages included).
+        Counters are per instance and process; held figures are shared.
+        """
         stats: dict[str, Any] = {"tier": self._tier_name, **self._counters.snapshot(), **self._held()}
         if isinstance(self._store, CacheTier):
             stats["inner"] = self._store.stats()
