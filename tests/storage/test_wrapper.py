@@ -14,6 +14,7 @@ from zarrlayer.testing import StoreTests
 
 class TestWrapperOverMemory(StoreTests):
     pickle_shares_data = False
+    pickle_compares_equal = True
 
     @pytest.fixture
     def store(self) -> WrapperStore:

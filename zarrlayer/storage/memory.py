@@ -89,14 +89,16 @@ class MemoryStore(Store):
         return clone
 
     def __eq__(self, other: object) -> bool:
+        """Equal when both hold the same snapshot: the same dict, or equal contents (a pickled copy)."""
         return (
             isinstance(other, MemoryStore)
-            and other._data is self._data
             and other.read_only == self.read_only
+            and other._name == self._name
+            and (other._data is self._data or other._data == self._data)
         )
 
     def __hash__(self) -> int:
-        return hash((MemoryStore, id(self._data)))
+        return hash((MemoryStore, self._name, self.read_only))
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self._name is not None:
