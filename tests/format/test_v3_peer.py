@@ -164,3 +164,23 @@ def test_evolve_keeps_codecs_and_changes_json():
     bigger = meta.evolve(shape=(8, 4), attributes={"b": 2})
     assert bigger.shape == (8, 4) and bigger.attributes == {"b": 2} and meta.shape == (4, 4)
     assert bigger.to_json()["shape"] == [8, 4] and bigger.codecs is meta.codecs
+
+
+@pytest.mark.parametrize(
+    ("dtype", "filters", "data"),
+    [
+        ("float64", [znc.FixedScaleOffset(offset=1, scale=10, dtype="<f8", astype="|u1")], np.linspace(1, 10, 12)),
+        ("float64", [znc.Quantize(digits=2, dtype="<f8")], np.linspace(0, 1, 12)),
+        ("float32", [znc.BitRound(keepbits=6)], np.linspace(0, 1, 12, dtype="f4")),
+        ("float64", [znc.AsType(encode_dtype="<f4", decode_dtype="<f8")], np.linspace(0, 1, 12)),
+        ("bool", [znc.PackBits()], np.arange(12) % 3 == 0),
+    ],
+    ids=["fixedscaleoffset", "quantize", "bitround", "astype", "packbits"],
+)
+def test_numcodecs_array_filters(dtype, filters, data):
+    peer, stored = peer_array(data, shape=(12,), chunks=(12,), dtype=dtype, filters=filters)
+    meta = parse_peer(stored)
+    assert meta.to_documents()["zarr.json"] == stored["a/zarr.json"]
+    decoded = meta.codecs.decode(stored["a/c/0"], (12,))
+    np.testing.assert_array_equal(decoded, peer[...])
+    assert meta.codecs.encode(decoded) == stored["a/c/0"]

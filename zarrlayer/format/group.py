@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from zarrlayer.errors import MetadataError
 from zarrlayer.format.common import V2_ATTRS_KEY, V2_CONSOLIDATED_KEY, V2_GROUP_KEY, V3_METADATA_KEY, dump_json
 
 __all__ = ["GroupMetadata", "consolidated_order", "EMPTY_CONSOLIDATED"]
@@ -57,8 +59,6 @@ class GroupMetadata:
         if unknown:
             raise TypeError(f"evolve() can change attributes or consolidated, not {sorted(unknown)}")
         if "attributes" in changes and not isinstance(changes["attributes"], dict):
-            from zarrlayer.errors import MetadataError
-
             raise MetadataError(f"attributes must be a dict, found {type(changes['attributes']).__name__}")
         return dataclasses.replace(self, **changes)
 
@@ -77,8 +77,6 @@ def _consolidated_v3(nodes: dict[str, Any]) -> dict[str, Any]:
 
 def consolidated_v2_bytes(root: GroupMetadata, nodes: dict[str, Any]) -> bytes:
     """The `.zmetadata` document (compact JSON, as zarr-python writes it) for `root` and `nodes`."""
-    import json
-
     docs: dict[str, Any] = {V2_GROUP_KEY: {"zarr_format": 2}, V2_ATTRS_KEY: root.attributes}
     for path in sorted(nodes, key=consolidated_order):
         node = nodes[path]

@@ -61,7 +61,7 @@ class NumcodecsArrayCodec(ArrayArrayCodec):
         config = self.codec.get_config()
         if self.codec.codec_id == "packbits":
             return (-1,), np.dtype("u1")
-        astype = config.get("astype")
+        astype = config.get("encode_dtype") if self.codec.codec_id == "astype" else config.get("astype")
         return shape, np.dtype(astype) if astype else dtype
 
     def encode(self, chunk: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ class BytesCodec(ArrayBytesCodec):
         stored = self._stored(dtype)
         expected = math.prod(shape) * dtype.itemsize
         size = data.nbytes if isinstance(data, (np.ndarray, memoryview)) else len(data)
-        if size != expected:
+        if size != expected and -1 not in shape:
             raise ChunkDecodeError(f"bytes codec: expected {expected} bytes for a {shape} chunk of {dtype}, found {size}")
         arr = np.frombuffer(data, dtype=stored).reshape(shape)
         return arr if stored == dtype else arr.astype(dtype)
