@@ -43,6 +43,7 @@ __all__ = ["Sizes", "main", "make_data"]
 
 NAME = "engine"
 _SKIP: set[str] = set()
+_PROFILE_DIR: Path | None = None
 BLOSC_LZ4 = {"name": "blosc", "configuration": {"cname": "lz4", "clevel": 5, "shuffle": "shuffle", "typesize": 4, "blocksize": 0}}
 
 
@@ -132,6 +133,28 @@ def _check(name: str, got: object, expected: object) -> None:
         raise AssertionError(f"{name}: result differs from the expected data; refusing to time it")
 
 
+def _timed(label: str, contestants: list[Contestant], **options) -> CaseResult:
+    result = run_case(NAME, label, contestants, **options)
+    if _PROFILE_DIR is not None:
+        _profile(label, next(c for c in contestants if c.name == "zarrlayer"))
+    return result
+
+
+def _profile(label: str, contestant: Contestant) -> None:
+    """Run zarrlayer's side of a case under pyinstrument and save the call tree next to the results."""
+    from pyinstrument import Profiler
+
+    if contestant.setup is not None:
+        contestant.setup()
+    profiler = Profiler(interval=0.0002)
+    with profiler:
+        contestant.run()
+    slug = "".join(ch if ch.isalnum() else "-" for ch in label).strip("-")
+    path = _PROFILE_DIR / f"profile-{slug}.txt"
+    path.write_text(profiler.output_text(unicode=True, show_all=False))
+    print_flush(f"  profile: {path}")
+
+
 def _kept(contestants: list[Contestant]) -> list[Contestant]:
     return [c for c in contestants if c.name not in _SKIP]
 
@@ -148,7 +171,7 @@ def _read_case(label, path, data, chunks, shards, selection, runs, warmup, **tar
     for c in contestants:
         _check(f"{label} / {c.name}", c.run(), expected)
     units = raw_loop.count_chunks(layout, selection)
-    return run_case(NAME, label, contestants, runs=runs, warmup=warmup, floor="raw loop", units=units, **targets)
+    return _timed(label, contestants, runs=runs, warmup=warmup, floor="raw loop", units=units, **targets)
 
 
 def _write_case(label, root, data, chunks, runs, warmup, **targets) -> CaseResult:
@@ -171,7 +194,7 @@ def _write_case(label, root, data, chunks, runs, warmup, **targets) -> CaseResul
         _check(f"{label} / zarrlayer written, zarr-python read", _zarr_read(paths["zarrlayer"]), data)
     _check(f"{label} / raw loop written", raw_loop.read(layout, Ellipsis), data)
     units = raw_loop.count_chunks(layout, Ellipsis)
-    return run_case(NAME, label, contestants, runs=runs, warmup=warmup, floor="raw loop", units=units, **targets)
+    return _timed(label, contestants, runs=runs, warmup=warmup, floor="raw loop", units=units, **targets)
 
 
 def _group_case(label, path, n_arrays, runs, warmup, **targets) -> CaseResult:
@@ -190,7 +213,7 @@ def _group_case(label, path, n_arrays, runs, warmup, **targets) -> CaseResult:
     expected = _zarr_list_group(path)
     for c in contestants:
         _check(f"{label} / {c.name}", c.run(), expected)
-    return run_case(NAME, label, contestants, runs=runs, warmup=warmup, units=n_arrays, unit_name="array", **targets)
+    return _timed(label, contestants, runs=runs, warmup=warmup, units=n_arrays, unit_name="array", **targets)
 
 
 # -- peak memory ---------------------------------------------------------------------------
@@ -263,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--memory-probe", nargs=3, metavar=("LIBRARY", "PATH", "METHOD"), help=argparse.SUPPRESS)
     parser.add_argument("--cases", default="", help="comma-separated case numbers to run, 'mem' for memory (default all)")
+    parser.add_argument("--profile", action="store_true", help="also save a pyinstrument call tree of zarrlayer per case")
     parser.add_argument("--skip", default="", help="comma-separated contestants to leave out (for profiling)")
     args = parser.parse_args(argv)
     if args.memory_probe:
@@ -270,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     runs, warmup = resolve_runs(args)
     warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+    global _PROFILE_DIR
+    _PROFILE_DIR = args.results_dir if args.profile else None
+    args.results_dir.mkdir(parents=True, exist_ok=True)
     _SKIP.update(name.strip() for name in args.skip.split(",") if name.strip())
     sizes = Sizes.quick() if args.quick else Sizes.full()
     wanted = {c.strip() for c in args.cases.split(",") if c.strip()} or {"1", "2", "3", "4", "5", "mem"}
