@@ -128,10 +128,18 @@ def test_encoded_chunks_equal_peer_bytes():
         dict(filters=[TransposeCodec(order=(1, 0))]),
         dict(chunk_key_encoding={"name": "v2", "separator": "/"}),
         dict(fill_value=-1.5, dimension_names=["x", "y"], attributes={"a": 1}),
+        dict(shards=(6, 4)),
+        dict(shards=(6, 4), compressors=None, dtype="uint8"),
+        dict(dtype=str, shards=(6, 2)),
+        dict(dtype="bytes"),
+        dict(dtype="bool", compressors=BloscCodec()),
+        dict(dtype="S4", fill_value=b"ab"),
+        dict(dtype="<M8[s]", compressors=GzipCodec(level=9)),
     ],
 )
 def test_build_matches_peer(kwargs):
-    common = dict(shape=(6, 4), chunks=(3, 2), dtype="float32")
+    kwargs = dict(kwargs)
+    common = dict(shape=(6, 4), chunks=(3, 2), dtype=kwargs.pop("dtype", "float32"))
     _, stored = peer_array(None, **common, **kwargs)
     ours = build_array_metadata(zarr_format=3, **common, **kwargs)
     assert ours.to_json() == main_doc(stored)

@@ -24,14 +24,16 @@ class ArrayArrayCodec(ABC):
         return shape, dtype
 
     @abstractmethod
-    def encode(self, chunk: np.ndarray) -> np.ndarray: ...
+    def encode(self, chunk: np.ndarray) -> np.ndarray:
+        """The encoded array (may be a view of `chunk`)."""
 
     @abstractmethod
     def decode(self, chunk: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """The decoded chunk of `shape` and `dtype` (the input side of `resolve`)."""
 
     @abstractmethod
-    def to_json(self) -> dict[str, Any]: ...
+    def to_json(self) -> dict[str, Any]:
+        """The v3 codec object (`{"name": ..., "configuration": ...}`)."""
 
 
 class ArrayBytesCodec(ABC):
@@ -42,13 +44,16 @@ class ArrayBytesCodec(ABC):
     """Whether an encoded chunk of a given shape always has the same size (plain `bytes`)."""
 
     @abstractmethod
-    def encode(self, chunk: np.ndarray) -> Buffer: ...
+    def encode(self, chunk: np.ndarray) -> Buffer:
+        """The serialized bytes of `chunk`."""
 
     @abstractmethod
-    def decode(self, data: Buffer, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray: ...
+    def decode(self, data: Buffer, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """The chunk of `shape` and `dtype` held in `data`; ChunkDecodeError when it does not fit."""
 
     @abstractmethod
-    def to_json(self) -> dict[str, Any]: ...
+    def to_json(self) -> dict[str, Any]:
+        """The v3 codec object."""
 
 
 class BytesBytesCodec(ABC):
@@ -59,10 +64,12 @@ class BytesBytesCodec(ABC):
     """Whether `decode_into(data, out)` decodes straight into a buffer of known size."""
 
     @abstractmethod
-    def encode(self, data: Buffer) -> Buffer: ...
+    def encode(self, data: Buffer) -> Buffer:
+        """The encoded bytes."""
 
     @abstractmethod
-    def decode(self, data: Buffer) -> Buffer: ...
+    def decode(self, data: Buffer) -> Buffer:
+        """The decoded bytes."""
 
     def decode_into(self, data: Buffer, out: np.ndarray) -> None:
         """Decode into `out`, which must end up exactly filled (ChunkDecodeError otherwise)."""
@@ -71,7 +78,8 @@ class BytesBytesCodec(ABC):
         out.reshape(-1).view(np.uint8)[:] = np.frombuffer(decoded, dtype=np.uint8)
 
     @abstractmethod
-    def to_json(self) -> dict[str, Any]: ...
+    def to_json(self) -> dict[str, Any]:
+        """The v3 codec object."""
 
 
 def check_size(data: Buffer, expected: int, what: str) -> None:
