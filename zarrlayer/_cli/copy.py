@@ -119,6 +119,27 @@ async def _rollback(dst: Store, written: list[str], error: BaseException) -> Non
         error.add_note(f"cleaning up the partial copy in {dst.url} also failed: {exc}")
 
 
+class _Copier:
+    """Copies single keys from `src` to `dst`, remembering what it wrote (for a rollback) and how much."""
+
+    def __init__(self, src: Store, dst: Store, prefixes: tuple[str, str],
+                 on_copied: Callable[[int], None] | None) -> None:
+        self.src, self.dst, self.prefixes, self.on_copied = src, dst, prefixes, on_copied
+        self.written: list[str] = []
+        self.nbytes = 0
+
+    async def copy(self, key: str) -> None:
+        value = await self.src.get(key)
+        if value is None:
+            raise StoreError(f"key {key!r} was listed in {self.src.url} but vanished before it could be copied")
+        target = self.prefixes[1] + key[len(self.prefixes[0]):]
+        self.written.append(target)
+        await self.dst.set(target, value)
+        self.nbytes += len(value)
+        if self.on_copied is not None:
+            self.on_copied(len(value))
+
+
 async def copy_store(
     src: Store,
     dst: Store,
@@ -141,27 +162,12 @@ async def copy_store(
         await _remove_destination(dst, dst_prefix)
     else:
         await check_destination(dst, dst_prefix)
-    written: list[str] = []
-    nbytes = 0
-
-    async def copy_one(key: str) -> None:
-        nonlocal nbytes
-        value = await src.get(key)
-        if value is None:
-            raise StoreError(f"key {key!r} was listed in {src.url} but vanished before it could be copied")
-        target = dst_prefix + key[len(src_prefix):]
-        written.append(target)
-        await dst.set(target, value)
-        nbytes += len(value)
-        if on_copied is not None:
-            on_copied(len(value))
-
-    data = [k for k in keys if not _is_metadata(k)]
+    copier = _Copier(src, dst, (src_prefix, dst_prefix), on_copied)
     metadata = _metadata_order([k for k in keys if _is_metadata(k)])
     try:
-        await _run_workers((copy_one(k) for k in data), concurrency)
-        await _run_workers((copy_one(k) for k in metadata), 1)
+        await _run_workers((copier.copy(k) for k in keys if not _is_metadata(k)), concurrency)
+        await _run_workers((copier.copy(k) for k in metadata), 1)
     except BaseException as exc:
-        await _rollback(dst, written, exc)
+        await _rollback(dst, copier.written, exc)
         raise
-    return CopyResult(keys=len(written), nbytes=nbytes)
+    return CopyResult(keys=len(copier.written), nbytes=copier.nbytes)
