@@ -225,7 +225,6 @@ def _memory_probe(library: str, path: str, method: str) -> None:
     `traced` is tracemalloc's peak (Python and numpy allocations); `rss` the growth of the
     peak resident set over the resident set before the read (everything, C buffers too).
     """
-    import resource
     import tracemalloc
 
     import psutil
@@ -238,10 +237,34 @@ def _memory_probe(library: str, path: str, method: str) -> None:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     else:
+        _reset_peak_rss()
         rss_before = psutil.Process().memory_info().rss
         result = read(Path(path))
-        peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss_before, 0)
+        peak = max(_peak_rss() - rss_before, 0)
     print(json.dumps({"nbytes": int(result.nbytes), "peak": peak}))
+
+
+def _reset_peak_rss() -> None:
+    """Reset the kernel's peak-RSS mark (Linux >= 4.0), so that the peak is the read's own."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def _peak_rss() -> int:
+    """Peak resident set of this process's memory map (VmHWM; ru_maxrss would include the forking parent's)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _probe(library: str, path: Path, method: str) -> int:
