@@ -89,13 +89,18 @@ def test_a_second_process_reads_the_disk_cache_with_no_upstream_read(tmp_path) -
 
 
 def test_two_stores_with_the_same_keys_never_collide_in_one_directory(tmp_path) -> None:
-    first = CountingStore(MemoryStore({"zarr.json": b"first", "c/0": b"1" * 10}))
-    second = CountingStore(MemoryStore({"zarr.json": b"second", "c/0": b"2" * 10}))
-    a = DiskCacheStore(first, tmp_path, "16 MiB")
-    b = DiskCacheStore(second, tmp_path, "16 MiB")
+    roots = []
+    for name, digit in (("one", b"1"), ("two", b"2")):
+        local = LocalStore(tmp_path / name)
+        sync(local.set("zarr.json", name.encode()))
+        sync(local.set("c/0", digit * 10))
+        roots.append(local)
+    first, second = CountingStore(roots[0]), CountingStore(roots[1])
+    a = DiskCacheStore(first, tmp_path / "cache", "16 MiB")
+    b = DiskCacheStore(second, tmp_path / "cache", "16 MiB")
     assert a.namespace != b.namespace
     for _ in range(2):
-        assert sync(a.get("zarr.json")) == b"first" and sync(b.get("zarr.json")) == b"second"
+        assert sync(a.get("zarr.json")) == b"one" and sync(b.get("zarr.json")) == b"two"
         assert sync(a.get("c/0")) == b"1" * 10 and sync(b.get("c/0")) == b"2" * 10
         assert sorted(sync(_collect(a.list()))) == sorted(sync(_collect(b.list()))) == ["c/0", "zarr.json"]
     assert first.counts["get"] == second.counts["get"] == 2
@@ -103,7 +108,7 @@ def test_two_stores_with_the_same_keys_never_collide_in_one_directory(tmp_path) 
     assert sync(b.get("c/0")) == b"2" * 10 and second.counts["get"] == 2
     b.clear_cache()
     first.reset()
-    assert sync(a.get("zarr.json")) == b"first" and first.reads == 0
+    assert sync(a.get("zarr.json")) == b"one" and first.reads == 0
 
 
 def test_same_location_shares_entries_across_instances(tmp_path) -> None:
@@ -264,3 +269,18 @@ def test_threads_mixing_reads_and_writes_leave_the_cache_agreeing_with_the_store
         assert cache.get_sync(key) == truth and sync(cache.get(key)) == truth
         assert sync(cache.exists(key)) == (truth is not None)
         assert cache.get_sync(key, RangeByteRequest(0, 2)) == (None if truth is None else truth[:2])
+
+
+def test_stores_known_only_to_this_process_never_share_a_namespace(tmp_path) -> None:
+    data = {"zarr.json": b"{}"}
+    first = DiskCacheStore(MemoryStore(data), tmp_path, "1 MiB")
+    sync(first.get("zarr.json"))
+    upstream = CountingStore(MemoryStore(data))
+    second = DiskCacheStore(upstream, tmp_path, "1 MiB")
+    assert second.namespace != first.namespace
+    named = MemoryStore.named("cache-test-shared")
+    try:
+        assert DiskCacheStore(named, tmp_path, "1 MiB").namespace == DiskCacheStore(named, tmp_path, "1 MiB").namespace
+    finally:
+        MemoryStore.drop_named("cache-test-shared")
+    assert sync(second.get("zarr.json")) == b"{}" and upstream.counts["get"] == 1

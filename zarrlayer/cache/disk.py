@@ -13,6 +13,7 @@ import hashlib
 import os
 import random
 import sqlite3
+import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from zarrlayer.cache._spec import parse_size
 from zarrlayer.cache._tier import ABSENT, LISTING_KINDS, CacheTier, EntryKey, _payload_size
 from zarrlayer.errors import StoreError, missing_dependency
 from zarrlayer.storage._base import OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
+from zarrlayer.storage.wrapper import WrapperStore
 
 __all__ = ["DiskCacheStore"]
 
@@ -37,13 +39,27 @@ def _request_code(request: Any) -> str:
     raise TypeError(f"expected a ByteRequest, found {type(request).__name__}")
 
 
+def _identity(store: Store) -> str:
+    """`store.url`, made unique where the URL names only an object of this process (its id
+    could be reused later, and a persistent cache must never serve one store's data for another)."""
+    from zarrlayer.storage.memory import MemoryStore
+
+    inner = store
+    while isinstance(inner, WrapperStore):
+        inner = inner.store
+    if (isinstance(inner, MemoryStore) and inner.name is None) or inner.url == Store.url.fget(inner):  # type: ignore[attr-defined]
+        return f"{store.url}#{uuid.uuid4().hex}"
+    return store.url
+
+
 class DiskCacheStore(CacheTier):
     """A persistent cache of `store` in `directory`, holding at most `max_bytes` (int or "20 GiB").
 
     Several processes may open the same directory at once (dask workers on one host).
     `metadata_ttl` (seconds, None for never): metadata documents, listings and misses older
     than this are fetched again; chunks stay until evicted. `namespace` overrides the hash
-    of `store.url` that keeps datasets apart. `eviction_policy` is diskcache's
+    of `store.url` that keeps datasets apart (a store known only to this process, such as an
+    unnamed MemoryStore, gets a namespace of its own that no later store can reuse). `eviction_policy` is diskcache's
     "least-recently-stored" (default: a hit writes nothing, so readers in many processes
     never queue for SQLite's write lock) or "least-recently-used" (a hit records its time).
     """
@@ -76,7 +92,7 @@ class DiskCacheStore(CacheTier):
         self._directory = str(Path(directory).expanduser().absolute())
         self._eviction_policy = eviction_policy
         self._namespace_given = namespace
-        self._ns = namespace or hashlib.sha256(store.url.encode()).hexdigest()[:32]
+        self._ns = namespace or hashlib.sha256(_identity(store).encode()).hexdigest()[:32]
         self._epoch_key = f"{self._ns}:#epoch"
         try:
             self._cache = diskcache.Cache(
