@@ -10,25 +10,26 @@ through the store's shared request limit and retry policy (see `_remote`).
 from __future__ import annotations
 
 import asyncio
-import atexit
 import inspect
-import weakref
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Self
 
 from fsspec.utils import tokenize
 
 from zarrlayer.errors import ReadOnlyError, missing_dependency
-from zarrlayer.storage._base import (
-    Buffer,
-    ByteRequest,
-    OffsetByteRequest,
-    RangeByteRequest,
-    Store,
-    SuffixByteRequest,
-    normalize_prefix,
-    validate_key,
-    validate_prefix,
+from zarrlayer.storage._base import Buffer, ByteRequest, Store, normalize_prefix, validate_key, validate_prefix
+from zarrlayer.storage._fsspec_support import (
+    BACKENDS,
+    LOOP_ONLY_OPTIONS,
+    READ_ONLY_PROTOCOLS,
+    classify_fsspec_error,
+    empty_request,
+    fsspec_limits,
+    loop_filesystems,
+    pipe_with_parents,
+    unsatisfiable,
+    userinfo,
+    userinfo_to_auth,
 )
 from zarrlayer.storage._remote import (
     Failure,
@@ -38,101 +39,9 @@ from zarrlayer.storage._remote import (
     get_limiter,
     redact_url,
     remote_error,
-    status_failure,
 )
 
 __all__ = ["FsspecStore"]
-
-_LOOP_ONLY_OPTIONS = ("asynchronous", "loop", "skip_instance_cache")
-_TRANSIENT_NAMES = frozenset(
-    {
-        "ServerDisconnectedError",
-        "ClientPayloadError",
-        "ServerTimeoutError",
-        "ReadTimeoutError",
-        "ConnectTimeoutError",
-        "ConnectionClosedError",
-        "ResponseStreamingError",
-        "IncompleteReadError",
-    }
-)
-_READ_ONLY_PROTOCOLS = frozenset({"http", "https"})
-_BACKENDS = {
-    "s3": ("s3fs", "s3"),
-    "s3a": ("s3fs", "s3"),
-    "gs": ("gcsfs", "gcs"),
-    "gcs": ("gcsfs", "gcs"),
-    "az": ("adlfs", "azure"),
-    "abfs": ("adlfs", "azure"),
-    "abfss": ("adlfs", "azure"),
-    "adl": ("adlfs", "azure"),
-    "http": ("aiohttp", "http"),
-    "https": ("aiohttp", "http"),
-}
-"""The package and zarrlayer extra behind each common fsspec protocol."""
-
-
-def _status_of(exc: BaseException) -> int | None:
-    """The HTTP status behind `exc` or its causes (aiohttp and botocore errors), if any."""
-    seen = 0
-    current: BaseException | None = exc
-    while current is not None and seen < 5:
-        status = getattr(current, "status", None)
-        if isinstance(status, int):
-            return status
-        response = getattr(current, "response", None)
-        if isinstance(response, dict):
-            code = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if isinstance(code, int):
-                return code
-        current = current.__cause__ or current.__context__
-        seen += 1
-    return None
-
-
-def classify_fsspec_error(exc: BaseException) -> Failure:
-    """How a filesystem error is handled: missing keys pass, 429/5xx and dropped connections retry."""
-    if isinstance(exc, (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)):
-        return Failure.PASS
-    by_status = status_failure(_status_of(exc))
-    if by_status is not None:
-        return by_status
-    if isinstance(exc, PermissionError):
-        return Failure.FATAL
-    if isinstance(exc, (TimeoutError, asyncio.TimeoutError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
-        return Failure.TRANSIENT
-    if type(exc).__name__ in _TRANSIENT_NAMES:
-        return Failure.TRANSIENT
-    if isinstance(exc, ConnectionError) or type(exc).__name__ in ("ClientConnectorError", "EndpointConnectionError"):
-        return Failure.FATAL
-    if isinstance(exc, OSError) and type(exc).__module__.split(".")[0] in ("aiohttp", "botocore", "s3fs"):
-        return Failure.FATAL
-    return Failure.PASS
-
-
-def _unsatisfiable(exc: BaseException) -> bool:
-    return _status_of(exc) == 416
-
-
-def _limits(request: ByteRequest | None) -> tuple[int | None, int | None]:
-    """fsspec's (start, end) for a byte request; a suffix is a negative start."""
-    if request is None:
-        return None, None
-    if isinstance(request, RangeByteRequest):
-        return request.start, request.end
-    if isinstance(request, OffsetByteRequest):
-        return request.offset, None
-    if isinstance(request, SuffixByteRequest):
-        return -request.suffix, None
-    raise TypeError(f"expected a ByteRequest or None, found {type(request).__name__}")
-
-
-def _empty_request(request: ByteRequest | None) -> bool:
-    """Whether the request selects no bytes whatever the value (its answer only says if the key exists)."""
-    return (isinstance(request, RangeByteRequest) and request.start == request.end) or (
-        isinstance(request, SuffixByteRequest) and request.suffix == 0
-    )
-
 
 class FsspecStore(Store):
     """A store over an fsspec filesystem rooted at `path`; HTTP filesystems are read-only.
@@ -161,18 +70,18 @@ class FsspecStore(Store):
         if max_concurrency is not None and (not isinstance(max_concurrency, int) or max_concurrency < 1):
             raise ValueError(f"max_concurrency must be a positive int, found {max_concurrency!r}")
         protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-        self._http = bool(set(protocols) & _READ_ONLY_PROTOCOLS)
+        self._http = bool(set(protocols) & READ_ONLY_PROTOCOLS)
         self.supports_writes = self.supports_deletes = not self._http
         super().__init__(read_only=read_only or not self.supports_writes)
         self._fs_cls = type(fs)
-        self._fs_options = {k: v for k, v in fs.storage_options.items() if k not in _LOOP_ONLY_OPTIONS}
+        self._fs_options = {k: v for k, v in fs.storage_options.items() if k not in LOOP_ONLY_OPTIONS}
         self._native = isinstance(fs, AsyncFileSystem)
         self._path = fs._strip_protocol(path).rstrip("/") if path else ""
         self._url = redact_url(_url.rstrip("/") if _url else fs.unstrip_protocol(self._path).rstrip("/"))
         self._allowed = tuple(allowed_exceptions)
         self._max_concurrency = max_concurrency
         self._policy = RetryPolicy(retries=retries)
-        self._secrets = collect_secrets(self._fs_options) | collect_secrets({"password": _userinfo(self._path)})
+        self._secrets = collect_secrets(self._fs_options) | collect_secrets({"password": userinfo(self._path)})
         self._sync_fs = None if self._native else fs
         self._fs_token = tokenize(self._fs_cls.__module__, self._fs_cls.__qualname__, self._fs_options)
         self._wrapped: Any = None
@@ -195,12 +104,12 @@ class FsspecStore(Store):
             from fsspec.core import url_to_fs
         except ImportError:  # pragma: no cover - fsspec is a core dependency
             raise missing_dependency("fsspec", "s3", "FsspecStore") from None
-        url, storage_options = _userinfo_to_auth(url, storage_options)
+        url, storage_options = userinfo_to_auth(url, storage_options)
         try:
             fs, path = url_to_fs(url, **(storage_options or {}))
         except ImportError:
             protocol = url.split("::", 1)[0].split("://", 1)[0] if "://" in url else "file"
-            package, extra = _BACKENDS.get(protocol, (f"the fsspec implementation of {protocol!r}", "all"))
+            package, extra = BACKENDS.get(protocol, (f"the fsspec implementation of {protocol!r}", "all"))
             raise missing_dependency(package, extra, f"FsspecStore for {redact_url(url)!r}") from None
         if "::" in url:
             return cls(fs, path, read_only=read_only, _url=url, **kwargs)
@@ -278,7 +187,7 @@ class FsspecStore(Store):
                 self._wrapped = AsyncFileSystemWrapper(self._sync_fs)
             return self._wrapped
         loop = asyncio.get_running_loop()
-        on_loop = _loop_filesystems.setdefault(loop, {})
+        on_loop = loop_filesystems.setdefault(loop, {})
         fs = on_loop.get(self._fs_token)
         if fs is None:
             fs = self._fs_cls(**self._fs_options, asynchronous=True, loop=loop, skip_instance_cache=True)
@@ -324,9 +233,9 @@ class FsspecStore(Store):
 
     async def get(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
         path = self._full_path(key)
-        if _empty_request(byte_range):
+        if empty_request(byte_range):
             return b"" if await self.exists(key) else None
-        start, end = _limits(byte_range)
+        start, end = fsspec_limits(byte_range)
         fs = self._async_fs()
         kwargs = self._full_read_kwargs if byte_range is None else {}
         try:
@@ -334,7 +243,7 @@ class FsspecStore(Store):
         except self._allowed:
             return None
         except Exception as exc:
-            if _unsatisfiable(exc):
+            if unsatisfiable(exc):
                 return b"" if await self.exists(key) else None
             raise
 
@@ -344,9 +253,9 @@ class FsspecStore(Store):
         requests = list(key_ranges)
         paths = [self._full_path(k) for k, _ in requests]
         results: list[Any] = [None] * len(requests)
-        batch = [i for i, (_, r) in enumerate(requests) if not _empty_request(r)]
+        batch = [i for i, (_, r) in enumerate(requests) if not empty_request(r)]
         if batch:
-            limits = [_limits(requests[i][1]) for i in batch]
+            limits = [fsspec_limits(requests[i][1]) for i in batch]
             fs = self._async_fs()
             limiter = get_limiter((type(self).__name__, self._url), self.max_concurrency)
             async with limiter.slots(len(batch)) as taken:
@@ -365,7 +274,7 @@ class FsspecStore(Store):
         redo = [i for i, v in enumerate(results) if isinstance(v, BaseException) or i not in batch]
         for i in redo:
             exc = results[i]
-            if isinstance(exc, BaseException) and not isinstance(exc, self._allowed) and not _unsatisfiable(exc):
+            if isinstance(exc, BaseException) and not isinstance(exc, self._allowed) and not unsatisfiable(exc):
                 if self._classify(exc) is Failure.FATAL:
                     raise remote_error(exc, f"{self._url} key {requests[i][0]!r}", 1, Failure.FATAL, self._secrets)
         if redo:
@@ -416,7 +325,7 @@ class FsspecStore(Store):
         path = self._full_path(key)
         data = value if isinstance(value, bytes) else memoryview(value).tobytes()
         if self._sync_fs is not None:
-            await self._call(lambda: asyncio.to_thread(_pipe_with_parents, self._sync_fs, path, data), key)
+            await self._call(lambda: asyncio.to_thread(pipe_with_parents, self._sync_fs, path, data), key)
             return
         fs = self._async_fs()
         await self._call(lambda: fs._pipe_file(path, data), key)
@@ -536,79 +445,3 @@ class FsspecStore(Store):
                 names.add(child)
         for name in sorted(names):
             yield name
-
-
-_loop_filesystems: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
-"""Asynchronous filesystem instances per loop, shared by every store with the same configuration."""
-
-
-@atexit.register
-def _close_opened() -> None:
-    """Close the sessions still open on zarrlayer's background loop, so exit is quiet."""
-    from zarrlayer.core import sync as _sync
-
-    loop = _sync._loop
-    live = list(_loop_filesystems.get(loop, {}).values()) if loop is not None else []
-    if loop is None or loop.is_closed() or not loop.is_running() or not live:
-        return
-    try:
-        future = asyncio.run_coroutine_threadsafe(_close_sessions(live), loop)
-        future.result(timeout=5)
-    except Exception:  # noqa: BLE001 - best effort at exit
-        pass
-
-
-async def _close_sessions(filesystems: list[Any]) -> None:
-    await asyncio.gather(*(_close_session(fs) for fs in filesystems))
-
-
-async def _close_session(fs: Any) -> None:
-    """Close the HTTP session an asynchronous filesystem opened (best effort: s3fs, HTTP)."""
-    try:
-        session = getattr(fs, "_session", None)
-        if session is not None and not session.closed:
-            await session.close()
-        creator = getattr(fs, "_s3creator", None)
-        if creator is not None:
-            await creator.__aexit__(None, None, None)
-            fs._s3 = None
-            fs._s3creator = None
-    except Exception:  # noqa: BLE001 - closing must not fail a caller's cleanup
-        pass
-
-
-def _pipe_with_parents(fs: Any, path: str, data: bytes) -> None:
-    """Write `path` on a synchronous filesystem, making its parent directories first (local disks need them)."""
-    parent = fs._parent(path)
-    if parent:
-        fs.makedirs(parent, exist_ok=True)
-    fs.pipe_file(path, data)
-
-
-def _userinfo_to_auth(url: str, storage_options: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
-    """For an http(s) URL with `user:password@`, the URL without it and the login as an Authorization header.
-
-    The password then never travels in a URL, so neither fsspec's logs nor errors can show it.
-    """
-    import base64
-    from urllib.parse import unquote, urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.scheme not in _READ_ONLY_PROTOCOLS or "@" not in parts.netloc:
-        return url, storage_options
-    userinfo, _, host = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
-    options = dict(storage_options or {})
-    headers = dict(options.get("headers") or {})
-    headers.setdefault("Authorization", f"Basic {token}")
-    options["headers"] = headers
-    return urlunsplit(parts._replace(netloc=host)), options
-
-
-def _userinfo(path: str) -> str:
-    """The `user:password` part of a URL path, or '' (kept only to mask it in errors)."""
-    if "://" not in path:
-        return ""
-    netloc = path.split("://", 1)[1].split("/", 1)[0]
-    return netloc.rsplit("@", 1)[0] if "@" in netloc else ""

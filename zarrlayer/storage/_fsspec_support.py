@@ -1,0 +1,194 @@
+"""Helpers of FsspecStore: error classification, per-loop filesystem instances, URL credentials.
+
+Kept apart from fsspec.py so that the store class reads as the Store contract and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import weakref
+from typing import Any
+
+from zarrlayer.storage._base import ByteRequest, OffsetByteRequest, RangeByteRequest, SuffixByteRequest
+from zarrlayer.storage._remote import Failure, status_failure
+
+__all__ = [
+    "BACKENDS",
+    "LOOP_ONLY_OPTIONS",
+    "READ_ONLY_PROTOCOLS",
+    "classify_fsspec_error",
+    "empty_request",
+    "fsspec_limits",
+    "loop_filesystems",
+    "pipe_with_parents",
+    "unsatisfiable",
+    "userinfo",
+    "userinfo_to_auth",
+]
+
+LOOP_ONLY_OPTIONS = ("asynchronous", "loop", "skip_instance_cache")
+_TRANSIENT_NAMES = frozenset(
+    {
+        "ServerDisconnectedError",
+        "ClientPayloadError",
+        "ServerTimeoutError",
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+        "ConnectionClosedError",
+        "ResponseStreamingError",
+        "IncompleteReadError",
+    }
+)
+READ_ONLY_PROTOCOLS = frozenset({"http", "https"})
+BACKENDS = {
+    "s3": ("s3fs", "s3"),
+    "s3a": ("s3fs", "s3"),
+    "gs": ("gcsfs", "gcs"),
+    "gcs": ("gcsfs", "gcs"),
+    "az": ("adlfs", "azure"),
+    "abfs": ("adlfs", "azure"),
+    "abfss": ("adlfs", "azure"),
+    "adl": ("adlfs", "azure"),
+    "http": ("aiohttp", "http"),
+    "https": ("aiohttp", "http"),
+}
+"""The package and zarrlayer extra behind each common fsspec protocol."""
+
+
+def _status_of(exc: BaseException) -> int | None:
+    """The HTTP status behind `exc` or its causes (aiohttp and botocore errors), if any."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        status = getattr(current, "status", None)
+        if isinstance(status, int):
+            return status
+        response = getattr(current, "response", None)
+        if isinstance(response, dict):
+            code = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if isinstance(code, int):
+                return code
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return None
+
+
+def classify_fsspec_error(exc: BaseException) -> Failure:
+    """How a filesystem error is handled: missing keys pass, 429/5xx and dropped connections retry."""
+    if isinstance(exc, (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)):
+        return Failure.PASS
+    by_status = status_failure(_status_of(exc))
+    if by_status is not None:
+        return by_status
+    if isinstance(exc, PermissionError):
+        return Failure.FATAL
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+        return Failure.TRANSIENT
+    if type(exc).__name__ in _TRANSIENT_NAMES:
+        return Failure.TRANSIENT
+    if isinstance(exc, ConnectionError) or type(exc).__name__ in ("ClientConnectorError", "EndpointConnectionError"):
+        return Failure.FATAL
+    if isinstance(exc, OSError) and type(exc).__module__.split(".")[0] in ("aiohttp", "botocore", "s3fs"):
+        return Failure.FATAL
+    return Failure.PASS
+
+
+def unsatisfiable(exc: BaseException) -> bool:
+    return _status_of(exc) == 416
+
+
+def fsspec_limits(request: ByteRequest | None) -> tuple[int | None, int | None]:
+    """fsspec's (start, end) for a byte request; a suffix is a negative start."""
+    if request is None:
+        return None, None
+    if isinstance(request, RangeByteRequest):
+        return request.start, request.end
+    if isinstance(request, OffsetByteRequest):
+        return request.offset, None
+    if isinstance(request, SuffixByteRequest):
+        return -request.suffix, None
+    raise TypeError(f"expected a ByteRequest or None, found {type(request).__name__}")
+
+
+def empty_request(request: ByteRequest | None) -> bool:
+    """Whether the request selects no bytes whatever the value (its answer only says if the key exists)."""
+    return (isinstance(request, RangeByteRequest) and request.start == request.end) or (
+        isinstance(request, SuffixByteRequest) and request.suffix == 0
+    )
+
+
+loop_filesystems: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
+"""Asynchronous filesystem instances per loop, shared by every store with the same configuration."""
+
+
+@atexit.register
+def _close_opened() -> None:
+    """Close the sessions still open on zarrlayer's background loop, so exit is quiet."""
+    from zarrlayer.core import sync as _sync
+
+    loop = _sync._loop
+    live = list(loop_filesystems.get(loop, {}).values()) if loop is not None else []
+    if loop is None or loop.is_closed() or not loop.is_running() or not live:
+        return
+    try:
+        future = asyncio.run_coroutine_threadsafe(_close_sessions(live), loop)
+        future.result(timeout=5)
+    except Exception:  # noqa: BLE001 - best effort at exit
+        pass
+
+
+async def _close_sessions(filesystems: list[Any]) -> None:
+    await asyncio.gather(*(_close_session(fs) for fs in filesystems))
+
+
+async def _close_session(fs: Any) -> None:
+    """Close the HTTP session an asynchronous filesystem opened (best effort: s3fs, HTTP)."""
+    try:
+        session = getattr(fs, "_session", None)
+        if session is not None and not session.closed:
+            await session.close()
+        creator = getattr(fs, "_s3creator", None)
+        if creator is not None:
+            await creator.__aexit__(None, None, None)
+            fs._s3 = None
+            fs._s3creator = None
+    except Exception:  # noqa: BLE001 - closing must not fail a caller's cleanup
+        pass
+
+
+def pipe_with_parents(fs: Any, path: str, data: bytes) -> None:
+    """Write `path` on a synchronous filesystem, making its parent directories first (local disks need them)."""
+    parent = fs._parent(path)
+    if parent:
+        fs.makedirs(parent, exist_ok=True)
+    fs.pipe_file(path, data)
+
+
+def userinfo_to_auth(url: str, storage_options: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
+    """For an http(s) URL with `user:password@`, the URL without it and the login as an Authorization header.
+
+    The password then never travels in a URL, so neither fsspec's logs nor errors can show it.
+    """
+    import base64
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in READ_ONLY_PROTOCOLS or "@" not in parts.netloc:
+        return url, storage_options
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+    options = dict(storage_options or {})
+    headers = dict(options.get("headers") or {})
+    headers.setdefault("Authorization", f"Basic {token}")
+    options["headers"] = headers
+    return urlunsplit(parts._replace(netloc=host)), options
+
+
+def userinfo(path: str) -> str:
+    """The `user:password` part of a URL path, or '' (kept only to mask it in errors)."""
+    if "://" not in path:
+        return ""
+    netloc = path.split("://", 1)[1].split("/", 1)[0]
+    return netloc.rsplit("@", 1)[0] if "@" in netloc else ""
