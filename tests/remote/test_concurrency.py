@@ -96,3 +96,24 @@ def test_store_works_from_another_event_loop(slow_server: LoopbackHTTPServer, ki
     third = asyncio.run(on_my_loop())  # and a third one, after the second closed
     expected = [CHUNKS[k] for k in keys]
     assert [bytes(v) for v in first] == [bytes(v) for v in second] == [bytes(v) for v in third] == expected
+
+
+@pytest.mark.parametrize("backend", ["fsspec", "obstore"])
+def test_array_read_through_the_api_is_concurrent(tmp_path_factory: pytest.TempPathFactory, backend: str) -> None:
+    import numpy as np
+
+    import zarrlayer
+    from zarrlayer import config
+
+    directory = tmp_path_factory.mktemp("array")
+    data = np.arange(64 * 64, dtype="<i4").reshape(64, 64)
+    zarrlayer.create_array(str(directory / "a.zarr"), data=data, chunks=(4, 4))  # 16 x 16 = 256 chunks
+    with http_server(directory, latency=LATENCY) as server, config.override(remote_backend=backend):
+        array = zarrlayer.open_array(f"{server.url}/a.zarr", mode="r")
+        server.reset_counts()
+        start = time.perf_counter()
+        got = array[...]
+        elapsed = time.perf_counter() - start
+    assert np.array_equal(got, data)
+    assert server.request_count >= N_CHUNKS
+    assert elapsed < N_CHUNKS * LATENCY / 4, f"{elapsed:.2f}s is not concurrent (serial would be {N_CHUNKS * LATENCY:.2f}s)"
