@@ -225,3 +225,28 @@ def test_bad_build_options():
         build_array_metadata(zarr_format=2, shape=(4,), chunks=(2,), dtype="i4", compressors=[numcodecs.Zlib(), numcodecs.GZip()])
     with pytest.raises(CodecError, match="not a codec"):
         build_array_metadata(zarr_format=3, shape=(4,), chunks=(2,), dtype="i4", compressors=[object()])
+
+
+@pytest.mark.parametrize("name", ["v3-zstd", "v3-blosc", "v3-gzip-crc", "v3-str", "v3-shard", "v2-blosc", "v2-str"])
+def test_mutated_chunks_decode_or_raise_chunk_decode_error(name):
+    """Random byte changes and truncations: a (possibly wrong) value or ChunkDecodeError, never another error."""
+    import random
+
+    meta = PIPELINES[name]
+    chunk = np.array([f"s{i}" * (i % 3) for i in range(8)], dtype=object) if meta.dtype == object else np.sin(np.arange(8.0))
+    good = meta.codecs.encode(chunk)
+    rng = random.Random(name)
+    outcomes = set()
+    for _ in range(150):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 3)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.25:
+            data = data[: rng.randrange(len(data))]
+        try:
+            decoded = meta.codecs.decode(bytes(data), (8,))
+            assert decoded.shape == (8,) and decoded.dtype == meta.dtype
+            outcomes.add("decoded")
+        except ChunkDecodeError:
+            outcomes.add("refused")
+    assert "refused" in outcomes
