@@ -53,6 +53,17 @@ def test_transient_status_is_retried_until_success(fresh: LoopbackHTTPServer, ki
     assert fresh.request_count == 4
 
 
+def test_retries_are_logged_without_credentials(fresh: LoopbackHTTPServer, caplog: pytest.LogCaptureFixture) -> None:
+    store = _make("fsspec", fresh.url.replace("http://", "http://carol:t0psecret@"), retries=3)
+    fresh.fail_next(2, 503)
+    with caplog.at_level(logging.DEBUG, logger="zarrlayer.storage"):
+        assert bytes(sync(store.get("c/0"))) == DATA["c/0"]
+    retries = [r for r in caplog.records if r.name == "zarrlayer.storage" and "retrying" in r.getMessage()]
+    assert len(retries) == 2
+    assert all("'c/0'" in r.getMessage() and "503" in r.getMessage() for r in retries)
+    assert "t0psecret" not in caplog.text and "carol" not in caplog.text
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_retries_inside_a_batch_read(fresh: LoopbackHTTPServer, kind: str) -> None:
     store = _make(kind, fresh.url, retries=4)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from zarrlayer import config
+from zarrlayer.core.sync import sync
 from zarrlayer.errors import MissingDependencyError
 from zarrlayer.storage.fsspec import FsspecStore
 from zarrlayer.storage.obstore import ObjectStore
@@ -32,6 +33,15 @@ def test_obstore_backend_setting_makes_an_object_store(s3_endpoint: str, s3_root
     assert isinstance(store, ObjectStore)
     assert store.read_only is read_only
     assert store.url == f"s3://{s3_root}"
+
+
+def test_s3fs_style_options_work_with_the_obstore_backend(s3_endpoint: str, s3_root: str) -> None:
+    writer = make_store(f"s3://{s3_root}", mode="a", storage_options=s3fs_options(s3_endpoint))
+    sync(writer.set("zarr.json", b'{"node_type": "group"}'))
+    with config.override(remote_backend="obstore"):
+        store = make_store(f"s3://{s3_root}", mode="r", storage_options=s3fs_options(s3_endpoint))
+    assert isinstance(store, ObjectStore)
+    assert bytes(sync(store.get("zarr.json"))) == b'{"node_type": "group"}'
 
 
 def test_http_url_makes_a_read_only_fsspec_store(tmp_path: Path) -> None:

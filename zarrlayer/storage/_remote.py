@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import random
 import re
 import weakref
@@ -37,6 +38,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("zarrlayer.storage")
 
 REDACTED = "***"
 
@@ -251,7 +254,13 @@ async def call_with_retries(
                     raise
                 if failure is Failure.FATAL or attempt == attempts - 1:
                     raise remote_error(exc, where, attempt + 1, failure, secrets) from None
-        await asyncio.sleep(policy.delay(attempt))
+                delay = policy.delay(attempt)
+                logger.debug(
+                    "retrying %s in %.3fs after attempt %d of %d: %s",
+                    redact_text(where, secrets), delay, attempt + 1, attempts,
+                    redact_text(f"{type(exc).__name__}: {_first_line(exc)}", secrets),
+                )
+        await asyncio.sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -149,6 +149,7 @@ class ObjectStore(Store):
         from obstore.store import from_url
 
         ours = {k: options.pop(k) for k in ("max_concurrency", "retries") if k in options}
+        options = _from_s3fs_options(url, options)
         options.setdefault("retry_config", {"max_retries": 0})
         if url.startswith("http://"):
             client = dict(options.get("client_options") or {})
@@ -402,6 +403,32 @@ class ObjectStore(Store):
         names.update(meta["path"].rsplit("/", 1)[-1] for meta in found["objects"])
         for name in sorted(n for n in names if n):
             yield name
+
+
+_S3FS_ONLY = ("key", "secret", "token", "client_kwargs", "anon", "endpoint_url")
+
+
+def _from_s3fs_options(url: str, options: dict[str, Any]) -> dict[str, Any]:
+    """obstore options for s3fs-style storage_options (key, secret, client_kwargs...), so that the same
+    options work whichever `remote_backend` is configured; obstore-style options pass unchanged."""
+    if not url.startswith(("s3://", "s3a://")) or not any(k in options for k in _S3FS_ONLY):
+        return options
+    out = {k: v for k, v in options.items() if k not in _S3FS_ONLY}
+    for ours, theirs in (("key", "access_key_id"), ("secret", "secret_access_key"), ("token", "session_token")):
+        if options.get(ours) is not None:
+            out.setdefault(theirs, options[ours])
+    client = options.get("client_kwargs") or {}
+    endpoint = client.get("endpoint_url") or options.get("endpoint_url")
+    if endpoint:
+        out.setdefault("endpoint", endpoint)
+        out.setdefault("virtual_hosted_style_request", False)
+        if endpoint.startswith("http://"):
+            out["client_options"] = {"allow_http": True, **(out.get("client_options") or {})}
+    if client.get("region_name"):
+        out.setdefault("region", client["region_name"])
+    if options.get("anon"):
+        out.setdefault("skip_signature", True)
+    return out
 
 
 def _store_classes(obstore: Any) -> list[type]:
