@@ -76,13 +76,16 @@ def test_a_failed_flight_fails_every_waiter_and_caches_nothing(make_cache) -> No
 
 
 def test_a_cancelled_leader_lets_a_waiter_fetch(make_cache) -> None:
-    cache, upstream = make_cache(delay=SLOW)
+    cache, upstream = make_cache(delay=1.0)
 
     async def scenario() -> bytes:
         leader = asyncio.ensure_future(cache.get("a/c/1"))
-        await asyncio.sleep(SLOW / 3)
+        while upstream.counts["get"] < 1:
+            await asyncio.sleep(0.005)
         waiter = asyncio.ensure_future(cache.get("a/c/1"))
-        await asyncio.sleep(SLOW / 3)
+        while cache.stats()["misses"] < 2:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.05)
         leader.cancel()
         return await waiter
 
