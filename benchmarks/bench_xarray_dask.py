@@ -1,6 +1,6 @@
 """xarray and dask through engine='zarrlayer' against engine='zarr' (zarr-python), same stores, same run.
 
-    python benchmarks/bench_xarray_dask.py [--quick] [--runs N] [--size MIB] [--variables N]
+    python benchmarks/bench_xarray_dask.py [--quick] [--runs N] [--size MIB] [--variables N] [--cases open,load,mean]
 
 Cases: (1) open a consolidated 100-variable dataset (metadata, indexes); (2) open it and
 load every variable; (3) open a dataset lazily with chunks={} and compute the mean of one
@@ -54,13 +54,25 @@ def many_variables(n: int, shape: tuple[int, int] = (48, 64)):
     return xr.Dataset(data, coords=coords, attrs={"title": "many variables"})
 
 
+def _smooth_block(block_info=None):
+    """One (4, 256, 256) block of a smooth field with a little noise, rounded: compresses like real data."""
+    info = block_info[None]
+    (t0, t1), (y0, y1), (x0, x1) = info["array-location"]
+    t = np.arange(t0, t1, dtype="f4")[:, None, None]
+    y = np.arange(y0, y1, dtype="f4")[None, :, None] * (8 * np.pi / 512)
+    x = np.arange(x0, x1, dtype="f4")[None, None, :] * (6 * np.pi / 512)
+    noise = np.random.default_rng(int(t0) * 7 + y0 + x0).normal(0, 0.5, (t1 - t0, y1 - y0, x1 - x0))
+    return np.round(15 + 10 * np.sin(y + t / 50) * np.cos(x) + noise, 2).astype("f4")
+
+
 def big_array(mib: int):
     """A (time, y, x) float32 dataset of about `mib` MiB in 1 MiB chunks of (4, 256, 256)."""
     import dask.array as da
     import xarray as xr
 
     steps = max(4, (mib * 2**20) // (512 * 512 * 4))
-    data = da.random.default_rng(0).random((steps, 512, 512), chunks=(4, 256, 256), dtype="f4")
+    chunks = ((4,) * (steps // 4) + ((steps % 4,) if steps % 4 else ()), (256, 256), (256, 256))
+    data = da.map_blocks(_smooth_block, chunks=chunks, dtype="f4", meta=np.empty((0, 0, 0), "f4"))
     ds = xr.Dataset({"v": (("time", "y", "x"), data)}, coords={"time": np.arange(steps)})
     ds["v"].encoding = {"chunks": (4, 256, 256)}
     return ds
@@ -104,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--size", type=int, default=256, help="MiB of the array the dask mean reads (1024 = 1 GiB)")
     parser.add_argument("--variables", type=int, default=100, help="variables of the open/load dataset")
+    parser.add_argument("--cases", default="open,load,mean", help="comma-separated cases to run (open, load, mean)")
     args = parser.parse_args(argv)
     runs, warmup = resolve_runs(args)
     runs = max(runs, 2) if args.quick else max(runs, 5)
@@ -113,21 +126,26 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="zarrlayer-bench-xr-"))
     try:
         many, big = root / "many.zarr", root / "big.zarr"
-        _write(many_variables(n_vars), many)
-        _write(big_array(size), big)
-        _check(many)
-        means = {name: _mean(big, engine) for name, engine in ENGINES.items()}
-        if not np.isclose(means["zarrlayer"], means["zarr-python"], rtol=1e-6):
-            raise AssertionError(f"the engines disagree on the mean: {means}")
-        results.append(_case(f"open consolidated dataset of {n_vars} variables",
-                             lambda e: lambda: _open(many, e), runs, warmup, 2.0, n_vars))
-        _progress(results[-1])
-        results.append(_case(f"open + load {n_vars} variables",
-                             lambda e: lambda: _open(many, e).load(), runs, warmup, 2.0, n_vars))
-        _progress(results[-1])
-        results.append(_case(f"dask mean of a {size} MiB array (1 MiB chunks, chunks={{}})",
-                             lambda e: lambda: _mean(big, e), runs, warmup, 1.5))
-        _progress(results[-1])
+        wanted = {c.strip() for c in args.cases.split(",") if c.strip()}
+        if wanted & {"open", "load"}:
+            _write(many_variables(n_vars), many)
+            _check(many)
+        if "open" in wanted:
+            results.append(_case(f"open consolidated dataset of {n_vars} variables",
+                                 lambda e: lambda: _open(many, e), runs, warmup, 2.0, n_vars))
+            _progress(results[-1])
+        if "load" in wanted:
+            results.append(_case(f"open + load {n_vars} variables",
+                                 lambda e: lambda: _open(many, e).load(), runs, warmup, 2.0, n_vars))
+            _progress(results[-1])
+        if "mean" in wanted:
+            _write(big_array(size), big)
+            means = {name: _mean(big, engine) for name, engine in ENGINES.items()}
+            if not np.isclose(means["zarrlayer"], means["zarr-python"], rtol=1e-6):
+                raise AssertionError(f"the engines disagree on the mean: {means}")
+            results.append(_case(f"dask mean of a {size} MiB array (1 MiB chunks, chunks={{}})",
+                                 lambda e: lambda: _mean(big, e), runs, warmup, 1.5))
+            _progress(results[-1])
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print_flush(f"\n{NAME}: medians of {runs} interleaved runs (after {warmup} warm-up)")

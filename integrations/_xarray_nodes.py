@@ -71,10 +71,15 @@ def value_dtype(array: Any) -> np.dtype:
 
 def array_codecs(array: Any) -> dict[str, Any]:
     """The array's `compressors`, `filters` and `serializer` (v3), as its API reports them."""
+    grouped = getattr(array, "_codec_groups", None)
+    if callable(grouped):
+        filters, serializer, compressors = grouped()
+    else:
+        filters, serializer, compressors = array.filters, array.serializer, array.compressors
     return {
-        "compressors": tuple(getattr(array, "compressors", ()) or ()),
-        "filters": tuple(getattr(array, "filters", ()) or ()),
-        "serializer": getattr(array, "serializer", None),
+        "compressors": tuple(compressors or ()),
+        "filters": tuple(filters or ()),
+        "serializer": serializer,
     }
 
 
@@ -127,7 +132,7 @@ def create_child_array(
     for key in _CREATE_KEYS:
         if encoding.get(key) is not None:
             kwargs[key] = _codec_arg(encoding[key]) if key in ("compressors", "filters", "serializer") else encoding[key]
-    if check_vlen_dtype(dtype) is str or np.dtype(dtype).kind == "T":
+    if check_vlen_dtype(dtype) is str or np.dtype(dtype).kind == "T" or _fixed_unicode_with_vlen(dtype, kwargs):
         dtype = str
     attrs = dict(attrs)
     if zarr_format_of(group) == 3:
@@ -146,6 +151,23 @@ def create_child_array(
     if fill_value is None and zarr_format_of(group) == 2:
         array = _with_null_fill_v2(array)
     return array
+
+
+def _codec_id(codec: Any) -> str | None:
+    if isinstance(codec, Mapping):
+        return codec.get("id") or codec.get("name")
+    return getattr(codec, "codec_id", None)
+
+
+def _fixed_unicode_with_vlen(dtype: Any, kwargs: Mapping[str, Any]) -> bool:
+    """A fixed-width str dtype whose encoding asks for the vlen-utf8 filter: store variable-length strings.
+
+    This is what a string variable read from Zarr v2 carries; zarr-python would write the
+    invalid pair (`<U4` with vlen-utf8) and then refuse to read it back.
+    """
+    if np.dtype(dtype).kind != "U":
+        return False
+    return any(_codec_id(f) == "vlen-utf8" for f in kwargs.get("filters") or ())
 
 
 def _with_null_fill_v2(array: Any) -> Any:

@@ -86,7 +86,7 @@ def test_dask_chunks_must_not_share_stored_chunks(tmp_path):
 
 def test_lazy_write_with_compute_false(tmp_path):
     path = str(tmp_path / "lazy.zarr")
-    ds = cf_dataset().chunk(time=3)
+    ds = cf_dataset().drop_vars("name").chunk(time=3)
     ds["temp"].encoding = {"chunks": (3, 2)}
     delayed = to_zarrlayer(ds, path, compute=False)
     assert np.isnan(xr.open_dataset(path, engine="zarrlayer")["temp"].values).all()
@@ -124,3 +124,20 @@ def test_group_and_v2_reader_compat(tmp_path):
     xr.testing.assert_identical(got, expected)
     xr.testing.assert_identical(got["temp"], cf_dataset()["temp"])
     xr.testing.assert_identical(open_with_zarr(path, group="sub/inner").load(), got)
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+@pytest.mark.parametrize("engine", ["zarrlayer", "zarr"])
+def test_rewrite_keeps_encoding(tmp_path, zarr_format, engine):
+    """A dataset read with either engine writes back with its chunks, codecs and strings intact."""
+    src, dst = str(tmp_path / "src.zarr"), str(tmp_path / "dst.zarr")
+    write_with_zarr(cf_dataset(), src, zarr_format=zarr_format, consolidated=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        to_zarrlayer(xr.open_dataset(src, engine=engine), dst, zarr_format=zarr_format)
+    xr.testing.assert_identical(_zarr_read(dst), _zarr_read(src))
+    name = "zarr.json" if zarr_format == 3 else ".zarray"
+    ours = json.loads((tmp_path / "dst.zarr" / "temp" / name).read_text())
+    theirs = json.loads((tmp_path / "src.zarr" / "temp" / name).read_text())
+    for key in ("chunks", "chunk_grid", "codecs", "compressor", "fill_value"):
+        assert ours.get(key) == theirs.get(key), key
