@@ -11,7 +11,22 @@ from numcodecs import VLenBytes, VLenUTF8
 from zarrlayer.errors import ChunkDecodeError, CodecError
 from zarrlayer.format.codecs.base import ArrayBytesCodec, Buffer
 
-__all__ = ["BytesCodec", "VLenCodec"]
+__all__ = ["BytesCodec", "VLenCodec", "check_vlen_header", "VLEN_IDS"]
+
+VLEN_IDS = frozenset({"vlen-utf8", "vlen-bytes", "vlen-array"})
+
+
+def check_vlen_header(data: Buffer, count: int, name: str) -> None:
+    """ChunkDecodeError unless a vlen chunk's header holds `count` items.
+
+    numcodecs allocates the item count it reads, so a corrupt count would allocate without bound.
+    """
+    view = data if isinstance(data, bytes) else memoryview(data).cast("B")
+    if len(view) < 4:
+        raise ChunkDecodeError(f"{name}: truncated chunk ({len(view)} bytes, the header needs 4)")
+    found = int.from_bytes(view[:4], "little")
+    if found != count:
+        raise ChunkDecodeError(f"{name}: expected {count} items, the chunk header says {found}")
 
 
 class BytesCodec(ArrayBytesCodec):
@@ -71,6 +86,7 @@ class VLenCodec(ArrayBytesCodec):
             raise CodecError(f"{self.name}: every item must be {want}, found an item that is not ({exc})") from None
 
     def decode(self, data: Buffer, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        check_vlen_header(data, math.prod(shape), self.name)
         try:
             flat = self._codec.decode(data)
         except Exception as exc:  # numcodecs raises several types on truncated input

@@ -13,7 +13,7 @@ from zarrlayer.errors import ChunkDecodeError, ZarrlayerError
 from zarrlayer.format.codecs.base import Buffer, check_size
 from zarrlayer.format.codecs.compressors import check_blosc_header, zstd_content_size
 from zarrlayer.format.codecs.pipeline import ChunkCodecPipeline, as_bytes
-from zarrlayer.format.codecs.serializers import BytesCodec
+from zarrlayer.format.codecs.serializers import VLEN_IDS, BytesCodec, check_vlen_header
 
 __all__ = ["V2CodecPipeline"]
 
@@ -66,6 +66,8 @@ class V2CodecPipeline(ChunkCodecPipeline):
             if self.compressor is not None:
                 data = self.compressor.decode(data)
             for codec in self._filters_reversed:
+                if codec.codec_id in VLEN_IDS:
+                    check_vlen_header(data, math.prod(shape), codec.codec_id)
                 data = codec.decode(data)
             return self._to_array(data, shape)
         except ZarrlayerError:
