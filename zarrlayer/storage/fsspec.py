@@ -271,7 +271,8 @@ class FsspecStore(Store):
                 )
             for i, value in zip(batch, out):
                 results[i] = value
-        redo = [i for i, v in enumerate(results) if isinstance(v, BaseException) or i not in batch]
+        fetched = set(batch)
+        redo = [i for i, v in enumerate(results) if isinstance(v, BaseException) or i not in fetched]
         for i in redo:
             exc = results[i]
             if isinstance(exc, BaseException) and not isinstance(exc, self._allowed) and not unsatisfiable(exc):
@@ -311,7 +312,7 @@ class FsspecStore(Store):
     async def getsize_prefix(self, prefix: str) -> int:
         total = 0
         unknown = []
-        async for full, info in self._find(normalize_prefix(prefix), detail=True):
+        async for full, info in self._find(normalize_prefix(prefix)):
             if info.get("size") is None:
                 unknown.append(self._relative(full) or "")
             else:
@@ -368,7 +369,7 @@ class FsspecStore(Store):
 
     # -- listing --------------------------------------------------------------------
 
-    async def _find(self, prefix: str, detail: bool = False) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    async def _find(self, prefix: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """(full path, info) of every file whose key starts with `prefix`."""
         validate_prefix(prefix)
         parent = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
