@@ -213,3 +213,32 @@ def test_http_to_directory_to_s3_and_back(sample: tuple[Path, dict], tmp_path: P
         assert main(["copy", url, "memory://cli-from-s3", "--storage-options-file", str(options_file)]) == 0
     _assert_same(read_all("memory://cli-from-s3"), expected)
     MemoryStore.drop_named("cli-from-s3")
+
+
+def test_interrupted_copy_cleans_up(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import zarrlayer
+    from zarrlayer.testing.servers import http_server
+
+    src = tmp_path / "served" / "many.zarr"
+    array = zarrlayer.create_array(store=src, shape=(60,), chunks=(1,), dtype="int64")
+    array[:] = np.arange(1, 61)
+    dst = tmp_path / "dst.zarr"
+    with http_server(src.parent, latency=0.1) as server:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zarrlayer", "copy", f"{server.url}/many.zarr", str(dst), "--concurrency", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not (dst.exists() and any(p.is_file() for p in dst.rglob("*"))) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, f"the copy ended before it could be interrupted: {proc.communicate()}"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip() == "zarrlayer: interrupted"
+    assert not dst.exists()

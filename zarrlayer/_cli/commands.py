@@ -87,7 +87,6 @@ def _remove_created(path: Path | None, existed: bool) -> None:
 def run_copy(args: argparse.Namespace, options: dict[str, Any]) -> int:
     """`zarrlayer copy SRC DST`: raw keys, metadata last; a failed copy removes what it wrote."""
     from zarrlayer import config
-    from zarrlayer.core.sync import sync
 
     dst_options = getattr(args, "dst_options", None)
     if dst_options is None:
@@ -102,7 +101,7 @@ def run_copy(args: argparse.Namespace, options: dict[str, Any]) -> int:
     prefixes = (_join(src_base, args.src_path), _join(dst_base, args.dst_path))
     on_copied, bar = _progress_callback(args)
     try:
-        result = sync(_copy_and_close(src, dst, prefixes, args.overwrite, concurrency, on_copied))
+        result = _run_to_completion(_copy_and_close(src, dst, prefixes, args.overwrite, concurrency, on_copied))
     except BaseException:
         _remove_created(dst_path, existed)
         raise
@@ -111,6 +110,30 @@ def run_copy(args: argparse.Namespace, options: dict[str, Any]) -> int:
             bar.close()
     _print(f"copied {result.keys} keys ({human_bytes(result.nbytes)}) from {src.url} to {dst.url}")
     return 0
+
+
+def _run_to_completion(coro: Any) -> Any:
+    """`sync(coro)`, except that Ctrl-C cancels the copy and waits for its clean-up before raising."""
+    import asyncio
+    import threading
+
+    from zarrlayer.core.sync import get_loop
+
+    finished = threading.Event()
+
+    async def runner() -> Any:
+        try:
+            return await coro
+        finally:
+            finished.set()
+
+    future = asyncio.run_coroutine_threadsafe(runner(), get_loop())
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+        future.cancel()
+        finished.wait(timeout=120)
+        raise
 
 
 async def _copy_and_close(

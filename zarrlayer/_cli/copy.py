@@ -126,7 +126,14 @@ class _Copier:
                  on_copied: Callable[[int], None] | None) -> None:
         self.src, self.dst, self.prefixes, self.on_copied = src, dst, prefixes, on_copied
         self.written: list[str] = []
+        self.in_flight: set[asyncio.Future[None]] = set()
+        """Writes still running; shielded, so that a cancelled copy can wait for them before rolling back."""
         self.nbytes = 0
+
+    async def settle(self) -> None:
+        """Wait until no write of this copier is running."""
+        while self.in_flight:
+            await asyncio.gather(*self.in_flight, return_exceptions=True)
 
     async def copy(self, key: str) -> None:
         value = await self.src.get(key)
@@ -134,7 +141,10 @@ class _Copier:
             raise StoreError(f"key {key!r} was listed in {self.src.url} but vanished before it could be copied")
         target = self.prefixes[1] + key[len(self.prefixes[0]):]
         self.written.append(target)
-        await self.dst.set(target, value)
+        write = asyncio.ensure_future(self.dst.set(target, value))
+        self.in_flight.add(write)
+        write.add_done_callback(self.in_flight.discard)
+        await asyncio.shield(write)
         self.nbytes += len(value)
         if self.on_copied is not None:
             self.on_copied(len(value))
@@ -168,6 +178,7 @@ async def copy_store(
         await _run_workers((copier.copy(k) for k in keys if not _is_metadata(k)), concurrency)
         await _run_workers((copier.copy(k) for k in metadata), 1)
     except BaseException as exc:
+        await copier.settle()
         await _rollback(dst, copier.written, exc)
         raise
     return CopyResult(keys=len(copier.written), nbytes=copier.nbytes)
