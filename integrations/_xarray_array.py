@@ -27,7 +27,8 @@ class CoordinatePrefetch:
 
     xarray loads index coordinates one after the other while it builds indexes; on a
     remote store that is one round trip per coordinate. The first full read of any of
-    them fetches all of them concurrently; each cached result is handed out once.
+    them fetches all of them concurrently (in sequence on local stores, where threads
+    cost more than they save); each cached result is handed out once.
     """
 
     def __init__(self, arrays: dict[str, Any]) -> None:
@@ -46,9 +47,9 @@ class CoordinatePrefetch:
 
 
 def _read_all_parallel(arrays: dict[str, Any]) -> dict[str, np.ndarray]:
-    if len(arrays) == 1:
-        ((name, array),) = arrays.items()
-        return {name: np.asarray(array[...])}
+    local = all(getattr(getattr(a, "store", None), "supports_sync", False) for a in arrays.values())
+    if len(arrays) == 1 or local:
+        return {name: np.asarray(array[...]) for name, array in arrays.items()}
     workers = min(len(arrays), _MAX_PREFETCH_THREADS)
     with ThreadPoolExecutor(workers, thread_name_prefix="zarrlayer-coords") as pool:
         futures = {name: pool.submit(lambda a: np.asarray(a[...]), array) for name, array in arrays.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from zarrlayer.errors import ContainsArrayError, NodeNotFoundError
 from zarrlayer.integrations._xarray_nodes import is_group
 
 __all__ = ["join_path", "open_group_for_xarray"]
@@ -34,11 +35,24 @@ def open_group_for_xarray(
 
     group = join_path(group)
     if is_group(source):
-        return source[group] if group else source
+        return _subgroup(source, group)
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
     options = {"mode": mode, "zarr_format": zarr_format, "storage_options": storage_options, "cache": store_cache}
     if consolidated is False:
         return open_group(source, path=group or None, use_consolidated=False, **options)
-    root = open_group(source, use_consolidated=consolidated, **options)
-    return root[group] if group else root
+    return _subgroup(open_group(source, use_consolidated=consolidated, **options), group)
+
+
+def _subgroup(root: Any, group: str) -> Any:
+    """The group at path `group` below `root` (found through its consolidated metadata when present)."""
+    if not group:
+        return root
+    where = f"group {root.path or '/'!r} of store {root.store.url}"
+    try:
+        node = root[group]
+    except KeyError as err:
+        raise NodeNotFoundError(f"expected a group {group!r} below {where}; there is none") from err
+    if not is_group(node):
+        raise ContainsArrayError(f"expected a group at {group!r} below {where}; found an array")
+    return node

@@ -209,3 +209,42 @@ def test_missing_dimension_names_is_a_clear_error(tmp_path):
     group.create_array("v", shape=(3,), dtype="i1")
     with pytest.raises(zarrlayer.errors.MetadataError, match="dimension_names"):
         xr.open_dataset(path, engine="zarrlayer", consolidated=False)
+
+
+def test_dimension_coordinates_are_read_together_in_parallel():
+    import threading
+
+    from zarrlayer.integrations._xarray_array import CoordinatePrefetch
+
+    barrier = threading.Barrier(3, timeout=10)
+    reads = []
+
+    class Slow:
+        def __init__(self, name):
+            self.name = name
+
+        def __getitem__(self, key):
+            reads.append(self.name)
+            barrier.wait()
+            return np.arange(3) + len(self.name)
+
+    prefetch = CoordinatePrefetch({"a": Slow("a"), "bb": Slow("bb"), "ccc": Slow("ccc")})
+    assert list(prefetch.take("bb")) == [2, 3, 4]
+    assert sorted(reads) == ["a", "bb", "ccc"]
+    assert list(prefetch.take("a")) == [1, 2, 3] and prefetch.take("a") is None
+    assert prefetch.take("not-a-coordinate") is None and len(reads) == 3
+
+
+def test_missing_store_or_group_is_a_clear_error_and_creates_nothing(tmp_path):
+    missing = tmp_path / "missing.zarr"
+    with pytest.raises(zarrlayer.errors.NodeNotFoundError):
+        xr.open_dataset(str(missing), engine="zarrlayer")
+    assert not missing.exists()
+    path = str(tmp_path / "cf.zarr")
+    write_with_zarr(cf_dataset(), path, zarr_format=3, consolidated=True)
+    before = sorted(p.name for p in (tmp_path / "cf.zarr").rglob("*"))
+    with pytest.raises(zarrlayer.errors.NodeNotFoundError, match="nope"):
+        xr.open_dataset(path, engine="zarrlayer", group="nope")
+    with pytest.raises(zarrlayer.errors.ContainsArrayError, match="found an array"):
+        xr.open_dataset(path, engine="zarrlayer", group="temp")
+    assert sorted(p.name for p in (tmp_path / "cf.zarr").rglob("*")) == before
