@@ -17,6 +17,14 @@ from zarrlayer.storage._base import Buffer, ByteRequest
 from zarrlayer.storage.wrapper import WrapperStore
 
 
+DATA: dict[str, bytes] = {
+    "zarr.json": b'{"zarr_format": 3, "node_type": "group"}',
+    "a/zarr.json": b'{"zarr_format": 3, "node_type": "array"}',
+    "a/c/0": bytes(range(256)) * 4,
+    "a/c/1": b"one" * 100,
+    "b/.zarray": b'{"zarr_format": 2}',
+}
+
 class CountingStore(WrapperStore):
     """Counts every upstream read by kind ("get" counts one per key); `delay` slows gets down."""
 

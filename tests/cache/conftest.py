@@ -6,18 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from cache_helpers import CountingStore
+from cache_helpers import DATA, CountingStore
 
 from zarrlayer.cache import DiskCacheStore, MemoryCacheStore
 from zarrlayer.storage import MemoryStore
 
-DATA: dict[str, bytes] = {
-    "zarr.json": b'{"zarr_format": 3, "node_type": "group"}',
-    "a/zarr.json": b'{"zarr_format": 3, "node_type": "array"}',
-    "a/c/0": bytes(range(256)) * 4,
-    "a/c/1": b"one" * 100,
-    "b/.zarray": b'{"zarr_format": 2}',
-}
 
 
 @pytest.fixture(params=["memory", "disk", "stacked"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import DATA
+from cache_helpers import DATA
 
 from zarrlayer.core.sync import sync
 from zarrlayer.errors import InvalidKeyError, ReadOnlyError

@@ -8,7 +8,7 @@ import types
 
 import diskcache.core
 import pytest
-from conftest import DATA
+from cache_helpers import DATA
 
 import zarrlayer.cache.memory
 from zarrlayer.core.sync import sync
