@@ -169,8 +169,8 @@ def test_subprocess_console_entry(sample: tuple[Path, dict]) -> None:
 def test_demo_quick_runs_and_reports(tmp_path: Path, capsys: Any) -> None:
     assert main(["demo", "--quick", "--dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for expected in ("] wrote climate.zarr", "] xr.open_dataset", "<xarray.Dataset>", "cold:", "warm: memory",
-                     "warm: disk", "global mean temperature", "-> OK"):
+    for expected in ("] wrote climate.zarr", "] xr.open_dataset", "<xarray.Dataset>", "cold (HTTP)", "warm (memory cache)",
+                     "warm (disk cache, fresh open)", "global mean temperature", "-> OK"):
         assert expected in out, expected
     assert (tmp_path / "climate.zarr" / "zarr.json").is_file()
     back = zarrlayer.open_group(tmp_path / "climate.zarr", mode="r")

@@ -54,7 +54,7 @@ class Report:
                    f"{data.npartitions} tasks per variable")
 
     def step(self, run: Any) -> None:
-        self._step(f"{run.name}: {run.seconds:.2f} s, {run.traffic.requests} requests, "
+        self._step(f"time mean + regional mean, {run.name}: {run.seconds:.2f} s, {run.traffic.requests} requests, "
                    f"{human_bytes(run.traffic.nbytes)} from the server")
 
     def reopened(self, seconds: float, traffic: Any) -> None:
@@ -63,14 +63,14 @@ class Report:
 
     def summary(self, passes: list[Any]) -> None:
         self._line("")
-        header = f"{'step':<52}{'time':>9}{'requests':>10}{'fetched':>12}  {'memory hits':<16}{'disk hits':<16}"
-        self._line(header)
-        self._line("-" * len(header))
+        header = f"{'pass':<30}{'time':>8}{'requests':>10}{'fetched':>12}  {'memory hits':<13}{'disk hits':<13}"
+        self._line(header.rstrip())
+        self._line("-" * len(header.rstrip()))
         for run in passes:
             memory = _rate(run.cache.get("memory_hits", 0), run.cache.get("memory_misses", 0))
             disk = _rate(run.cache.get("disk_hits", 0), run.cache.get("disk_misses", 0))
-            self._line(f"{run.name:<52}{run.seconds:>8.2f}s{run.traffic.requests:>10}"
-                       f"{human_bytes(run.traffic.nbytes):>12}  {memory:<16}{disk:<16}")
+            self._line(f"{run.name:<30}{run.seconds:>7.2f}s{run.traffic.requests:>10}"
+                       f"{human_bytes(run.traffic.nbytes):>12}  {memory:<13}{disk:<13}".rstrip())
         cold, best = passes[0].seconds, min(p.seconds for p in passes[1:])
         self._line(f"warm is {cold / max(best, 1e-9):.1f}x faster than cold")
 
