@@ -160,6 +160,9 @@ def test_subprocess_console_entry(sample: tuple[Path, dict]) -> None:
                         timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert "temperature" in ok.stdout and str(expected["temperature"].shape) in ok.stdout
+    script = Path(sys.executable).parent / "zarrlayer"
+    version = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=120)
+    assert version.returncode == 0 and version.stdout.strip() == f"zarrlayer {zarrlayer.__version__}"
     bad = subprocess.run([sys.executable, "-m", "zarrlayer", "info", str(path / "nope")], capture_output=True,
                          text=True, timeout=120)
     assert bad.returncode == 1 and bad.stdout == ""
