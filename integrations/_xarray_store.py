@@ -36,6 +36,7 @@ from zarrlayer.integrations._xarray_nodes import (
     zarr_format_of,
 )
 from zarrlayer.errors import MetadataError, ModeError, NodeNotFoundError
+from zarrlayer.integrations._regions import check_aligned_chunks, storage_unit
 
 __all__ = ["DIMENSION_KEY", "ZarrlayerDataStore"]
 
@@ -264,38 +265,55 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
         return new
 
     def set_variables(self, variables: Mapping[Hashable, Variable], check_encoding_set: Any, writer: Any) -> None:
-        """Create (or resize) each array and hand its data to `writer` with the target region."""
-        existing = self.arrays()
-        for vn, v in variables.items():
-            name = _encode_variable_name(vn)
-            attrs = v.attrs.copy()
-            fill_value = self._pop_fill_value(v, attrs)
-            encoding = extract_zarr_variable_encoding(
-                v, raise_on_invalid=vn in check_encoding_set, name=vn, zarr_format=self.zarr_format
-            )
-            region = dict.fromkeys(v.dims, slice(None))
-            region.update({d: s for d, s in (self._write_region or {}).items() if d in v.dims})
-            if self._mode != "w" and name in existing:
-                array = existing[name]
-                if self._append_dim is not None and self._append_dim in v.dims:
-                    axis = v.dims.index(self._append_dim)
-                    old = tuple(array.shape)
-                    region[self._append_dim] = slice(old[axis], None)
-                    array = resize_array(array, old[:axis] + (old[axis] + v.shape[axis],) + old[axis + 1 :])
-            else:
-                encoded_attrs = {k: self.encode_attribute(a) for k, a in attrs.items()}
-                array = create_child_array(
-                    self.group,
-                    name,
-                    shape=v.shape,
-                    dtype=v.dtype,
-                    fill_value=fill_value,
-                    encoding=encoding,
-                    dims=v.dims,
-                    attrs=encoded_attrs,
-                    overwrite=self._mode == "w",
-                )
-            writer.add(v.data, array, tuple(region[d] for d in v.dims))
+        """Create (or resize) each array and hand its data to `writer` with the target region.
+
+        Every variable is checked (encoding, chunk alignment) before anything is written.
+        """
+        existing = self.arrays() if self._mode != "w" else {}
+        plans = [self._plan(vn, v, existing, vn in check_encoding_set) for vn, v in variables.items()]
+        for plan in plans:
+            _check_alignment(plan)
+        for plan in plans:
+            array = self._target(plan)
+            writer.add(plan["var"].data, array, tuple(plan["region"][d] for d in plan["var"].dims))
+
+    def _plan(self, vn: Hashable, v: Variable, existing: Mapping[str, Any], check: bool) -> dict[str, Any]:
+        name = _encode_variable_name(vn)
+        attrs = v.attrs.copy()
+        fill_value = self._pop_fill_value(v, attrs)
+        encoding = extract_zarr_variable_encoding(v, raise_on_invalid=check, name=vn, zarr_format=self.zarr_format)
+        region = dict.fromkeys(v.dims, slice(None))
+        region.update({d: s for d, s in (self._write_region or {}).items() if d in v.dims})
+        array = existing.get(name)
+        shape = tuple(v.shape) if array is None else tuple(array.shape)
+        if array is not None and self._append_dim is not None and self._append_dim in v.dims:
+            axis = v.dims.index(self._append_dim)
+            region[self._append_dim] = slice(shape[axis], None)
+            shape = shape[:axis] + (shape[axis] + v.shape[axis],) + shape[axis + 1 :]
+        unit = storage_unit(array) if array is not None else encoding.get("shards") or encoding.get("chunks")
+        return {
+            "name": name, "var": v, "attrs": attrs, "fill_value": fill_value, "encoding": encoding,
+            "region": region, "array": array, "shape": shape, "unit": unit,
+        }  # fmt: skip
+
+    def _target(self, plan: dict[str, Any]) -> Any:
+        array = plan["array"]
+        if array is not None:
+            if tuple(array.shape) != plan["shape"]:
+                array = resize_array(array, plan["shape"])
+            return array
+        v = plan["var"]
+        return create_child_array(
+            self.group,
+            plan["name"],
+            shape=v.shape,
+            dtype=v.dtype,
+            fill_value=plan["fill_value"],
+            encoding=plan["encoding"],
+            dims=v.dims,
+            attrs={k: self.encode_attribute(a) for k, a in plan["attrs"].items()},
+            overwrite=self._mode == "w",
+        )
 
     def _pop_fill_value(self, v: Variable, attrs: dict[str, Any]) -> Any:
         if self._use_fill_as_mask:
@@ -325,6 +343,15 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
             append_dim=self._append_dim,
             write_region=self._write_region,
         )
+
+
+def _check_alignment(plan: dict[str, Any]) -> None:
+    """Refuse dask chunks of a variable that would share a stored chunk (or shard) of its target."""
+    v, unit, shape = plan["var"], plan["unit"], plan["shape"]
+    if v.chunks is None or not isinstance(unit, tuple) or len(unit) != v.ndim:
+        return
+    bounds = tuple(slice(*plan["region"][d].indices(n)[:2]) for d, n in zip(v.dims, shape, strict=True))
+    check_aligned_chunks(v.chunks, bounds, unit, shape, f"writing variable {plan['name']!r}")
 
 
 def _check_append_dtype(name: Hashable, old: Variable, new: Variable) -> None:

@@ -7,7 +7,6 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 from zarrlayer.errors import ModeError
-from zarrlayer.integrations._regions import check_aligned_chunks, storage_unit
 from zarrlayer.integrations._xarray_open import join_path
 from zarrlayer.integrations._xarray_store import ZarrlayerDataStore
 
@@ -47,34 +46,6 @@ def _check_region(ds: Any, region: Mapping[str, slice], append_dim: Hashable | N
     return dict(region)
 
 
-class _AlignedWriter:
-    """xarray's ArrayWriter without a lock, refusing dask chunks that would share a stored chunk."""
-
-    def __init__(self) -> None:
-        from xarray.backends.common import ArrayWriter
-
-        self._inner = ArrayWriter(lock=False)
-
-    def add(self, source: Any, target: Any, region: tuple[slice, ...] | None = None) -> None:
-        chunks = getattr(source, "chunks", None)
-        if chunks is not None and not callable(chunks) and hasattr(source, "dask"):
-            shape = tuple(target.shape)
-            bounds = tuple(slice(*s.indices(n)[:2]) for s, n in zip(region or (), shape, strict=True)) or tuple(
-                slice(0, n) for n in shape
-            )
-            check_aligned_chunks(chunks, bounds, storage_unit(target), shape, f"writing to {target!r}")
-        self._inner.add(source, target, region)
-
-    def sync(self, compute: bool = True) -> Any:
-        """Write the queued dask variables now, or return one Delayed that writes them."""
-        writes = self._inner.sync(compute=compute)
-        if compute:
-            return None
-        import dask
-
-        return dask.delayed(_finished, pure=False)(writes)
-
-
 def _finished(*writes: Any) -> None:
     """The end of a deferred write (a node that depends on every chunk write)."""
 
@@ -92,13 +63,14 @@ def to_zarrlayer(
     compute: bool = True,
     storage_options: dict[str, Any] | None = None,
 ) -> Any:
-    """Write `ds` to `store` (path, URL or Store) at `group`; returns a dask Delayed when `compute=False`.
+    """Write `ds` to `store` (path, URL or Store) at `group`; returns the Group, or a dask Delayed when `compute=False`.
 
     Modes as in `Dataset.to_zarr`: 'w-' creates (default), 'w' overwrites, 'a' adds or
     appends along `append_dim` (the default with it), 'r+' writes `region` of existing
     arrays (the default with it). Dask-backed variables are written in parallel without a
     lock; chunks that would share a stored chunk are refused (UnalignedWriteError).
     """
+    from xarray.backends.common import ArrayWriter
     from xarray.backends.writers import _validate_dataset_names, dump_to_store
 
     from zarrlayer.api import consolidate_metadata, open_group
@@ -120,10 +92,14 @@ def to_zarrlayer(
         if clash:
             raise ValueError(f"variables {clash} already exist; encoding can only be given for new variables")
     target = ZarrlayerDataStore(root, mode=mode, append_dim=append_dim, write_region=region)
-    writer = _AlignedWriter()
+    writer = ArrayWriter(lock=False)
     dump_to_store(ds, target, writer, encoding=dict(encoding or {}))
     writes = writer.sync(compute=compute)
+    if not compute:
+        import dask
+
+        writes = dask.delayed(_finished, pure=False)(writes)
     if consolidated and mode != "r+":
         base = root.path[: len(root.path) - len(group)].strip("/") if group else root.path
         consolidate_metadata(root.store, path=base or None, zarr_format=root.metadata.zarr_format)
-    return writes if not compute else target
+    return root if compute else writes

@@ -248,3 +248,13 @@ def test_missing_store_or_group_is_a_clear_error_and_creates_nothing(tmp_path):
     with pytest.raises(zarrlayer.errors.ContainsArrayError, match="found an array"):
         xr.open_dataset(path, engine="zarrlayer", group="temp")
     assert sorted(p.name for p in (tmp_path / "cf.zarr").rglob("*")) == before
+
+
+def test_load_async_matches_zarr_engine(tmp_path):
+    path = str(tmp_path / "cf.zarr")
+    write_with_zarr(cf_dataset(), path, zarr_format=3, consolidated=True)
+    ours = xr.open_dataset(path, engine="zarrlayer")
+    got = asyncio.run(ours.load_async())
+    xr.testing.assert_identical(got, open_with_zarr(path).load())
+    part = asyncio.run(ours["temp"].isel(time=[0, 2], x=[1, 3]).load_async())
+    np.testing.assert_array_equal(part.values, cf_dataset()["temp"].values[np.ix_([0, 2], [1, 3])])

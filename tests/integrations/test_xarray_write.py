@@ -141,3 +141,17 @@ def test_rewrite_keeps_encoding(tmp_path, zarr_format, engine):
     theirs = json.loads((tmp_path / "src.zarr" / "temp" / name).read_text())
     for key in ("chunks", "chunk_grid", "codecs", "compressor", "fill_value"):
         assert ours.get(key) == theirs.get(key), key
+
+
+def test_sharded_write_in_parallel(tmp_path):
+    path = str(tmp_path / "sharded.zarr")
+    ds = xr.Dataset({"v": (("y", "x"), np.arange(40 * 12, dtype="f4").reshape(40, 12))})
+    ds = ds.chunk(y=20)
+    to_zarrlayer(ds, path, encoding={"v": {"chunks": (5, 4), "shards": (20, 12)}})
+    theirs = open_with_zarr(path)
+    assert theirs["v"].encoding["shards"] == (20, 12) and theirs["v"].encoding["chunks"] == (5, 4)
+    xr.testing.assert_identical(theirs.load(), ds.load())
+    bad = tmp_path / "bad.zarr"
+    with pytest.raises(UnalignedWriteError):
+        to_zarrlayer(ds.chunk(y=10), str(bad), encoding={"v": {"chunks": (5, 4), "shards": (20, 12)}})
+    assert not (bad / "v").exists()
