@@ -163,16 +163,22 @@ def test_non_empty_destination_without_a_node_is_refused(sample: tuple[Path, dic
     assert (dst / "notes.txt").read_text() == "mine" and len(list(dst.iterdir())) == 1
 
 
-def test_overwrite_replaces_the_destination(sample: tuple[Path, dict], tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["dst.zarr", "dst.zip"])
+def test_overwrite_replaces_the_destination(sample: tuple[Path, dict], tmp_path: Path, name: str) -> None:
     src, _ = sample
-    dst = tmp_path / "dst.zarr"
+    dst = tmp_path / name
     assert main(["copy", str(src), str(dst)]) == 0
-    (dst / "stale-key").write_bytes(b"old")
+    if dst.is_dir():
+        (dst / "stale-key").write_bytes(b"old")
     other = tmp_path / "other.zarr"
     newer = build_sample(other, scale=2.0)
     assert main(["copy", str(other), str(dst), "--overwrite"]) == 0
     _assert_same(read_all(dst), newer)
-    assert not (dst / "stale-key").exists()
+    if dst.is_dir():
+        assert not (dst / "stale-key").exists()
+    else:
+        names = zipfile.ZipFile(dst).namelist()
+        assert len(names) == len(set(names)) == sum(1 for p in other.rglob("*") if p.is_file())
 
 
 def test_progress_bar_on_request(sample: tuple[Path, dict], tmp_path: Path, capsys: Any) -> None:
