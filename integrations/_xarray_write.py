@@ -63,7 +63,7 @@ def to_zarrlayer(
     compute: bool = True,
     storage_options: dict[str, Any] | None = None,
 ) -> Any:
-    """Write `ds` to `store` (path, URL or Store) at `group`; returns the Group, or a dask Delayed when `compute=False`.
+    """Write `ds` to `store` (path, URL or Store) at `group`; the Group, or a Delayed when `compute=False`.
 
     Modes as in `Dataset.to_zarr`: 'w-' creates (default), 'w' overwrites, 'a' adds or
     appends along `append_dim` (the default with it), 'r+' writes `region` of existing
