@@ -23,6 +23,8 @@ from xarray.core import indexing
 from xarray.core.utils import FrozenDict
 from xarray.core.variable import Variable
 
+from zarrlayer.errors import MetadataError, ModeError, NodeNotFoundError
+from zarrlayer.integrations._regions import check_aligned_chunks, storage_unit
 from zarrlayer.integrations._xarray_array import CoordinatePrefetch, ZarrlayerBackendArray
 from zarrlayer.integrations._xarray_nodes import (
     array_codecs,
@@ -35,8 +37,6 @@ from zarrlayer.integrations._xarray_nodes import (
     value_dtype,
     zarr_format_of,
 )
-from zarrlayer.errors import MetadataError, ModeError, NodeNotFoundError
-from zarrlayer.integrations._regions import check_aligned_chunks, storage_unit
 
 __all__ = ["DIMENSION_KEY", "ZarrlayerDataStore"]
 
@@ -74,7 +74,6 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
 
     __slots__ = (
         "_append_dim",
-        "_consolidate",
         "_members",
         "_mode",
         "_prefetch",
@@ -91,7 +90,6 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
         use_zarr_fill_value_as_mask: bool | None = None,
         append_dim: Hashable | None = None,
         write_region: Mapping[str, slice] | None = None,
-        consolidate: bool = False,
     ) -> None:
         self.group = group
         self._mode = mode
@@ -100,7 +98,6 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
         self._use_fill_as_mask = bool(use_zarr_fill_value_as_mask)
         self._append_dim = append_dim
         self._write_region = write_region
-        self._consolidate = consolidate
         self._members = members(group)
         self._prefetch: CoordinatePrefetch | None = None
 
@@ -280,7 +277,7 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
     def _plan(self, vn: Hashable, v: Variable, existing: Mapping[str, Any], check: bool) -> dict[str, Any]:
         name = _encode_variable_name(vn)
         attrs = v.attrs.copy()
-        fill_value = self._pop_fill_value(v, attrs)
+        fill_value = self._pop_fill_value(name, v, attrs)
         encoding = extract_zarr_variable_encoding(v, raise_on_invalid=check, name=vn, zarr_format=self.zarr_format)
         region = dict.fromkeys(v.dims, slice(None))
         region.update({d: s for d, s in (self._write_region or {}).items() if d in v.dims})
@@ -315,7 +312,7 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
             overwrite=self._mode == "w",
         )
 
-    def _pop_fill_value(self, v: Variable, attrs: dict[str, Any]) -> Any:
+    def _pop_fill_value(self, name: str, v: Variable, attrs: dict[str, Any]) -> Any:
         if self._use_fill_as_mask:
             fill_value = attrs.pop("_FillValue", None)
         else:
@@ -327,7 +324,10 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
             else:
                 attrs.pop("_FillValue", None)
         if v.encoding.get("_FillValue") is not None:
-            raise ValueError(f"variable {v.dims}: put _FillValue in attrs, not in encoding, for Zarr")
+            raise ValueError(
+                f"variable {name!r} has _FillValue in its encoding; Zarr takes it from attrs (or "
+                f"encoding['fill_value'] for v3)"
+            )
         v.encoding.pop("_FillValue", None)
         return fill_value
 
