@@ -99,3 +99,21 @@ def test_region_write_alignment(tmp_path):
     np.testing.assert_array_equal(target[...], before)
     with pytest.raises(ValueError, match="shape"):
         to_zarrlayer(da.ones((20, 20)), target, region=(slice(0, 20), slice(0, 30)))
+
+
+def test_stores_tokenize_from_identity_not_contents(monkeypatch):
+    from dask.base import tokenize
+
+    from zarrlayer.integrations.dask import register_tokenizers
+
+    register_tokenizers()
+    big = MemoryStore({"zarr.json": b"{}", "a/c/0": b"x" * 1000})
+
+    def no_pickling(self):
+        raise AssertionError("tokenize pickled the store")
+
+    monkeypatch.setattr(MemoryStore, "__reduce__", no_pickling)
+    assert tokenize(big) == tokenize(big)
+    assert tokenize(big) != tokenize(MemoryStore())
+    assert tokenize(LocalStore("/tmp/a.zarr")) == tokenize(LocalStore("/tmp/a.zarr"))
+    assert tokenize(LocalStore("/tmp/a.zarr")) != tokenize(LocalStore("/tmp/b.zarr"))
