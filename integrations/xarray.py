@@ -65,10 +65,9 @@ class ZarrlayerBackendEntrypoint(BackendEntrypoint):
     def guess_can_open(self, filename_or_obj: Any) -> bool:
         """True for zarrlayer stores and groups, `*.zarr` paths and URLs, and directories holding Zarr metadata."""
         from zarrlayer.storage import Store
+        from zarrlayer.storage.resolve import StorePath
 
-        if isinstance(filename_or_obj, Store) or is_group(filename_or_obj):
-            return True
-        if type(filename_or_obj).__name__ == "StorePath" and type(filename_or_obj).__module__.startswith("zarrlayer"):
+        if isinstance(filename_or_obj, Store | StorePath) or is_group(filename_or_obj):
             return True
         if not isinstance(filename_or_obj, str | os.PathLike):
             return False

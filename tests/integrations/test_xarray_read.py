@@ -197,6 +197,13 @@ def test_guess_can_open(tmp_path):
     (plain / ".zgroup").write_text('{"zarr_format": 2}')
     assert entry.guess_can_open(plain)
     assert entry.guess_can_open(LocalStore(path))
+    from zarrlayer.storage.resolve import make_store_path
+
+    store_path = make_store_path(path, mode="r")
+    assert entry.guess_can_open(store_path)
+    xr.testing.assert_identical(
+        xr.open_dataset(store_path, engine="zarrlayer").load(), open_with_zarr(path).load()
+    )
     assert not entry.guess_can_open(str(tmp_path / "data.nc"))
     assert "store_cache" in entry.open_dataset_parameters and "decode_times" in entry.open_dataset_parameters
 
