@@ -197,3 +197,14 @@ def test_set_if_not_exists_is_one_winner_under_a_race(s3_endpoint: str, s3_root:
 
 async def _fill(store: Store, n: int) -> None:
     await asyncio.gather(*(store.set(f"c/{i}", b"v%03d" % i) for i in range(n)))
+
+
+def test_object_store_urls_name_the_location_without_credentials() -> None:
+    from obstore.store import AzureStore, GCSStore
+
+    gcs = ObjectStore(GCSStore("bkt", prefix="p/q", skip_signature=True))
+    azure = ObjectStore(AzureStore("cont", prefix="x", account_name="acct", account_key="c2VjcmV0a2V5MTIzNDU2Nzg="))
+    http = ObjectStore.from_url("https://example.org/data/x.zarr")
+    assert (gcs.url, azure.url, http.url) == ("gs://bkt/p/q", "az://cont/x", "https://example.org/data/x.zarr")
+    assert "c2VjcmV0a2V5MTIzNDU2Nzg=" not in repr(azure) + str(azure)
+    assert not http.supports_listing
