@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,14 +18,17 @@ class RawPipeline:
     def __init__(self, dtype: np.dtype) -> None:
         self.dtype = np.dtype(dtype)
         self.direct = 0
+        self.threads: set[str] = set()
 
     def decode(self, data: Any, shape: tuple[int, ...]) -> np.ndarray:
+        self.threads.add(threading.current_thread().name)
         expected = math.prod(shape) * self.dtype.itemsize
         if len(data) != expected:
             raise ChunkDecodeError(f"expected {expected} bytes, found {len(data)}")
         return np.frombuffer(data, dtype=self.dtype).reshape(shape)
 
     def decode_into(self, data: Any, out: np.ndarray) -> bool:
+        self.threads.add(threading.current_thread().name)
         out[...] = self.decode(data, out.shape)
         self.direct += 1
         return True

@@ -81,14 +81,18 @@ def test_whole_chunks_decode_straight_into_the_output():
     assert pipeline.direct == 0
 
 
-def test_large_read_through_the_pool_is_exact():
+@pytest.mark.parametrize("chunks, pooled", [((64, 100), True), ((16, 16), False)])
+def test_large_reads_use_the_pool_only_for_chunks_worth_it(chunks, pooled):
     store = MemoryStore()
-    a = _array(store, shape=(400, 300), chunks=(16, 16), dtype="<f8")
+    a = _array(store, shape=(400, 300), chunks=chunks, dtype="<f8")
     ref = np.random.default_rng(1).random((400, 300))
     with config.override(decode_threads=2):
         a[...] = ref
+        a.metadata.codecs.threads.clear()
         assert np.array_equal(a[...], ref)
         assert np.array_equal(a[7:391:5, 3:], ref[7:391:5, 3:])
+    used_pool = any(name.startswith("zarrlayer-codec") for name in a.metadata.codecs.threads)
+    assert used_pool is pooled
 
 
 def test_corrupt_chunk_names_path_and_key():
@@ -164,7 +168,7 @@ def test_many_threads_read_one_array_at_once():
     from concurrent.futures import ThreadPoolExecutor
 
     store = MemoryStore()
-    a = _array(store, shape=(512, 512), chunks=(64, 64), dtype="<f8")
+    a = _array(store, shape=(512, 512), chunks=(64, 128), dtype="<f8")
     ref = np.random.default_rng(5).random((512, 512))
     a[...] = ref
     with config.override(decode_threads=2), ThreadPoolExecutor(6) as pool:

@@ -112,11 +112,10 @@ def batched(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
         yield items[start : start + size]
 
 
-def run_batches(func: Callable[[Sequence[Any]], T], items: Sequence[Any], *, inline: bool) -> list[T]:
-    """`func` over sub-batches of `items` in the decode pool (one task per sub-batch), or inline."""
-    if inline or len(items) < 2:
+def run_batches(func: Callable[[Sequence[Any]], T], items: Sequence[Any], *, threads: int) -> list[T]:
+    """`func` over `threads` sub-batches of `items` in the decode pool (inline when `threads` is 1)."""
+    if threads < 2 or len(items) < 2:
         return [func(items)]
-    threads = config.get().decode_threads
     size = max(1, -(-len(items) // threads))
     futures: list[Future[T]] = [decode_pool().submit(func, part) for part in batched(items, size)]
     return [f.result() for f in futures]
@@ -125,18 +124,17 @@ def run_batches(func: Callable[[Sequence[Any]], T], items: Sequence[Any], *, inl
 class DecodeQueue:
     """Pool tasks with a bound on those in flight, so fetched-but-undecoded bytes stay bounded.
 
-    With `inline`, tasks run at once on the caller's thread (tiny reads skip the pool).
+    With `threads` 1, tasks run at once on the caller's thread (small reads skip the pool).
     """
 
-    def __init__(self, *, inline: bool, max_in_flight: int | None = None) -> None:
-        self._inline = inline
-        self._threads = config.get().decode_threads
-        self._limit = max_in_flight or 2 * self._threads
+    def __init__(self, *, threads: int) -> None:
+        self._threads = threads
+        self._limit = 2 * threads
         self._futures: list[Future[Any]] = []
 
     def submit_split(self, func: Callable[[Sequence[Any]], Any], items: Sequence[Any]) -> None:
-        """Run `func` over `items`, split into one task per decode thread."""
-        if self._inline or len(items) < 2:
+        """Run `func` over `items`, split into one task per thread in use."""
+        if self._threads < 2 or len(items) < 2:
             func(items)
             return
         size = max(1, -(-len(items) // self._threads))

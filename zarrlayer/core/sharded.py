@@ -15,7 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from zarrlayer.core.engine import chunk_error, decode_chunk, decode_entries, fill_scalar, is_all_fill, merge_chunk
+from zarrlayer.core.engine import (
+    chunk_error,
+    decode_chunk,
+    decode_entries,
+    fill_scalar,
+    is_all_fill,
+    merge_chunk,
+    remote_batch,
+)
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
 from zarrlayer.core.io import ArrayLocation, DecodeQueue, batched, delete_keys, fetch, run_batches, set_values
 from zarrlayer.format import ArrayMetadata
@@ -83,7 +91,7 @@ def _coalesce(spans: list[tuple[int, int, int]]) -> list[tuple[int, int, list[tu
 
 
 def read_sharded(
-    loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, work: np.ndarray, *, inline: bool
+    loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, work: np.ndarray, *, threads: int
 ) -> None:
     """Fill `work` from the shards `plan` touches (plan entries are inner chunks), a batch of shards at a time."""
     sharding = metadata.sharding
@@ -91,29 +99,43 @@ def read_sharded(
     groups = _group_by_shard(plan.entries, cps)
     fill = fill_scalar(metadata)
     index_request = sharding.index_request(metadata.chunk_grid_shape)
-    queue = DecodeQueue(inline=inline)
+    queue = DecodeQueue(threads=threads)
 
     def _decode(part: Sequence[tuple[PlanEntry, Any, str]]) -> None:
         decode_entries(loc, sharding.inner, metadata.chunks, fill, part, work)
 
+    def _resolve(shards: Sequence[tuple[int, ...]]) -> list[tuple[PlanEntry, Any, str]]:
+        keys = [loc.prefix + metadata.chunk_key(s) for s in shards]
+        whole = [len(groups[s]) == _inner_in_bounds(metadata, s, cps) for s in shards]
+        requests = [(k, None if w else index_request) for k, w in zip(keys, whole)]
+        items: list[tuple[PlanEntry, Any, str]] = []
+        pending: list[tuple[str, list[tuple[int, int, int]]]] = []
+        wanted: list[tuple[PlanEntry, str]] = []
+        for shard, key, is_whole, data in zip(shards, keys, whole, fetch(loc.store, requests)):
+            if data is None:
+                items.extend((entry, None, key) for _, entry in groups[shard])
+                continue
+            spans = _locate(loc, metadata, key, data, groups[shard], is_whole, items, wanted)
+            if spans:
+                pending.append((key, spans))
+        if pending:
+            items.extend(_fetch_inner(loc, pending, wanted))
+        return items
+
     try:
-        for shards in batched(list(groups), _BATCH):
-            keys = [loc.prefix + metadata.chunk_key(s) for s in shards]
-            whole = [len(groups[s]) == _inner_in_bounds(metadata, s, cps) for s in shards]
-            requests = [(k, None if w else index_request) for k, w in zip(keys, whole)]
-            items: list[tuple[PlanEntry, Any, str]] = []
-            pending: list[tuple[str, list[tuple[int, int, int]]]] = []
-            wanted: list[tuple[PlanEntry, str]] = []
-            for shard, key, is_whole, data in zip(shards, keys, whole, fetch(loc.store, requests)):
-                if data is None:
-                    items.extend((entry, None, key) for _, entry in groups[shard])
-                    continue
-                spans = _locate(loc, metadata, key, data, groups[shard], is_whole, items, wanted)
-                if spans:
-                    pending.append((key, spans))
-            if pending:
-                items.extend(_fetch_inner(loc, pending, wanted))
-            queue.submit_split(_decode, items)
+        shards = list(groups)
+        if loc.store.supports_sync:
+            # local I/O releases the GIL: each pool task reads and decodes its shards, one at a time
+            def _one_by_one(part: Sequence[tuple[int, ...]]) -> None:
+                for shard in part:
+                    _decode(_resolve([shard]))
+
+            for batch in batched(shards, _BATCH):
+                queue.submit_split(_one_by_one, batch)
+            return
+        per_batch = remote_batch(metadata.chunk_grid_shape, metadata.dtype.itemsize, minimum=2, maximum=_BATCH)
+        for batch in batched(shards, per_batch):
+            queue.submit_split(_decode, _resolve(batch))
     finally:
         queue.drain()
 
@@ -174,7 +196,7 @@ def _fetch_inner(
 
 
 def write_sharded(
-    loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, value: np.ndarray, *, inline: bool
+    loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, value: np.ndarray, *, threads: int
 ) -> None:
     """Write `value` into the shards `plan` touches, assembling each shard once."""
     sharding = metadata.sharding
@@ -183,43 +205,49 @@ def write_sharded(
     groups = _group_by_shard(plan.entries, cps)
     fill = fill_scalar(metadata)
     inner_shape = metadata.chunks
-    for batch in batched(list(groups), _BATCH):
-        keys = [loc.prefix + metadata.chunk_key(s) for s in batch]
-        complete = [
-            len(groups[s]) == _inner_in_bounds(metadata, s, cps) and all(e[3] for _, e in groups[s])
-            for s in batch
+
+    def _assemble(shard: tuple[int, ...], key: str, data: Any) -> bytes | None:
+        encoded: dict[tuple[int, ...], Any] = {}
+        if data is not None:
+            index = _decode_index(loc, metadata, key, data)
+            view = memoryview(data)
+            for inner in np.ndindex(*cps):
+                offset, nbytes = (int(v) for v in index[inner])
+                if offset != _MISSING:
+                    encoded[inner] = view[offset : offset + nbytes]
+        for inner, entry in groups[shard]:
+            existing = None
+            if not entry[3] and inner in encoded:
+                label = f"{key} (inner chunk {inner})"
+                existing = decode_chunk(loc, sharding.inner, encoded[inner], inner_shape, label)
+            chunk = merge_chunk(existing, inner_shape, fill, metadata.dtype, entry, value)
+            if is_all_fill(chunk, fill):
+                encoded.pop(inner, None)
+            else:
+                encoded[inner] = sharding.inner.encode(chunk)
+        return sharding.encode_shard(encoded, shard_shape) if encoded else None
+
+    def _gather(shards: Sequence[tuple[int, ...]]) -> list[tuple[tuple[int, ...], str, Any]]:
+        keys = [loc.prefix + metadata.chunk_key(s) for s in shards]
+        partial = [
+            i for i, s in enumerate(shards)
+            if len(groups[s]) != _inner_in_bounds(metadata, s, cps) or not all(e[3] for _, e in groups[s])
         ]
-        partial = [i for i, c in enumerate(complete) if not c]
-        datas: list[Any] = [None] * len(batch)
+        datas: list[Any] = [None] * len(shards)
         for i, data in zip(partial, fetch(loc.store, [(keys[i], None) for i in partial])):
             datas[i] = data
+        return list(zip(shards, keys, datas))
 
-        def _assemble(part: Sequence[int]) -> list[tuple[str, bytes | None]]:
-            out: list[tuple[str, bytes | None]] = []
-            for i in part:
-                shard, key, data = batch[i], keys[i], datas[i]
-                encoded: dict[tuple[int, ...], Any] = {}
-                index = None
-                if data is not None:
-                    index = _decode_index(loc, metadata, key, data)
-                    view = memoryview(data)
-                    for inner in np.ndindex(*cps):
-                        offset, nbytes = (int(v) for v in index[inner])
-                        if offset != _MISSING:
-                            encoded[inner] = bytes(view[offset : offset + nbytes])
-                for inner, entry in groups[shard]:
-                    existing = None
-                    if not entry[3] and inner in encoded:
-                        label = f"{key} (inner chunk {inner})"
-                        existing = decode_chunk(loc, sharding.inner, encoded[inner], inner_shape, label)
-                    chunk = merge_chunk(existing, inner_shape, fill, metadata.dtype, entry, value)
-                    if is_all_fill(chunk, fill):
-                        encoded.pop(inner, None)
-                    else:
-                        encoded[inner] = sharding.inner.encode(chunk)
-                out.append((key, sharding.encode_shard(encoded, shard_shape) if encoded else None))
-            return out
+    def _encode(items: Sequence[tuple[tuple[int, ...], str, Any]]) -> list[tuple[str, bytes | None]]:
+        return [(key, _assemble(shard, key, data)) for shard, key, data in items]
 
-        results = [r for part in run_batches(_assemble, range(len(batch)), inline=inline) for r in part]
+    def _store(results: Sequence[tuple[str, bytes | None]]) -> None:
         set_values(loc.store, [(k, v) for k, v in results if v is not None])
         delete_keys(loc.store, [k for k, v in results if v is None])
+
+    per_batch = remote_batch(shard_shape, metadata.dtype.itemsize, minimum=2, maximum=_BATCH)
+    for batch in batched(list(groups), per_batch):
+        if loc.store.supports_sync:
+            run_batches(lambda part: [_store(_encode(_gather([shard]))) for shard in part], batch, threads=threads)
+        else:
+            _store([r for part in run_batches(_encode, _gather(batch), threads=threads) for r in part])
