@@ -20,6 +20,7 @@ import atexit
 import html
 import os
 import posixpath
+import socket
 import threading
 import time
 import urllib.parse
@@ -154,8 +155,14 @@ def obstore_s3_options(endpoint_url: str) -> dict[str, Any]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    request_queue_size = 512
-    """A deep accept backlog: a burst of new connections must not wait for SYN retransmits."""
+    request_queue_size = 512  # a burst of new connections must not wait for SYN retransmits
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Dropped connections (clients gone, or `close()`) are normal here; anything else is printed."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -185,6 +192,7 @@ class LoopbackHTTPServer:
         self._log: list[tuple[str, str, str | None]] = []
         self._in_flight = 0
         self._max_in_flight = 0
+        self._connections: set[socket.socket] = set()
         self._httpd = _Server((LOOPBACK, 0), _make_handler(self))
         host, port = self._httpd.server_address[:2]
         self.url: str = f"http://{host}:{port}"
@@ -267,11 +275,16 @@ class LoopbackHTTPServer:
     # -- lifecycle -----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop serving and release the port (idempotent)."""
+        """Stop serving, drop open keep-alive connections and release the port (idempotent)."""
         if self._thread.is_alive():
             self._httpd.shutdown()
             self._thread.join()
         self._httpd.server_close()
+        for connection in list(self._connections):
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def __enter__(self) -> LoopbackHTTPServer:
         return self
@@ -334,18 +347,28 @@ def _make_handler(server: LoopbackHTTPServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
+        def setup(self) -> None:
+            super().setup()
+            server._connections.add(self.connection)
+
+        def finish(self) -> None:
+            server._connections.discard(self.connection)
+            super().finish()
+
         def do_GET(self) -> None:
             self._serve(body=True)
 
         def do_HEAD(self) -> None:
             self._serve(body=False)
 
-        def _reply(self, status: int, payload: bytes, headers: dict[str, str], body: bool) -> None:
+        def _reply(
+            self, status: int, payload: bytes, headers: dict[str, str], body: bool, length: int | None = None
+        ) -> None:
             self._finish_count()  # before the client can see the answer and send its next request
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Content-Length", str(len(payload) if length is None else length))
             self.end_headers()
             if body and payload:
                 self.wfile.write(payload)
@@ -387,18 +410,21 @@ def _make_handler(server: LoopbackHTTPServer) -> type[BaseHTTPRequestHandler]:
             return server.directory.joinpath(*parts)
 
         def _serve_file(self, target: Path, range_header: str | None, body: bool) -> None:
-            data = target.read_bytes()
-            size = len(data)
+            size = target.stat().st_size
             headers = {"Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"}
             selected = _parse_range(range_header, size)
             if selected == "unsatisfiable":
                 self._reply(416, b"", {"Content-Range": f"bytes */{size}"}, body)
-            elif selected is None:
-                self._reply(200, data, headers, body)
-            else:
-                start, stop = selected  # type: ignore[misc]
+                return
+            start, stop = (0, size) if selected is None else selected  # type: ignore[misc]
+            payload = b""
+            if body:
+                with target.open("rb") as f:
+                    f.seek(start)
+                    payload = f.read(stop - start)
+            if selected is not None:
                 headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
-                self._reply(206, data[start:stop], headers, body)
+            self._reply(200 if selected is None else 206, payload, headers, body, length=stop - start)
 
     return _Handler
 
