@@ -65,6 +65,14 @@ def test_retries_are_logged_without_credentials(fresh: LoopbackHTTPServer, caplo
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_dropped_connections_are_retried(fresh: LoopbackHTTPServer, kind: str) -> None:
+    store = _make(kind, fresh.url, retries=5)
+    fresh.drop_next(3)
+    assert bytes(sync(store.get("c/1"))) == DATA["c/1"]
+    assert fresh.request_count == 4  # three dropped (whoever retried them), then the answer
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_retries_inside_a_batch_read(fresh: LoopbackHTTPServer, kind: str) -> None:
     store = _make(kind, fresh.url, retries=4)
     fresh.fail_next(2, 503, path="/c/1")

@@ -40,6 +40,7 @@ __all__ = ["ObjectStore"]
 
 _STATUS = re.compile(r"status code:\s*(\d{3})")
 _RANGE_TEXT = ("Range started at", "non-partial response", "range not satisfiable", "InvalidRange")
+_DROPPED_TEXT = ("IncompleteMessage", "ConnectionReset", "connection reset", "BrokenPipe", "ConnectionAborted")
 _HTTP_KIND = re.compile(r"HttpError \{\s*kind: (\w+)")
 _TRANSIENT_TEXT = ("timed out", "timeout", "connection reset", "connection closed", "incompletemessage", "broken pipe")
 
@@ -69,6 +70,8 @@ def classify_obstore_error(exc: BaseException) -> Failure:
         return status_failure(int(match.group(1))) or Failure.FATAL
     if any(marker in text for marker in _RANGE_TEXT):
         return Failure.PASS
+    if any(marker in text for marker in _DROPPED_TEXT):
+        return Failure.TRANSIENT
     kind = _HTTP_KIND.search(text)
     if kind:
         return Failure.TRANSIENT if kind.group(1) in ("Timeout", "Interrupted", "Decode") else Failure.FATAL

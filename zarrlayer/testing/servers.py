@@ -244,6 +244,10 @@ class LoopbackHTTPServer:
         with self._lock:
             self._faults.append(_Fault(status, count, path))
 
+    def drop_next(self, count: int | None, *, path: str | None = None) -> None:
+        """Close the connection without answering the next `count` requests (a connection reset)."""
+        self.fail_next(count, 0, path=path)
+
     def clear_faults(self) -> None:
         """Stop injecting errors."""
         with self._lock:
@@ -392,6 +396,11 @@ def _make_handler(server: LoopbackHTTPServer) -> type[BaseHTTPRequestHandler]:
             if server.latency > 0:
                 time.sleep(server.latency)
             status = server._take_fault(url_path)
+            if status == 0:
+                self._finish_count()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             if status is not None:
                 self._reply(status, b"", {}, body)
                 return
