@@ -68,6 +68,12 @@ def _validate(changes: dict[str, Any]) -> None:
     for name in ("max_concurrency", "decode_threads"):
         if name in changes and (not isinstance(changes[name], int) or changes[name] < 1):
             raise ValueError(f"{name} must be a positive int, found {changes[name]!r}")
+    if "retries" in changes and (not isinstance(changes["retries"], int) or changes["retries"] < 0):
+        raise ValueError(f"retries must be a non-negative int, found {changes['retries']!r}")
+    if "default_zarr_format" in changes and changes["default_zarr_format"] not in (2, 3):
+        raise ValueError(f"default_zarr_format must be 2 or 3, found {changes['default_zarr_format']!r}")
+    if "allow_unsafe_codecs" in changes and not isinstance(changes["allow_unsafe_codecs"], bool):
+        raise ValueError(f"allow_unsafe_codecs must be a bool, found {changes['allow_unsafe_codecs']!r}")
 
 
 def set(**changes: Any) -> Settings:  # noqa: A001 - mirrors dask.config.set

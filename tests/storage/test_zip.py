@@ -258,3 +258,18 @@ def test_threads_share_one_archive(tmp_path: Path) -> None:
     assert errors == []
     sync(store.close())
     assert len(_names(path)) == 80
+
+
+def test_rewrites_after_delete_raise_no_duplicate_name_warning(tmp_path: Path) -> None:
+    import warnings
+
+    store = ZipStore(tmp_path / "w.zip", mode="w")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sync(store.set("a", b"1"))
+        sync(store.set("a", b"2"))
+        sync(store.delete("a"))
+        sync(store.set("a", b"3"))
+        sync(store.close())
+    with zipfile.ZipFile(tmp_path / "w.zip") as zf:
+        assert zf.namelist() == ["a"] and zf.read("a") == b"3"

@@ -139,11 +139,9 @@ class _Archive:
                 return
             info = zipfile.ZipInfo(key, date_time=time.localtime()[:6])
             info.compress_type = self.compression
-            if key in self.index:
-                zf.NameToInfo.pop(key, None)
+            if key in self.index or self.superseded:
                 self.dirty = True
-            elif self.superseded:
-                self.dirty = True
+            zf.NameToInfo.pop(key, None)  # the compaction on close drops the older entry; zipfile need not warn
             try:
                 zf.writestr(info, value)
             except (OSError, ValueError) as e:
