@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,3 +136,46 @@ def test_connection_refused_fails_fast_without_credentials(tmp_path: Path, kind:
     text = str(info.value) + repr(store) + store.url + caplog.text
     assert "pa55word" not in text and "alice" not in text
     assert "not retried" in str(info.value)
+
+
+def _chained(outer: BaseException, cause: BaseException) -> BaseException:
+    outer.__cause__ = cause
+    return outer
+
+
+def _classification_cases() -> list[tuple[BaseException, str]]:
+    import aiohttp
+    import botocore.exceptions
+    from yarl import URL
+
+    def client_error(status: int, code: str) -> BaseException:
+        response = {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        return botocore.exceptions.ClientError(response, "GetObject")
+
+    url = URL("http://127.0.0.1/x")
+    info = aiohttp.RequestInfo(url=url, method="GET", headers={}, real_url=url)  # type: ignore[call-arg]
+    return [
+        (FileNotFoundError("x"), "pass"),
+        (PermissionError("AccessDenied"), "fatal"),
+        (TimeoutError(), "transient"),
+        (asyncio.TimeoutError(), "transient"),
+        (ConnectionResetError(), "transient"),
+        (ConnectionRefusedError(), "fatal"),
+        (aiohttp.ServerDisconnectedError(), "transient"),
+        (aiohttp.ServerTimeoutError(), "transient"),
+        (aiohttp.ClientResponseError(info, (), status=503), "transient"),
+        (aiohttp.ClientResponseError(info, (), status=429), "transient"),
+        (aiohttp.ClientResponseError(info, (), status=403), "fatal"),
+        (aiohttp.ClientResponseError(info, (), status=416), "pass"),
+        (_chained(OSError(5, "SlowDown"), client_error(503, "SlowDown")), "transient"),  # as s3fs translates it
+        (_chained(OSError(5, "InternalError"), client_error(500, "InternalError")), "transient"),
+        (_chained(PermissionError("denied"), client_error(403, "AccessDenied")), "fatal"),
+        (TypeError("a bug"), "pass"),
+    ]
+
+
+def test_fsspec_error_classification() -> None:
+    from zarrlayer.storage._fsspec_support import classify_fsspec_error
+
+    for exc, expected in _classification_cases():
+        assert classify_fsspec_error(exc).value == expected, repr(exc)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import threading
 import weakref
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = [
     "empty_request",
     "fsspec_limits",
     "loop_filesystems",
+    "loop_filesystems_lock",
     "pipe_with_parents",
     "unsatisfiable",
     "userinfo",
@@ -118,6 +120,7 @@ def empty_request(request: ByteRequest | None) -> bool:
     )
 
 
+loop_filesystems_lock = threading.Lock()
 loop_filesystems: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
 """Asynchronous filesystem instances per loop, shared by every store with the same configuration."""
 

@@ -13,6 +13,7 @@ import enum
 import logging
 import random
 import re
+import threading
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -168,19 +169,21 @@ class Limiter:
             self.release(taken)
 
 
+_limiters_lock = threading.Lock()
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Limiter]] = weakref.WeakKeyDictionary()
 
 
 def get_limiter(identity: Any, capacity: int) -> Limiter:
     """The limiter of the store `identity` on the running loop (one per identity, capacity and loop)."""
     loop = asyncio.get_running_loop()
-    per_loop = _limiters.get(loop)
-    if per_loop is None:
-        per_loop = _limiters[loop] = {}
-    limiter = per_loop.get((identity, capacity))
-    if limiter is None:
-        limiter = per_loop[(identity, capacity)] = Limiter(capacity)
-    return limiter
+    with _limiters_lock:  # loops in several threads share the registry
+        per_loop = _limiters.get(loop)
+        if per_loop is None:
+            per_loop = _limiters[loop] = {}
+        limiter = per_loop.get((identity, capacity))
+        if limiter is None:
+            limiter = per_loop[(identity, capacity)] = Limiter(capacity)
+        return limiter
 
 
 # -- retries ------------------------------------------------------------------------------------

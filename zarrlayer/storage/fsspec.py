@@ -26,6 +26,7 @@ from zarrlayer.storage._fsspec_support import (
     empty_request,
     fsspec_limits,
     loop_filesystems,
+    loop_filesystems_lock,
     pipe_with_parents,
     unsatisfiable,
     userinfo,
@@ -187,8 +188,9 @@ class FsspecStore(Store):
                 self._wrapped = AsyncFileSystemWrapper(self._sync_fs)
             return self._wrapped
         loop = asyncio.get_running_loop()
-        on_loop = loop_filesystems.setdefault(loop, {})
-        fs = on_loop.get(self._fs_token)
+        with loop_filesystems_lock:
+            on_loop = loop_filesystems.setdefault(loop, {})
+        fs = on_loop.get(self._fs_token)  # only this loop's thread touches its own dict
         if fs is None:
             fs = self._fs_cls(**self._fs_options, asynchronous=True, loop=loop, skip_instance_cache=True)
             if "use_listings_cache" not in self._fs_options and hasattr(fs, "dircache"):
