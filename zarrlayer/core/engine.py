@@ -28,6 +28,7 @@ __all__ = [
     "is_all_fill",
     "merge_chunk",
     "remote_batch",
+    "scratch_step",
     "read_plan",
     "threads_for",
     "write_plan",
@@ -36,7 +37,7 @@ __all__ = [
 _FETCH_BATCH_SYNC = 64
 _FETCH_BATCH_REMOTE = 256
 _REMOTE_BATCH_BYTES = 256 * 1024 * 1024
-_SCRATCH_CHUNKS = 4
+_SCRATCH_BYTES = 1 << 20
 _INLINE_BYTES = 1 << 20
 _BYTES_PER_THREAD = 20 * 1024
 
@@ -75,6 +76,12 @@ def remote_batch(unit_shape: tuple[int, ...], itemsize: int, *, minimum: int = 1
     """Units fetched per remote batch: many in flight, but about 256 MiB of decoded data when units are big."""
     unit_bytes = max(math.prod(unit_shape) * itemsize, 1)
     return max(minimum, min(maximum, _REMOTE_BATCH_BYTES // unit_bytes))
+
+
+def scratch_step(metadata: ArrayMetadata) -> int:
+    """Chunks a pool task reads (or writes) per step: about 1 MiB decoded, so scratch stays small."""
+    chunk_bytes = max(math.prod(metadata.chunks) * metadata.dtype.itemsize, 1)
+    return max(1, min(16, _SCRATCH_BYTES // chunk_bytes))
 
 
 def threads_for(plan: ChunkPlan, metadata: ArrayMetadata) -> int:
@@ -149,8 +156,10 @@ def _read_chunks(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, w
     def _decode(items: Sequence[tuple[PlanEntry, Any, str]]) -> None:
         decode_entries(loc, pipeline, shape, fill, items, work)
 
+    step = scratch_step(metadata)
+
     def _fetch_decode(entries: Sequence[PlanEntry]) -> None:
-        for part in batched(entries, _SCRATCH_CHUNKS):
+        for part in batched(entries, step):
             keys = [loc.prefix + metadata.chunk_key(e[0]) for e in part]
             _decode(list(zip(part, fetch(loc.store, [(k, None) for k in keys]), keys)))
 
@@ -242,8 +251,10 @@ def write_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, val
         set_values(loc.store, [(k, v) for k, v in results if v is not None])
         delete_keys(loc.store, [k for k, v in results if v is None])
 
+    step = scratch_step(metadata)
+
     def _write_in_steps(entries: Sequence[PlanEntry]) -> None:
-        for part in batched(entries, _SCRATCH_CHUNKS):
+        for part in batched(entries, step):
             _store(_encode(_gather(part)))
 
     threads = threads_for(plan, metadata)
