@@ -186,7 +186,7 @@ def main() -> None:
                 _check(arrays, expected)
                 latency_case = server.startswith("HTTP")
                 results += _cases(
-                    server, arrays, runs, warmup, n_chunks, bound if latency_case else None, 1.5 if latency_case else None
+                    server, arrays, runs, warmup, n_chunks, bound if latency_case else None, 1.5 if latency_case and not args.quick else None
                 )
             with zarr.config.set({"async.concurrency": concurrency}):
                 arrays = {name: make() for name, make in _contenders(endpoint, http_url)["HTTP +20 ms"].items()}
