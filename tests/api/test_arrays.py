@@ -199,3 +199,14 @@ def test_read_only_array_rejects_every_write():
         with pytest.raises(ReadOnlyError):
             write()
     assert store.store_dict == before
+
+
+def test_arrays_and_groups_pickle_for_dask_workers(tmp_path):
+    import pickle
+
+    a = zarrlayer.create_array(str(tmp_path), name="g/x", shape=(4, 4), dtype="f4", chunks=(2, 2), shards=(4, 4))
+    a[...] = np.arange(16).reshape(4, 4)
+    copy = pickle.loads(pickle.dumps(a))
+    assert copy.path == "g/x" and np.array_equal(copy[...], a[...])
+    group = pickle.loads(pickle.dumps(zarrlayer.open_group(str(tmp_path), mode="r")))
+    assert group.read_only and list(group) == ["g"] and np.array_equal(group["g/x"][1], a[1])

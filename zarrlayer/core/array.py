@@ -75,10 +75,12 @@ class Array:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The array's shape."""
         return self._metadata.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The numpy dtype of the values handed out (v3 strings: object with str items)."""
         return self._metadata.dtype
 
     @property
@@ -93,18 +95,22 @@ class Array:
 
     @property
     def fill_value(self) -> Any:
+        """The value missing chunks read as."""
         return self._metadata.fill_value
 
     @property
     def order(self) -> str:
+        """The memory order of stored chunks ('C', or 'F' for some v2 arrays)."""
         return self._metadata.order
 
     @property
     def ndim(self) -> int:
+        """Number of dimensions."""
         return len(self.shape)
 
     @property
     def size(self) -> int:
+        """Number of elements."""
         return math.prod(self.shape)
 
     @property
@@ -327,8 +333,7 @@ class Array:
 
     def nbytes_stored(self) -> int:
         """Bytes the array occupies in the store (chunks and metadata)."""
-        prefix = self._loc.prefix
-        return sync(self._store.getsize_prefix(prefix)) if prefix else sync(self._store.getsize_prefix(""))
+        return sync(self._store.getsize_prefix(self._loc.prefix))
 
     @property
     def nchunks_initialized(self) -> int:

@@ -42,6 +42,7 @@ class Group:
 
     @property
     def store(self) -> Store:
+        """The store holding the group."""
         return self._store
 
     @property
@@ -56,18 +57,22 @@ class Group:
 
     @property
     def basename(self) -> str:
+        """The last segment of the name ('' for the root)."""
         return self.name.split("/")[-1]
 
     @property
     def metadata(self) -> GroupMetadata:
+        """The parsed group metadata (with `consolidated` members when read from consolidated metadata)."""
         return self._metadata
 
     @property
     def zarr_format(self) -> int:
+        """2 or 3."""
         return self._metadata.zarr_format
 
     @property
     def read_only(self) -> bool:
+        """Whether writes raise ReadOnlyError."""
         return self._store.read_only
 
     @property
