@@ -210,3 +210,16 @@ def test_arrays_and_groups_pickle_for_dask_workers(tmp_path):
     assert copy.path == "g/x" and np.array_equal(copy[...], a[...])
     group = pickle.loads(pickle.dumps(zarrlayer.open_group(str(tmp_path), mode="r")))
     assert group.read_only and list(group) == ["g"] and np.array_equal(group["g/x"][1], a[1])
+
+
+def test_mask_and_negative_step_writes_match_numpy():
+    a = zarrlayer.create_array({}, shape=(6, 5), dtype="i4", chunks=(4, 2))
+    ref = np.zeros((6, 5), "i4")
+    mask = np.arange(30).reshape(6, 5) % 4 == 0
+    a[mask] = 7
+    ref[mask] = 7
+    a[::-2, 1] = [1, 2, 3]
+    ref[::-2, 1] = [1, 2, 3]
+    a.oindex[[5, 0], ::-1] = np.arange(10).reshape(2, 5)
+    ref[np.ix_([5, 0], np.arange(5)[::-1])] = np.arange(10).reshape(2, 5)
+    assert np.array_equal(a[...], ref) and np.array_equal(a[::-1, ::-3], ref[::-1, ::-3])
