@@ -1,16 +1,19 @@
 """The chunk engine: reads and writes a chunk plan, fetching in batches and decoding in a pool.
 
-Per-chunk Python work is O(1) calls: a batch of keys is fetched at once, a batch of
-chunks is decoded in one pool task, and a chunk whose output region is the whole chunk
-is decoded straight into the output.
+Per-chunk Python work is O(1) calls and no thread or loop hop: on stores with a sync fast
+path each pool task reads and decodes its own run of chunks (local reads release the GIL
+too); on remote stores the caller fetches a batch with one `get_partial_values` while the
+pool decodes the previous one. A chunk whose output region is the whole chunk (and
+contiguous) is decoded straight into the output; others are decoded and copied. The
+number of threads a plan uses grows with the chunk size, since per-chunk Python work
+holds the GIL and small chunks only contend.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
-
-import math
 
 import numpy as np
 
