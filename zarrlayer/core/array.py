@@ -30,6 +30,7 @@ __all__ = ["Array"]
 
 _MISSING = 2**64 - 1
 _SERIALIZERS = {"bytes", "vlen-utf8", "vlen-bytes", "sharding_indexed"}
+_DOCUMENTS = {"zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata"}
 
 
 class Array:
@@ -320,16 +321,13 @@ class Array:
         )
 
     def _stored_keys(self) -> list[str]:
+        """Keys of the stored units (chunks or shards): everything under the array but its documents."""
         prefix = self._loc.prefix
 
         async def _collect() -> list[str]:
             return [k async for k in self._store.list_prefix(prefix)]
 
-        grid_keys = {
-            self._loc.prefix + self._metadata.chunk_key(c)
-            for c in itertools.product(*(range(n) for n in self._metadata.grid_shape))
-        }
-        return [k for k in sync(_collect()) if k in grid_keys]
+        return [k for k in sync(_collect()) if k[len(prefix) :] not in _DOCUMENTS]
 
     def nbytes_stored(self) -> int:
         """Bytes the array occupies in the store (chunks and metadata)."""
