@@ -203,6 +203,12 @@ def test_cache_argument_wraps_the_store():
     arr = zarrlayer.open_array(store, path="x", mode="r", cache="memory")
     assert isinstance(arr.store, MemoryCacheStore)
     assert np.array_equal(arr[...], [1, 2, 3, 4]) and np.array_equal(arr[...], [1, 2, 3, 4])
+    writable = zarrlayer.open_array(store, path="x", mode="r+", cache="memory")
+    assert np.array_equal(writable[...], [1, 2, 3, 4])
+    writable[1:3] = [8, 9]
+    writable[0:2] = 0  # chunk c/0 becomes all fill: deleted through the cache, which must forget it
+    assert np.array_equal(writable[...], [0, 0, 9, 4])
+    assert np.array_equal(zarrlayer.open_array(store, path="x", mode="r")[...], [0, 0, 9, 4])
 
 
 def test_deleting_a_member_removes_its_keys_and_open_consolidated_requires_the_document():
