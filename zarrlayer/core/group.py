@@ -253,11 +253,11 @@ class Group:
 
     @property
     def info(self) -> GroupInfo:
-        """A printable summary; member counts only when consolidated metadata has them at no cost."""
-        return self._group_info(counted=self._metadata.consolidated is not None)
+        """A printable summary with the direct members counted (from consolidated metadata, else one listing)."""
+        return self._group_info(counted=True)
 
     def info_complete(self) -> GroupInfo:
-        """The summary with members counted (lists the group)."""
+        """The same summary as `info` (kept for zarr-python parity)."""
         return self._group_info(counted=True)
 
     def tree(self, level: int | None = None) -> TreeRepr:
