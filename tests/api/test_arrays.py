@@ -223,3 +223,24 @@ def test_mask_and_negative_step_writes_match_numpy():
     a.oindex[[5, 0], ::-1] = np.arange(10).reshape(2, 5)
     ref[np.ix_([5, 0], np.arange(5)[::-1])] = np.arange(10).reshape(2, 5)
     assert np.array_equal(a[...], ref) and np.array_equal(a[::-1, ::-3], ref[::-1, ::-3])
+
+
+def test_unknown_and_unsafe_codecs_are_refused_on_open():
+    from zarrlayer.errors import CodecError, UnsafeCodecError
+
+    v3 = {
+        "zarr_format": 3, "node_type": "array", "shape": [2], "data_type": "int32",
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [2]}},
+        "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+        "fill_value": 0, "attributes": {},
+        "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "mystery"}],
+    }
+    v2 = {"zarr_format": 2, "shape": [2], "chunks": [2], "dtype": "|O", "compressor": None,
+          "filters": [{"id": "pickle"}], "fill_value": None, "order": "C"}
+    store = MemoryStore({"a/zarr.json": json.dumps(v3).encode(), "p/.zarray": json.dumps(v2).encode()})
+    with pytest.raises(CodecError) as info:
+        zarrlayer.open_array(store, path="a", mode="r")
+    assert "mystery" in str(info.value) and "a/zarr.json" in str(info.value)
+    with pytest.raises(UnsafeCodecError) as info:
+        zarrlayer.open_array(store, path="p", mode="r")
+    assert "p/.zarray" in str(info.value) and store.url in str(info.value)
