@@ -131,7 +131,8 @@ def create_child_array(
     kwargs: dict[str, Any] = {}
     for key in _CREATE_KEYS:
         if encoding.get(key) is not None:
-            kwargs[key] = _codec_arg(encoding[key]) if key in ("compressors", "filters", "serializer") else encoding[key]
+            codecs = key in ("compressors", "filters", "serializer")
+            kwargs[key] = _codec_arg(encoding[key]) if codecs else encoding[key]
     if check_vlen_dtype(dtype) is str or np.dtype(dtype).kind == "T" or _fixed_unicode_with_vlen(dtype, kwargs):
         dtype = str
     attrs = dict(attrs)

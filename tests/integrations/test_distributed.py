@@ -33,7 +33,8 @@ def test_open_dataset_mean_on_workers(client, tmp_path):
     path = str(tmp_path / "cf.zarr")
     ds = cf_dataset()
     write_with_zarr(ds, path, zarr_format=3, consolidated=True)
-    lazy = xr.open_dataset(path, engine="zarrlayer", chunks={}, store_cache={"memory": True, "disk": {"directory": str(tmp_path / "dc")}})
+    cache = {"memory": True, "disk": {"directory": str(tmp_path / "dc")}}
+    lazy = xr.open_dataset(path, engine="zarrlayer", chunks={}, store_cache=cache)
     assert lazy["temp"].chunks == ((3, 3), (2, 2))
     got = lazy["temp"].mean().compute()
     assert float(got) == pytest.approx(float(np.nanmean(ds["temp"].values)), rel=1e-6)
@@ -47,7 +48,8 @@ def test_from_and_to_zarrlayer_on_workers(client, tmp_path):
     data = np.random.default_rng(1).random((64, 40), dtype="f4")
     source[...] = data
     disk = tmp_path / "dc"
-    x = from_zarrlayer(str(tmp_path / "in.zarr"), component="v", cache={"memory": True, "disk": {"directory": str(disk)}})
+    cache = {"memory": True, "disk": {"directory": str(disk)}}
+    x = from_zarrlayer(str(tmp_path / "in.zarr"), component="v", cache=cache)
     assert x.chunks == ((16,) * 4, (40,))
     pids = client.run(os.getpid)
     assert os.getpid() not in pids.values()

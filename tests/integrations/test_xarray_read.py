@@ -173,7 +173,9 @@ def test_sharded_preferred_chunks_and_dask_chunks(tmp_path):
     pytest.importorskip("dask")
     path = str(tmp_path / "s.zarr")
     group = zarr.open_group(path, mode="w", zarr_format=3)
-    arr = group.create_array("v", shape=(40, 12), dtype="f4", chunks=(5, 4), shards=(20, 12), dimension_names=["y", "x"])
+    arr = group.create_array(
+        "v", shape=(40, 12), dtype="f4", chunks=(5, 4), shards=(20, 12), dimension_names=["y", "x"]
+    )
     arr[:] = np.arange(480, dtype="f4").reshape(40, 12)
     ours = xr.open_dataset(path, engine="zarrlayer", chunks={})
     assert ours["v"].encoding["preferred_chunks"] == {"y": 20, "x": 12}

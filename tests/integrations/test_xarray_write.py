@@ -39,9 +39,11 @@ def test_round_trip_matches_zarr_written_store(tmp_path, zarr_format, consolidat
     if zarr_format == 3:
         meta = json.loads((tmp_path / "ours.zarr" / "temp" / "zarr.json").read_text())
         assert meta["dimension_names"] == ["time", "x"]
-        assert ("consolidated_metadata" in json.loads((tmp_path / "ours.zarr" / "zarr.json").read_text())) == consolidated
+        root = json.loads((tmp_path / "ours.zarr" / "zarr.json").read_text())
+        assert ("consolidated_metadata" in root) == consolidated
     else:
-        assert json.loads((tmp_path / "ours.zarr" / "temp" / ".zattrs").read_text())["_ARRAY_DIMENSIONS"] == ["time", "x"]
+        zattrs = json.loads((tmp_path / "ours.zarr" / "temp" / ".zattrs").read_text())
+        assert zattrs["_ARRAY_DIMENSIONS"] == ["time", "x"]
         assert (tmp_path / "ours.zarr" / ".zmetadata").exists() == consolidated
 
 
