@@ -157,3 +157,18 @@ def test_sharded_write_in_parallel(tmp_path):
     with pytest.raises(UnalignedWriteError):
         to_zarrlayer(ds.chunk(y=10), str(bad), encoding={"v": {"chunks": (5, 4), "shards": (20, 12)}})
     assert not (bad / "v").exists()
+
+
+def test_mode_a_adds_variables(tmp_path):
+    path, theirs = str(tmp_path / "a.zarr"), str(tmp_path / "theirs.zarr")
+    to_zarrlayer(cf_dataset()[["flag"]], path, zarr_format=2)
+    to_zarrlayer(cf_dataset()[["temp"]], path, mode="a")
+    write_with_zarr(cf_dataset()[["flag"]], theirs, zarr_format=2, consolidated=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cf_dataset()[["temp"]].to_zarr(theirs, mode="a")
+    got = _zarr_read(path)
+    assert set(got.data_vars) == {"flag", "temp"}
+    xr.testing.assert_identical(got, _zarr_read(theirs))
+    with pytest.raises(ValueError, match="already exist"):
+        to_zarrlayer(cf_dataset()[["temp"]], path, mode="a", encoding={"temp": {"chunks": (2, 2)}})
