@@ -267,3 +267,31 @@ def test_load_async_matches_zarr_engine(tmp_path):
     xr.testing.assert_identical(got, open_with_zarr(path).load())
     part = asyncio.run(ours["temp"].isel(time=[0, 2], x=[1, 3]).load_async())
     np.testing.assert_array_equal(part.values, cf_dataset()["temp"].values[np.ix_([0, 2], [1, 3])])
+
+
+def test_backend_array_is_thread_safe(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import zarr
+    from xarray.core import indexing
+
+    from zarrlayer.integrations._xarray_array import CoordinatePrefetch
+
+    path = str(tmp_path / "t.zarr")
+    data = np.arange(64 * 48, dtype="i4").reshape(64, 48)
+    zarr.create_array(path, data=data, chunks=(8, 8), zarr_format=3, dimension_names=["a", "b"])
+    array = zarrlayer.open_array(path, mode="r")
+    prefetch = CoordinatePrefetch({"a": array})
+    wrapper = ZarrlayerBackendArray(array, name="a", prefetch=prefetch)
+    rng = np.random.default_rng(0)
+    keys = [(np.sort(rng.choice(64, 9, replace=False)), np.sort(rng.choice(48, 5, replace=False))) for _ in range(64)]
+
+    def read(key):
+        if key is None:
+            return wrapper[indexing.BasicIndexer((slice(None), slice(None)))], data
+        return wrapper[indexing.OuterIndexer(key)], data[np.ix_(*key)]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(read, [None] * 4 + keys))
+    for got, expected in results:
+        np.testing.assert_array_equal(got, expected)
