@@ -16,6 +16,13 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
+from zarrlayer.errors import missing_dependency
+
+try:
+    import xarray  # noqa: F401
+except ImportError as _err:
+    raise missing_dependency("xarray", "xarray", "zarrlayer.integrations.xarray") from _err
+
 from xarray.backends.common import BackendEntrypoint, datatree_from_dict_with_io_cleanup
 from xarray.backends.store import StoreBackendEntrypoint
 from xarray.core.dataset import Dataset
