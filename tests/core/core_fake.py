@@ -30,7 +30,8 @@ class RawPipeline:
     def decode_into(self, data: Any, out: np.ndarray) -> bool:
         self.threads.add(threading.current_thread().name)
         out[...] = self.decode(data, out.shape)
-        self.direct += 1
+        if out.base is not None:  # a view of the caller's output, not a scratch buffer
+            self.direct += 1
         return True
 
     def encode(self, chunk: np.ndarray) -> bytes:

@@ -12,6 +12,7 @@ holds the GIL and small chunks only contend.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,6 +42,7 @@ _FETCH_BATCH_SYNC = 64
 _FETCH_BATCH_REMOTE = 256
 _REMOTE_BATCH_BYTES = 256 * 1024 * 1024
 _SCRATCH_BYTES = 1 << 20
+_SCRATCH_KEEP = 4 << 20
 _INLINE_BYTES = 1 << 20
 _BYTES_PER_THREAD = 20 * 1024
 
@@ -110,6 +112,33 @@ def decode_chunk(loc: ArrayLocation, pipeline: ChunkCodecPipeline, data: Any, sh
         raise chunk_error(loc, key, exc) from exc
 
 
+_scratch = threading.local()
+
+
+def _scratch_for(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """This thread's reusable decode buffer for one chunk (no fresh allocation and page faults per chunk).
+
+    Buffers above `_SCRATCH_KEEP` bytes are not kept, so idle pool threads hold little memory.
+    """
+    key = (shape, dtype)
+    buffer = getattr(_scratch, "buffer", None)
+    if buffer is not None and _scratch.key == key:
+        return buffer
+    buffer = np.empty(shape, dtype=dtype)
+    if buffer.nbytes <= _SCRATCH_KEEP:
+        _scratch.buffer, _scratch.key = buffer, key
+    return buffer
+
+
+def _decode_into(loc: ArrayLocation, pipeline: ChunkCodecPipeline, data: Any, out: np.ndarray, key: str) -> bool:
+    try:
+        return bool(pipeline.decode_into(data, out))
+    except MemoryError:
+        raise
+    except Exception as exc:
+        raise chunk_error(loc, key, exc) from exc
+
+
 def decode_entries(
     loc: ArrayLocation,
     pipeline: ChunkCodecPipeline,
@@ -118,21 +147,30 @@ def decode_entries(
     items: Sequence[tuple[PlanEntry, Any, str]],
     work: np.ndarray,
 ) -> None:
-    """Decode each (entry, bytes or None, key) into its region of `work` (missing: the fill value)."""
+    """Decode each (entry, bytes or None, key) into its region of `work` (missing: the fill value).
+
+    A whole chunk whose region is contiguous is decoded straight into `work`; any other is
+    decoded into this thread's scratch buffer and its selection copied out.
+    """
+    numeric = work.dtype != object
     for (_, chunk_sel, out_sel, complete), data, key in items:
         if data is None:
             work[out_sel] = fill
             continue
         if complete:
             target = work[out_sel]
-            if target.shape == chunk_shape and target.flags.c_contiguous and np.may_share_memory(target, work):
-                try:
-                    if pipeline.decode_into(data, target):
-                        continue
-                except MemoryError:
-                    raise
-                except Exception as exc:
-                    raise chunk_error(loc, key, exc) from exc
+            if (
+                target.shape == chunk_shape
+                and target.flags.c_contiguous
+                and np.may_share_memory(target, work)
+                and _decode_into(loc, pipeline, data, target, key)
+            ):
+                continue
+        if numeric:
+            scratch = _scratch_for(chunk_shape, work.dtype)
+            if _decode_into(loc, pipeline, data, scratch, key):
+                work[out_sel] = scratch[chunk_sel]
+                continue
         work[out_sel] = decode_chunk(loc, pipeline, data, chunk_shape, key)[chunk_sel]
 
 
