@@ -251,3 +251,11 @@ def test_consolidated_written_by_zarrlayer_is_read_by_zarr_python(tmp_path):
             assert dict(zg.attrs) == {"title": "t"}
             assert np.array_equal(zg["sub/deep"][...], np.arange(5))
             assert dict(zg["sub"].attrs) == {"level": 1}
+
+
+@pytest.mark.parametrize("shape, dtype", [((1000, 1000), "f8"), ((10000, 10000), "f4"), ((365, 720, 1440), "f4"), ((0, 10), "f8")])
+def test_automatic_chunks_match_zarr_python(shape, dtype):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = zarr.create_array({}, shape=shape, dtype=dtype).chunks
+    assert zarrlayer.create_array({}, shape=shape, dtype=dtype).chunks == expected
