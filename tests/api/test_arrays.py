@@ -244,3 +244,17 @@ def test_unknown_and_unsafe_codecs_are_refused_on_open():
     with pytest.raises(UnsafeCodecError) as info:
         zarrlayer.open_array(store, path="p", mode="r")
     assert "p/.zarray" in str(info.value) and store.url in str(info.value)
+
+
+def test_bad_create_options_fail_before_an_overwrite_clears_anything():
+    from zarrlayer.errors import CodecError
+
+    store = MemoryStore()
+    zarrlayer.create_array(store, name="keep", shape=(3,), dtype="i4", chunks=(3,))[...] = [1, 2, 3]
+    before = dict(store.store_dict)
+    with pytest.raises(CodecError):
+        zarrlayer.create_array(store, name="keep", shape=(3,), dtype="i4", overwrite=True,
+                               compressors=[{"name": "no-such-codec"}])
+    with pytest.raises((MetadataError, ValueError)):
+        zarrlayer.open_array(store, path="keep", mode="w", shape=(3,), dtype="i4", chunks=(0,))
+    assert store.store_dict == before
