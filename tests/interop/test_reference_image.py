@@ -17,11 +17,13 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "interop" / "za
 EXAMPLE = SHARED / "examples" / "zarr.zr"
 IMAGE = SHARED / "data" / "reference_image.png"
 
-pytestmark = pytest.mark.skipif(not EXAMPLE.is_dir(), reason=f"shared interop data not found at {SHARED}")
 
 
 @pytest.fixture(scope="module")
 def reference() -> np.ndarray:
+    assert EXAMPLE.is_dir() and IMAGE.is_file(), (
+        f"expected the shared interop data at {SHARED} (../shared next to the repository)"
+    )
     return np.asarray(PIL.open(IMAGE))
 
 
@@ -36,7 +38,7 @@ def test_array_decodes_to_reference_image(name, reference):
     assert np.array_equal(array[100:300:7, ::3, 1], reference[100:300:7, ::3, 1])
 
 
-def test_group_lists_the_four_arrays_read_only():
+def test_group_lists_the_four_arrays_read_only(reference):
     group = zarrlayer.open_group(str(EXAMPLE), mode="r")
     assert list(group) == ["blosc", "gzip", "raw", "zlib"]
     assert group.read_only
