@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import zarrlayer
-
-pytest.importorskip("aiohttp")
-servers = pytest.importorskip("zarrlayer.testing.servers")
+from zarrlayer.testing import servers
 
 
 def test_plain_sharded_and_consolidated_reads_over_http(tmp_path):

@@ -7,16 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import zarrlayer
 from zarrlayer.errors import ReadOnlyError
 
-PIL = pytest.importorskip("PIL.Image")
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "interop" / "zarr_implementations"
 EXAMPLE = SHARED / "examples" / "zarr.zr"
 IMAGE = SHARED / "data" / "reference_image.png"
-
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +23,7 @@ def reference() -> np.ndarray:
     assert EXAMPLE.is_dir() and IMAGE.is_file(), (
         f"expected the shared interop data at {SHARED} (../shared next to the repository)"
     )
-    return np.asarray(PIL.open(IMAGE))
+    return np.asarray(Image.open(IMAGE))
 
 
 @pytest.mark.parametrize("name", ["blosc", "gzip", "raw", "zlib"])

@@ -14,10 +14,10 @@ from pathlib import Path
 import numcodecs
 import numpy as np
 import pytest
+import zarr
 
 import zarrlayer
 
-zarr = pytest.importorskip("zarr")
 
 SHAPE = (13, 9)
 CHUNKS = (4, 4)
