@@ -101,12 +101,13 @@ def test_use_zarr_fill_value_as_mask_is_honoured(tmp_path, zarr_format):
     xr.testing.assert_identical(default.load(), open_with_zarr(path, consolidated=False).load())
 
 
-def test_group_and_datatree_match_zarr_engine(tmp_path, cf_ds):
+@pytest.mark.parametrize(("zarr_format", "consolidated"), FORMATS)
+def test_group_and_datatree_match_zarr_engine(tmp_path, cf_ds, zarr_format, consolidated):
     path = str(tmp_path / "tree.zarr")
     tree = xr.DataTree.from_dict({"/": cf_ds[["flag"]], "/child": cf_ds[["temp"]], "/child/leaf": cf_ds[["name"]]})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tree.to_zarr(path, zarr_format=3, consolidated=True)
+        tree.to_zarr(path, zarr_format=zarr_format, consolidated=consolidated)
         theirs = xr.open_datatree(path, engine="zarr")
     ours = xr.open_datatree(path, engine="zarrlayer")
     xr.testing.assert_identical(ours, theirs)
