@@ -12,7 +12,7 @@ from zarrlayer.core.array import Array, _parse_shape
 from zarrlayer.core.io import delete_keys, join_path
 from zarrlayer.core.nodes import ensure_parents, node_exists, write_metadata
 from zarrlayer.core.sync import sync
-from zarrlayer.errors import ContainsArrayError, ContainsGroupError, ModeError
+from zarrlayer.errors import ContainsArrayError, ContainsGroupError, ModeError, ReadOnlyError
 from zarrlayer.format import (
     V2_ARRAY_KEY,
     V2_ATTRS_KEY,
@@ -96,8 +96,6 @@ def create_group_node(
     metadata = GroupMetadata(zarr_format=zarr_format, attributes=dict(attributes or {}))
     metadata.to_documents()  # bad attributes fail here, before anything is written
     if store.read_only:
-        from zarrlayer.errors import ReadOnlyError
-
         raise ReadOnlyError(f"cannot create a group at '{path}': store {store.url} is read-only")
     _prepare(store, path, overwrite)
     ensure_parents(store, path, zarr_format)
@@ -164,8 +162,6 @@ def create_array_node(
     )
     metadata.to_documents()
     if store.read_only:
-        from zarrlayer.errors import ReadOnlyError
-
         raise ReadOnlyError(f"cannot create an array at '{path}': store {store.url} is read-only")
     _prepare(store, path, overwrite)
     ensure_parents(store, path, zarr_format)
@@ -177,20 +173,21 @@ def create_array_node(
 
 
 def _resolve_chunks(chunks: Any, shards: Any, shape: tuple[int, ...], dtype: Any) -> tuple[int, ...]:
+    """The concrete chunk shape: 'auto' guesses one inside the shard (or array); -1/None spans the axis."""
     outer = tuple(shards) if shards is not None else shape
     if chunks is None or (isinstance(chunks, str) and chunks == "auto"):
-        itemsize = np.dtype(dtype).itemsize if _is_numpy_dtype(dtype) else 16
-        return guess_chunks(outer, max(itemsize, 1))
+        return guess_chunks(outer, _itemsize(dtype))
     if isinstance(chunks, (int, np.integer)):
         chunks = (int(chunks),) * len(shape)
-    chunks = tuple(int(c) if c not in (None, -1) else max(s, 1) for c, s in zip(chunks, outer)) + tuple(
-        chunks[len(outer) :]
-    )
-    return chunks
+    chunks = tuple(chunks)
+    spans = tuple(max(s, 1) if c in (None, -1) else int(c) for c, s in zip(chunks, outer))
+    return spans + tuple(chunks[len(outer) :])  # a rank mismatch is left for the metadata check to report
 
 
-def _is_numpy_dtype(dtype: Any) -> bool:
+def _itemsize(dtype: Any) -> int:
+    """Bytes per element for chunk guessing (16 for variable-length strings and unknown dtypes)."""
     try:
-        return np.dtype(dtype).kind not in "OUSV" or np.dtype(dtype).itemsize > 0
+        size = np.dtype(dtype).itemsize
     except TypeError:
-        return False
+        return 16
+    return size if size > 0 else 16
