@@ -6,6 +6,8 @@ import os
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+import numpy as np
+
 from zarrlayer.errors import ModeError
 from zarrlayer.integrations._xarray_open import join_path
 from zarrlayer.integrations._xarray_store import ZarrlayerDataStore
@@ -25,6 +27,34 @@ def _choose_mode(mode: str | None, append_dim: Hashable | None, region: Any) -> 
     if region is not None and mode not in ("a", "a-", "r+"):
         raise ModeError(f"region needs mode 'a', 'a-' or 'r+', found mode={mode!r}")
     return mode
+
+
+def _auto_region(ds: Any, region: Any, root: Any) -> dict[str, Any]:
+    """`region` with each 'auto' entry replaced by the slice where the dataset's coordinate sits in the store."""
+    import pandas as pd
+    from xarray import conventions
+
+    if region == "auto":
+        region = dict.fromkeys(ds.dims, "auto")
+    if not isinstance(region, Mapping):
+        raise TypeError(f"region must be 'auto' or a dict of dimension name -> slice, found {type(region).__name__}")
+    region = dict(region)
+    stored = ZarrlayerDataStore(root)
+    for dim, value in region.items():
+        if not (isinstance(value, str) and value == "auto"):
+            continue
+        if dim not in ds.variables or dim not in stored.arrays():
+            region[dim] = slice(0, ds.sizes[dim])
+            continue
+        existing = conventions.decode_cf_variable(dim, stored.open_store_variable(dim).compute())
+        positions = pd.Index(existing.values).get_indexer(ds[dim].values)
+        if (positions == -1).any() or (len(positions) > 1 and (np.diff(positions) != 1).any()):
+            raise ValueError(
+                f"region='auto' needs the dataset's {dim!r} values to be a contiguous run of the stored "
+                f"{dim!r} coordinate (group {root.path or '/'!r} of {root.store.url}); they are not"
+            )
+        region[dim] = slice(int(positions[0]), int(positions[-1]) + 1)
+    return region
 
 
 def _check_region(ds: Any, region: Mapping[str, slice], append_dim: Hashable | None) -> dict[str, slice]:
@@ -57,7 +87,7 @@ def to_zarrlayer(
     group: str | None = None,
     encoding: Mapping[Hashable, Mapping[str, Any]] | None = None,
     append_dim: Hashable | None = None,
-    region: Mapping[str, slice] | None = None,
+    region: Mapping[str, slice | str] | str | None = None,
     consolidated: bool = True,
     zarr_format: int = 3,
     compute: bool = True,
@@ -67,8 +97,9 @@ def to_zarrlayer(
 
     Modes as in `Dataset.to_zarr`: 'w-' creates (default), 'w' overwrites, 'a' adds or
     appends along `append_dim` (the default with it), 'r+' writes `region` of existing
-    arrays (the default with it). Dask-backed variables are written in parallel without a
-    lock; chunks that would share a stored chunk are refused (UnalignedWriteError).
+    arrays (the default with it; 'auto' entries are found from the stored coordinates).
+    Dask-backed variables are written in parallel without a lock; chunks that would share
+    a stored chunk are refused (UnalignedWriteError).
     """
     from xarray.backends.common import ArrayWriter
     from xarray.backends.writers import _validate_dataset_names, dump_to_store
@@ -77,9 +108,6 @@ def to_zarrlayer(
 
     mode = _choose_mode(mode, append_dim, region)
     _validate_dataset_names(ds)
-    if region is not None:
-        region = _check_region(ds, region, append_dim)
-        ds = ds.drop_vars(ds.indexes)
     if isinstance(store, os.PathLike):
         store = os.fspath(store)
     group = join_path(group)
@@ -87,6 +115,9 @@ def to_zarrlayer(
     root = open_group(
         store, mode={"a-": "a"}.get(mode, mode), path=group or None, zarr_format=fmt, storage_options=storage_options
     )
+    if region is not None:
+        region = _check_region(ds, _auto_region(ds, region, root), append_dim)
+        ds = ds.drop_vars(ds.indexes)
     if encoding and mode in ("a", "a-", "r+"):
         clash = sorted(set(map(str, encoding)) & set(ZarrlayerDataStore(root).arrays()))
         if clash:

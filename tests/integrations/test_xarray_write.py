@@ -172,3 +172,16 @@ def test_mode_a_adds_variables(tmp_path):
     xr.testing.assert_identical(got, _zarr_read(theirs))
     with pytest.raises(ValueError, match="already exist"):
         to_zarrlayer(cf_dataset()[["temp"]], path, mode="a", encoding={"temp": {"chunks": (2, 2)}})
+
+
+def test_region_auto_finds_the_slice_from_coordinates(tmp_path):
+    path = str(tmp_path / "auto.zarr")
+    to_zarrlayer(cf_dataset(), path, zarr_format=3)
+    part = cf_dataset()[["temp"]].isel(time=slice(2, 4))
+    part["temp"][:] = -1.0
+    to_zarrlayer(part.drop_vars("lat"), path, region="auto")
+    got = _zarr_read(path)["temp"].values
+    assert (got[2:4] == -1).all() and not (got[:2] == -1).any() and not (got[4:] == -1).any()
+    stray = cf_dataset()[["temp"]].isel(time=[0, 3]).drop_vars("lat")
+    with pytest.raises(ValueError, match="contiguous"):
+        to_zarrlayer(stray, path, region="auto")
