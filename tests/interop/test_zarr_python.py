@@ -253,9 +253,13 @@ def test_consolidated_written_by_zarrlayer_is_read_by_zarr_python(tmp_path):
             assert dict(zg["sub"].attrs) == {"level": 1}
 
 
-@pytest.mark.parametrize("shape, dtype", [((1000, 1000), "f8"), ((10000, 10000), "f4"), ((365, 720, 1440), "f4"), ((0, 10), "f8")])
-def test_automatic_chunks_match_zarr_python(shape, dtype):
+@pytest.mark.parametrize(
+    "shape, dtype, zarr_format",
+    [((1000, 1000), "f8", 3), ((10000, 10000), "f4", 3), ((365, 720, 1440), "f4", 3), ((0, 10), "f8", 3),
+     ((1000000,), str, 3), ((1000000,), str, 2), ((1000000,), "U10", 2)],
+)
+def test_automatic_chunks_match_zarr_python(shape, dtype, zarr_format):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        expected = zarr.create_array({}, shape=shape, dtype=dtype).chunks
-    assert zarrlayer.create_array({}, shape=shape, dtype=dtype).chunks == expected
+        expected = zarr.create_array({}, shape=shape, dtype=dtype, zarr_format=zarr_format).chunks
+    assert zarrlayer.create_array({}, shape=shape, dtype=dtype, zarr_format=zarr_format).chunks == expected

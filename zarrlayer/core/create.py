@@ -185,9 +185,9 @@ def _resolve_chunks(chunks: Any, shards: Any, shape: tuple[int, ...], dtype: Any
 
 
 def _itemsize(dtype: Any) -> int:
-    """Bytes per element for chunk guessing (16 for variable-length strings and unknown dtypes)."""
+    """Bytes per element for chunk guessing; 1 for variable-length strings, as zarr-python counts them."""
     try:
-        size = np.dtype(dtype).itemsize
+        np_dtype = np.dtype(dtype)
     except TypeError:
-        return 16
-    return size if size > 0 else 16
+        return 1
+    return 1 if np_dtype.kind == "O" or np_dtype.itemsize == 0 else np_dtype.itemsize
