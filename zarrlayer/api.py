@@ -12,7 +12,7 @@ from collections import deque
 from typing import Any
 
 from zarrlayer.core.array import Array
-from zarrlayer.core.create import create_array_node, create_group_node
+from zarrlayer.core.create import DEFAULT_FILL_VALUE, create_array_node, create_group_node
 from zarrlayer.core.group import Group, make_node
 from zarrlayer.core.io import join_path
 from zarrlayer.core.io import set_values
@@ -216,7 +216,7 @@ def create_array(
     data: Any = None,
     chunks: Any = "auto",
     shards: Any = None,
-    fill_value: Any = None,
+    fill_value: Any = DEFAULT_FILL_VALUE,
     compressors: Any = "auto",
     filters: Any = "auto",
     serializer: Any = "auto",

@@ -263,3 +263,19 @@ def test_automatic_chunks_match_zarr_python(shape, dtype, zarr_format):
         warnings.simplefilter("ignore")
         expected = zarr.create_array({}, shape=shape, dtype=dtype, zarr_format=zarr_format).chunks
     assert zarrlayer.create_array({}, shape=shape, dtype=dtype, zarr_format=zarr_format).chunks == expected
+
+
+@pytest.mark.parametrize("fill", ["omitted", None, 5])
+def test_v2_fill_value_written_as_zarr_python_writes_it(tmp_path, fill):
+    kwargs = {} if fill == "omitted" else {"fill_value": fill}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.create_array(store=str(tmp_path / "z"), shape=(4,), dtype="i4", chunks=(2,), zarr_format=2, **kwargs)
+    a = zarrlayer.create_array(store=str(tmp_path / "l"), shape=(4,), dtype="i4", chunks=(2,), zarr_format=2, **kwargs)
+    mine = json.loads((tmp_path / "l" / ".zarray").read_bytes())
+    assert mine == json.loads((tmp_path / "z" / ".zarray").read_bytes())
+    a[...] = [0, 0, 1, 2]
+    assert ("0" in {p.name for p in (tmp_path / "l").iterdir()}) is (fill != 0 and fill != "omitted")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert list(zarr.open_array(str(tmp_path / "l"), mode="r")[...]) == [0, 0, 1, 2]
