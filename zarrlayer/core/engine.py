@@ -97,7 +97,7 @@ def threads_for(plan: ChunkPlan, metadata: ArrayMetadata) -> int:
     """
     chunk_bytes = math.prod(metadata.chunks) * metadata.dtype.itemsize
     count = len(plan.entries)
-    if count < 4 or chunk_bytes * count < _INLINE_BYTES:
+    if count < 2 or chunk_bytes * count < _INLINE_BYTES:
         return 1
     return max(1, min(config.get().decode_threads, chunk_bytes // _BYTES_PER_THREAD, count))
 
