@@ -124,7 +124,7 @@ def read_sharded(
 
     try:
         shards = list(groups)
-        if loc.store.supports_sync:
+        if loc.store.supports_sync and len(shards) >= threads:
             # local I/O releases the GIL: each pool task reads and decodes its shards, one at a time
             def _one_by_one(part: Sequence[tuple[int, ...]]) -> None:
                 for shard in part:
@@ -132,6 +132,11 @@ def read_sharded(
 
             for batch in batched(shards, _BATCH):
                 queue.submit_split(_one_by_one, batch)
+            return
+        if loc.store.supports_sync:
+            # fewer shards than threads: read each here, spread its inner chunks over the pool
+            for shard in shards:
+                queue.submit_split(_decode, _resolve([shard]))
             return
         per_batch = remote_batch(metadata.chunk_grid_shape, metadata.dtype.itemsize, minimum=2, maximum=_BATCH)
         for batch in batched(shards, per_batch):
@@ -206,7 +211,7 @@ def write_sharded(
     fill = fill_scalar(metadata)
     inner_shape = metadata.chunks
 
-    def _assemble(shard: tuple[int, ...], key: str, data: Any) -> bytes | None:
+    def _assemble(shard: tuple[int, ...], key: str, data: Any, inner_threads: int = 1) -> bytes | None:
         encoded: dict[tuple[int, ...], Any] = {}
         if data is not None:
             index = _decode_index(loc, metadata, key, data)
@@ -215,16 +220,24 @@ def write_sharded(
                 offset, nbytes = (int(v) for v in index[inner])
                 if offset != _MISSING:
                     encoded[inner] = view[offset : offset + nbytes]
-        for inner, entry in groups[shard]:
-            existing = None
-            if not entry[3] and inner in encoded:
-                label = f"{key} (inner chunk {inner})"
-                existing = decode_chunk(loc, sharding.inner, encoded[inner], inner_shape, label)
-            chunk = merge_chunk(existing, inner_shape, fill, metadata.dtype, entry, value)
-            if is_all_fill(chunk, fill):
-                encoded.pop(inner, None)
-            else:
-                encoded[inner] = sharding.inner.encode(chunk)
+
+        def _encode_inner(members: Sequence[tuple[tuple[int, ...], PlanEntry]]) -> list[tuple[tuple[int, ...], Any]]:
+            out: list[tuple[tuple[int, ...], Any]] = []
+            for inner, entry in members:
+                existing = None
+                if not entry[3] and inner in encoded:
+                    label = f"{key} (inner chunk {inner})"
+                    existing = decode_chunk(loc, sharding.inner, encoded[inner], inner_shape, label)
+                chunk = merge_chunk(existing, inner_shape, fill, metadata.dtype, entry, value)
+                out.append((inner, None if is_all_fill(chunk, fill) else sharding.inner.encode(chunk)))
+            return out
+
+        for part in run_batches(_encode_inner, groups[shard], threads=inner_threads):
+            for inner, blob in part:
+                if blob is None:
+                    encoded.pop(inner, None)
+                else:
+                    encoded[inner] = blob
         return sharding.encode_shard(encoded, shard_shape) if encoded else None
 
     def _gather(shards: Sequence[tuple[int, ...]]) -> list[tuple[tuple[int, ...], str, Any]]:
@@ -245,8 +258,15 @@ def write_sharded(
         set_values(loc.store, [(k, v) for k, v in results if v is not None])
         delete_keys(loc.store, [k for k, v in results if v is None])
 
+    shards = list(groups)
+    if len(shards) < threads:
+        # fewer shards than threads: one shard at a time, its inner chunks encoded across the pool
+        for shard in shards:
+            ((_, key, data),) = _gather([shard])
+            _store([(key, _assemble(shard, key, data, threads))])
+        return
     per_batch = remote_batch(shard_shape, metadata.dtype.itemsize, minimum=2, maximum=_BATCH)
-    for batch in batched(list(groups), per_batch):
+    for batch in batched(shards, per_batch):
         if loc.store.supports_sync:
             run_batches(lambda part: [_store(_encode(_gather([shard]))) for shard in part], batch, threads=threads)
         else:
