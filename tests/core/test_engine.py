@@ -174,3 +174,18 @@ def test_many_threads_read_one_array_at_once():
     with config.override(decode_threads=2), ThreadPoolExecutor(6) as pool:
         results = list(pool.map(lambda i: a[i:, ::3], range(12)))
     assert all(np.array_equal(r, ref[i:, ::3]) for i, r in enumerate(results))
+
+
+@pytest.mark.parametrize("shards", [(512, 512), (128, 256)], ids=["one-shard-many-threads", "many-shards"])
+def test_sharded_pool_paths_match_numpy(shards):
+    import zarrlayer
+
+    store = MemoryStore()
+    ref = np.random.default_rng(9).random((512, 512))
+    with config.override(decode_threads=3):
+        a = zarrlayer.create_array(store, name="s", shape=ref.shape, dtype="f8", chunks=(64, 128), shards=shards)
+        a[...] = ref
+        a[10:300, 5:400] = -ref[10:300, 5:400]
+        ref[10:300, 5:400] *= -1
+        assert np.array_equal(a[...], ref)
+        assert np.array_equal(a[3:500:3, 100:], ref[3:500:3, 100:])
