@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -140,18 +139,15 @@ def create_child_array(
         kwargs["dimension_names"] = tuple(dims)
     else:
         attrs["_ARRAY_DIMENSIONS"] = list(dims)
-    array = group.create_array(
+    return group.create_array(
         name,
         shape=tuple(shape),
         dtype=dtype,
-        fill_value=fill_value,
+        fill_value=fill_value,  # an explicit None is v2's `null`, as zarr-python writes it
         attributes=attrs,
         overwrite=overwrite,
         **kwargs,
     )
-    if fill_value is None and zarr_format_of(group) == 2:
-        array = _with_null_fill_v2(array)
-    return array
 
 
 def _codec_id(codec: Any) -> str | None:
@@ -169,25 +165,4 @@ def _fixed_unicode_with_vlen(dtype: Any, kwargs: Mapping[str, Any]) -> bool:
     if np.dtype(dtype).kind != "U":
         return False
     return any(_codec_id(f) == "vlen-utf8" for f in kwargs.get("filters") or ())
-
-
-def _with_null_fill_v2(array: Any) -> Any:
-    """The v2 array rewritten with `fill_value: null`, as zarr-python writes for an explicit None.
-
-    zarrlayer's create_array gives v2 arrays the dtype's default fill (0) when none is
-    given; xarray's v2 convention reads a fill value as a mask, so 0 would mask real zeros.
-    """
-    from zarrlayer.core.array import Array
-    from zarrlayer.core.nodes import write_metadata
-    from zarrlayer.format import V2_ARRAY_KEY, parse_node_metadata
-
-    documents = dict(array.metadata.to_documents())
-    zarray = json.loads(documents[V2_ARRAY_KEY])
-    if zarray.get("fill_value") is None:
-        return array
-    zarray["fill_value"] = None
-    documents[V2_ARRAY_KEY] = json.dumps(zarray, indent=2).encode()
-    metadata = parse_node_metadata(documents, path=array.path)
-    write_metadata(array.store, array.path, metadata)
-    return Array(array.store, array.path, metadata)
 

@@ -15,6 +15,7 @@ __all__ = [
     "RemoteStoreError",
     "NodeNotFoundError",
     "NodeExistsError",
+    "MemberNotFoundError",
     "ContainsArrayError",
     "ContainsGroupError",
     "ModeError",
@@ -55,6 +56,13 @@ class RemoteStoreError(StoreError):
 
 class NodeNotFoundError(ZarrlayerError, FileNotFoundError):
     """No array or group (or no store location) where one was expected."""
+
+
+class MemberNotFoundError(ZarrlayerError, KeyError):
+    """`group[name]` (or `del group[name]`) where the group has no such member."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class NodeExistsError(ZarrlayerError, FileExistsError):

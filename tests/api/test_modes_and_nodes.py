@@ -233,3 +233,26 @@ def test_deleting_a_member_removes_its_keys_and_open_consolidated_requires_the_d
         del g["drop"]
     zarrlayer.consolidate_metadata(store)
     assert list(zarrlayer.open_consolidated(store)) == ["keep"]
+
+
+def test_missing_member_is_a_zarrlayer_key_error() -> None:
+    from zarrlayer.errors import MemberNotFoundError, ZarrlayerError
+
+    root = zarrlayer.create_group(store={})
+    root.create_group("a")
+    with pytest.raises(MemberNotFoundError, match="no array or group named 'nope'") as info:
+        root["nope"]
+    assert isinstance(info.value, KeyError) and isinstance(info.value, ZarrlayerError)
+    with pytest.raises(KeyError):
+        del root["nope"]
+
+
+def test_members_max_depth_as_zarr_python() -> None:
+    root = zarrlayer.create_group(store={})
+    root.create_group("a").create_group("b").create_array("x", shape=(2,), dtype="i1")
+    root.create_array("y", shape=(1,), dtype="i1")
+    assert [n for n, _ in root.members()] == ["a", "y"]
+    assert [n for n, _ in root.members(max_depth=1)] == ["a", "a/b", "y"]
+    assert [n for n, _ in root.members(max_depth=None)] == ["a", "a/b", "a/b/x", "y"]
+    with pytest.raises(ValueError):
+        root.members(max_depth=-1)

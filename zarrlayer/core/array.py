@@ -150,6 +150,14 @@ class Array:
         return self._codec_groups()[2]
 
     def _codec_groups(self) -> tuple[tuple[Any, ...], Any, tuple[Any, ...]]:
+        cached = self.__dict__.get("_codec_cache")
+        if cached is not None and cached[0] is self._metadata:
+            return cached[1]
+        groups = self._split_codecs()
+        self._codec_cache = (self._metadata, groups)
+        return groups
+
+    def _split_codecs(self) -> tuple[tuple[Any, ...], Any, tuple[Any, ...]]:
         doc = self._metadata.to_json()
         if self._metadata.zarr_format == 2:
             import numcodecs

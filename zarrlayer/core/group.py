@@ -11,7 +11,7 @@ from zarrlayer.core.create import clear_node, create_array_node, create_group_no
 from zarrlayer.core.info import GroupInfo
 from zarrlayer.core.io import join_path
 from zarrlayer.core.nodes import NodeMetadata, list_children, load_nodes, write_metadata
-from zarrlayer.errors import ContainsArrayError, ContainsGroupError, ReadOnlyError
+from zarrlayer.errors import ContainsArrayError, ContainsGroupError, MemberNotFoundError, ReadOnlyError
 from zarrlayer.format import ArrayMetadata, GroupMetadata
 from zarrlayer.storage._base import Store
 
@@ -130,7 +130,9 @@ class Group:
     def __getitem__(self, name: str) -> Array | Group:
         metadata = self._lookup(name)
         if metadata is None:
-            raise KeyError(f"no array or group named {name!r} in group '{self._path}' (store {self._store.url})")
+            raise MemberNotFoundError(
+                f"no array or group named {name!r} in group '{self._path}' (store {self._store.url})"
+            )
         return self._wrap(name.strip("/"), metadata)
 
     def get(self, name: str, default: Any = None) -> Any:
@@ -142,7 +144,9 @@ class Group:
         """Delete the member `name` and everything below it."""
         self._check_writable()
         if self._lookup(name) is None:
-            raise KeyError(f"no array or group named {name!r} in group '{self._path}' (store {self._store.url})")
+            raise MemberNotFoundError(
+                f"no array or group named {name!r} in group '{self._path}' (store {self._store.url})"
+            )
         clear_node(self._store, join_path(self._path, name))
         consolidated = self._metadata.consolidated
         if consolidated is not None:
@@ -159,9 +163,22 @@ class Group:
     def __len__(self) -> int:
         return len(self._children())
 
-    def members(self) -> tuple[tuple[str, Array | Group], ...]:
-        """(name, node) for each direct member, sorted by name."""
-        return tuple((name, self._wrap(name, md)) for name, md in self._children())
+    def members(self, max_depth: int | None = 0) -> tuple[tuple[str, Array | Group], ...]:
+        """(name, node) for each member, sorted by name; names are paths below this group.
+
+        `max_depth=0` (the default) gives the direct members, `n` descends `n` more levels,
+        None the whole hierarchy, as zarr-python's `Group.members`.
+        """
+        if max_depth is not None and max_depth < 0:
+            raise ValueError(f"max_depth must be None or >= 0, found {max_depth}")
+        found: list[tuple[str, Array | Group]] = []
+        for name, md in self._children():
+            node = self._wrap(name, md)
+            found.append((name, node))
+            if isinstance(node, Group) and (max_depth is None or max_depth > 0):
+                deeper = node.members(None if max_depth is None else max_depth - 1)
+                found.extend((f"{name}/{sub}", child) for sub, child in deeper)
+        return tuple(sorted(found, key=lambda item: item[0]))
 
     def arrays(self) -> Iterator[tuple[str, Array]]:
         """(name, array) for each direct array member."""
