@@ -113,6 +113,22 @@ def fsspec_limits(request: ByteRequest | None) -> tuple[int | None, int | None]:
     raise TypeError(f"expected a ByteRequest or None, found {type(request).__name__}")
 
 
+def trim_ignored_range(value: Any, request: ByteRequest | None) -> Any:
+    """`value` cut to `request` when a server ignored the Range header and sent the whole object.
+
+    Detectable when the answer is longer than asked for (ranges and suffixes shorter than
+    the object); an offset request, or a range reaching past the end, gets an answer
+    that looks valid and is returned as is.
+    """
+    if isinstance(value, BaseException) or value is None:
+        return value
+    if isinstance(request, RangeByteRequest) and len(value) > request.end - request.start:
+        return value[request.start : request.end]
+    if isinstance(request, SuffixByteRequest) and len(value) > request.suffix:
+        return value[len(value) - request.suffix :]
+    return value
+
+
 def empty_request(request: ByteRequest | None) -> bool:
     """Whether the request selects no bytes whatever the value (its answer only says if the key exists)."""
     return (isinstance(request, RangeByteRequest) and request.start == request.end) or (

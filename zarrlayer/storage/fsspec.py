@@ -28,6 +28,7 @@ from zarrlayer.storage._fsspec_support import (
     loop_filesystems,
     loop_filesystems_lock,
     pipe_with_parents,
+    trim_ignored_range,
     unsatisfiable,
     userinfo,
     userinfo_to_auth,
@@ -241,7 +242,8 @@ class FsspecStore(Store):
         fs = self._async_fs()
         kwargs = self._full_read_kwargs if byte_range is None else {}
         try:
-            return await self._call(lambda: fs._cat_file(path, start=start, end=end, **kwargs), key)
+            value = await self._call(lambda: fs._cat_file(path, start=start, end=end, **kwargs), key)
+            return trim_ignored_range(value, byte_range)
         except self._allowed:
             return None
         except Exception as exc:
@@ -272,7 +274,7 @@ class FsspecStore(Store):
                     **full,
                 )
             for i, value in zip(batch, out):
-                results[i] = value
+                results[i] = trim_ignored_range(value, requests[i][1])
         fetched = set(batch)
         redo = [i for i, v in enumerate(results) if isinstance(v, BaseException) or i not in fetched]
         for i in redo:
