@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from zarrlayer import config as _settings
 from zarrlayer.errors import CodecError
 from zarrlayer.format.codecs.base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec
 from zarrlayer.format.codecs.pipeline import ChunkCodecPipeline
@@ -15,10 +16,36 @@ from zarrlayer.format.codecs.sharding import MISSING, ShardingCodec
 __all__ = ["pipeline_from_json", "pipeline_from_codecs", "sharding_from_json"]
 
 
+_MEMO_SIZE = 256
+_memo: dict[tuple[Any, ...], ChunkCodecPipeline] = {}
+
+
+def _memo_key(codecs: Any, shape: tuple[int, ...], dtype: np.dtype, fill_value: Any) -> tuple[Any, ...]:
+    fill = (fill_value.dtype.str, fill_value.tobytes()) if isinstance(fill_value, np.generic) else repr(fill_value)
+    return (repr(codecs), shape, dtype.str, fill, _settings.get().allow_unsafe_codecs)
+
+
 def pipeline_from_json(
     codecs: Any, *, shape: tuple[int, ...], dtype: np.dtype, fill_value: Any, where: str
 ) -> ChunkCodecPipeline:
-    """Parse and order-check a v3 codec list for chunks of `shape` and `dtype`."""
+    """Parse and order-check a v3 codec list for chunks of `shape` and `dtype`.
+
+    Pipelines are immutable, so one is shared by every array with the same codecs, chunk
+    shape, dtype and fill value (a consolidated group of many alike arrays opens fast).
+    """
+    key = _memo_key(codecs, tuple(shape), np.dtype(dtype), fill_value)
+    pipeline = _memo.get(key)
+    if pipeline is None:
+        pipeline = _parse_pipeline(codecs, shape=shape, dtype=dtype, fill_value=fill_value, where=where)
+        if len(_memo) >= _MEMO_SIZE:
+            _memo.clear()
+        _memo[key] = pipeline
+    return pipeline
+
+
+def _parse_pipeline(
+    codecs: Any, *, shape: tuple[int, ...], dtype: np.dtype, fill_value: Any, where: str
+) -> ChunkCodecPipeline:
     if not isinstance(codecs, (list, tuple)) or not codecs:
         raise CodecError(f"{where}: codecs must be a non-empty list, found {codecs!r}")
     parsed: list[AnyCodec] = []

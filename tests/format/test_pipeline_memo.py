@@ -1,0 +1,46 @@
+"""Alike arrays share one parsed codec pipeline, without letting a cached parse skip a safety check."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+import zarrlayer.config
+from zarrlayer.errors import UnsafeCodecError
+from zarrlayer.format import build_array_metadata, parse_node_metadata
+
+_BASE = json.loads(
+    build_array_metadata(zarr_format=3, shape=(6, 4), chunks=(3, 2), dtype="f4").to_documents()["zarr.json"]
+)
+
+
+def _doc(**changes):
+    doc = copy.deepcopy(_BASE)
+    doc.update(changes)
+    return {"zarr.json": json.dumps(doc).encode()}
+
+
+def test_alike_arrays_share_a_pipeline_and_different_ones_do_not():
+    a = parse_node_metadata(_doc(attributes={"name": "a"}), path="a")
+    b = parse_node_metadata(_doc(shape=[9, 9], attributes={"name": "b"}), path="b")
+    assert a.codecs is b.codecs
+    other_fill = parse_node_metadata(_doc(fill_value=1.5), path="c")
+    other_chunks = parse_node_metadata(
+        _doc(chunk_grid={"name": "regular", "configuration": {"chunk_shape": [2, 2]}}), path="d"
+    )
+    assert other_fill.codecs is not a.codecs and other_chunks.codecs is not a.codecs
+    assert other_chunks.codecs.shape == (2, 2)
+    chunk = np.arange(6, dtype="f4").reshape(3, 2)
+    assert np.array_equal(b.codecs.decode(a.codecs.encode(chunk), (3, 2)), chunk)
+
+
+def test_a_pipeline_parsed_while_unsafe_codecs_were_allowed_is_refused_afterwards():
+    codecs = [{"name": "vlen-utf8"}, {"name": "numcodecs.pickle"}]
+    document = _doc(data_type="string", fill_value="", codecs=codecs)
+    with zarrlayer.config.override(allow_unsafe_codecs=True):
+        assert parse_node_metadata(document, path="p").codecs is not None
+    with pytest.raises(UnsafeCodecError, match="pickle"):
+        parse_node_metadata(document, path="p")
