@@ -194,19 +194,20 @@ def _combine(kind: str, dims: Sequence[_DimPlan]) -> list[PlanEntry]:
         return [((), (), (), True)]
     if any(not d.chunk_ids for d in dims):
         return []
-    drop = [d.dropped for d in dims]
+    kept = [i for i, d in enumerate(dims) if not d.dropped]
+    all_kept = len(kept) == len(dims)
     per_dim = [list(zip(d.chunk_ids, d.chunk_sels, d.out_sels, d.complete)) for d in dims]
     needs_ix = kind == "orthogonal"
     entries: list[PlanEntry] = []
+    append = entries.append
     for combo in itertools.product(*per_dim):
-        coords = tuple(c[0] for c in combo)
-        chunk_sel = tuple(c[1] for c in combo)
-        out_sel = tuple(c[2] for c, dropped in zip(combo, drop) if not dropped)
-        complete = all(c[3] for c in combo)
+        coords, chunk_sel, out_sel, completes = zip(*combo)
+        if not all_kept:
+            out_sel = tuple(out_sel[i] for i in kept)
         if needs_ix:
             chunk_sel = _ix(chunk_sel)
             out_sel = _ix(out_sel)
-        entries.append((coords, chunk_sel, out_sel, complete))
+        append((coords, chunk_sel, out_sel, all(completes)))
     return entries
 
 

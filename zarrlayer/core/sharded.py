@@ -10,6 +10,7 @@ encoded bytes of the inner chunks it does not touch.
 from __future__ import annotations
 
 from collections import defaultdict
+from operator import floordiv, mod
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,9 +45,7 @@ def _group_by_shard(
     groups: dict[tuple[int, ...], list[tuple[tuple[int, ...], PlanEntry]]] = defaultdict(list)
     for entry in entries:
         coords = entry[0]
-        shard = tuple(c // n for c, n in zip(coords, cps))
-        inner = tuple(c % n for c, n in zip(coords, cps))
-        groups[shard].append((inner, entry))
+        groups[tuple(map(floordiv, coords, cps))].append((tuple(map(mod, coords, cps)), entry))
     return groups
 
 
@@ -156,11 +155,14 @@ def _locate(
     wanted: list[tuple[PlanEntry, str]],
 ) -> list[tuple[int, int, int]]:
     """Resolve a shard's inner chunks from its index: bytes in hand (whole shard), missing, or spans to fetch."""
-    index = _decode_index(loc, metadata, key, data)
+    index = _decode_index(loc, metadata, key, data).tolist()
     view = memoryview(data) if is_whole else None
     spans: list[tuple[int, int, int]] = []
     for inner, entry in members:
-        offset, nbytes = (int(v) for v in index[inner])
+        row = index
+        for i in inner:
+            row = row[i]
+        offset, nbytes = row
         label = f"{key} (inner chunk {inner})"
         if offset == _MISSING and nbytes == _MISSING:
             items.append((entry, None, label))
