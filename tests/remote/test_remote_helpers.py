@@ -218,3 +218,32 @@ def test_retry_policy_defaults_to_the_setting() -> None:
     assert RetryPolicy(retries=0).attempts == 1
     delays = [RetryPolicy(base_delay=0.1, max_delay=0.3).delay(n) for n in range(6)]
     assert all(0 <= d <= 0.3 for d in delays)
+
+
+def test_backoff_is_exponential_with_full_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
+    bounds: list[tuple[float, float]] = []
+
+    def fake_uniform(low: float, high: float) -> float:
+        bounds.append((low, high))
+        return high / 2
+
+    monkeypatch.setattr("zarrlayer.storage._remote.random.uniform", fake_uniform)
+    policy = RetryPolicy(base_delay=0.1, max_delay=1.0)
+    assert [policy.delay(n) for n in range(6)] == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.5, 0.5])
+    assert [low for low, _ in bounds] == [0.0] * 6
+    assert [high for _, high in bounds] == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
+
+
+def test_the_retry_loop_sleeps_the_policy_delay_between_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float) -> None:
+        slept.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr("zarrlayer.storage._remote.random.uniform", lambda low, high: high)
+    monkeypatch.setattr("zarrlayer.storage._remote.asyncio.sleep", recording_sleep)
+    request = _Flaky(3, TimeoutError("slow"))
+    assert _retry(request, retries=5) == "ok"
+    assert slept == pytest.approx([0.001, 0.002, 0.004])
