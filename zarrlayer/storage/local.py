@@ -79,6 +79,9 @@ class LocalStore(Store):
 
     def _path(self, key: str) -> str:
         validate_key(key)
+        if os.sep == "/":
+            # a valid key has no '', '.' or '..' segment, so it cannot leave the root
+            return self._root_sep + key
         path = os.path.normpath(os.path.join(self._root, *key.split("/")))
         if not path.startswith(self._root_sep):
             raise InvalidKeyError(f"key {key!r} resolves outside the root of store {self.url}")
