@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from zarrlayer.errors import ZarrlayerError
 
 __all__ = [
+    "InvalidWriteError",
     "UnalignedWriteError",
     "check_aligned_chunks",
     "check_aligned_region",
@@ -15,7 +16,14 @@ __all__ = [
 ]
 
 
-class UnalignedWriteError(ZarrlayerError, ValueError):
+class InvalidWriteError(ZarrlayerError, ValueError, TypeError):
+    """Arguments of a write that cannot be honoured (region, mode, dimensions, dtype); nothing is written.
+
+    A ValueError, and a TypeError too where an argument has the wrong type, as xarray raises.
+    """
+
+
+class UnalignedWriteError(InvalidWriteError):
     """Parallel writes whose pieces would share a stored chunk (or shard) and race on it."""
 
 
@@ -31,14 +39,14 @@ def normalize_region(region: Sequence[slice] | None, shape: Sequence[int], where
         return tuple(slice(0, n) for n in shape)
     region = tuple(region)
     if len(region) != len(shape):
-        raise ValueError(f"{where}: expected a region of {len(shape)} slices, found {len(region)}")
+        raise InvalidWriteError(f"{where}: expected a region of {len(shape)} slices, found {len(region)}")
     out = []
     for s, n in zip(region, shape, strict=True):
         if not isinstance(s, slice):
-            raise TypeError(f"{where}: region entries must be slices, found {s!r}")
+            raise InvalidWriteError(f"{where}: region entries must be slices, found {s!r}")
         start, stop, step = s.indices(n)
         if step != 1 or (s.start is not None and s.start > n) or (s.stop is not None and s.stop > n):
-            raise ValueError(f"{where}: region {s} does not fit a dimension of length {n} with step 1")
+            raise InvalidWriteError(f"{where}: region {s} does not fit a dimension of length {n} with step 1")
         out.append(slice(start, max(start, stop)))
     return tuple(out)
 

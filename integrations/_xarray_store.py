@@ -24,7 +24,7 @@ from xarray.core.utils import FrozenDict
 from xarray.core.variable import Variable
 
 from zarrlayer.errors import MetadataError, ModeError, NodeNotFoundError
-from zarrlayer.integrations._regions import check_aligned_chunks, storage_unit
+from zarrlayer.integrations._regions import InvalidWriteError, check_aligned_chunks, storage_unit
 from zarrlayer.integrations._xarray_array import CoordinatePrefetch, ZarrlayerBackendArray
 from zarrlayer.integrations._xarray_nodes import (
     array_codecs,
@@ -182,7 +182,7 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
 
     def set_dimensions(self, variables: Any, unlimited_dims: Any = None) -> None:
         if unlimited_dims:
-            raise ValueError("zarrlayer (like Zarr) has no unlimited dimensions; use append_dim instead")
+            raise InvalidWriteError("zarrlayer (like Zarr) has no unlimited dimensions; use append_dim instead")
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         put_attrs(self.group, dict(attributes))
@@ -211,18 +211,19 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
                 f"(group {self.group.path!r}); use mode='a' to add them"
             )
         if self._append_dim is not None and self._append_dim not in self.get_dimensions():
-            raise ValueError(
+            raise InvalidWriteError(
                 f"append_dim={self._append_dim!r} is not a dimension of the existing dataset "
                 f"{sorted(self.get_dimensions())}"
             )
         encoded, attributes = self.encode({vn: variables[vn] for vn in new_names}, attributes)
         if existing_names:
             encoded.update(self._encode_like_existing(variables, existing_names))
-        if self._mode not in ("r", "r+"):
-            self.set_attributes(attributes)
         if self._mode == "a-" and self._append_dim is not None:
             encoded = {k: v for k, v in encoded.items() if k not in existing_names or self._append_dim in v.dims}
-        self.set_variables(encoded, check_encoding_set, writer)
+        plans = self._checked_plans(encoded, check_encoding_set)
+        if self._mode not in ("r", "r+"):
+            self.set_attributes(attributes)
+        self._write(plans, writer)
 
     def _encode_like_existing(self, variables: Mapping[Hashable, Variable], names: set) -> dict:
         existing_vars, _, _ = conventions.decode_cf_variables(
@@ -241,7 +242,7 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
     def _conform_dims(self, name: Hashable, new: Variable, old: Variable) -> Variable:
         if new.dims != old.dims:
             if set(new.dims) != set(old.dims):
-                raise ValueError(
+                raise InvalidWriteError(
                     f"variable {name!r} exists with dimensions {old.dims}; the dataset has {new.dims}"
                 )
             new = new.transpose(*old.dims)
@@ -255,7 +256,7 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
                 old_sizes[dim] = size
         new_sizes = {d: s for d, s in new.sizes.items() if d != self._append_dim}
         if old_sizes != new_sizes:
-            raise ValueError(
+            raise InvalidWriteError(
                 f"variable {name!r} exists with sizes {old_sizes}; the dataset has {new_sizes}; "
                 f"only append_dim ({self._append_dim!r}) may change, use region= to write part of it"
             )
@@ -266,10 +267,16 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
 
         Every variable is checked (encoding, chunk alignment) before anything is written.
         """
+        self._write(self._checked_plans(variables, check_encoding_set), writer)
+
+    def _checked_plans(self, variables: Mapping[Hashable, Variable], check_encoding_set: Any) -> list[dict]:
         existing = self.arrays() if self._mode != "w" else {}
         plans = [self._plan(vn, v, existing, vn in check_encoding_set) for vn, v in variables.items()]
         for plan in plans:
             _check_alignment(plan)
+        return plans
+
+    def _write(self, plans: list[dict], writer: Any) -> None:
         for plan in plans:
             array = self._target(plan)
             writer.add(plan["var"].data, array, tuple(plan["region"][d] for d in plan["var"].dims))
@@ -278,7 +285,12 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
         name = _encode_variable_name(vn)
         attrs = v.attrs.copy()
         fill_value = self._pop_fill_value(name, v, attrs)
-        encoding = extract_zarr_variable_encoding(v, raise_on_invalid=check, name=vn, zarr_format=self.zarr_format)
+        try:
+            encoding = extract_zarr_variable_encoding(
+                v, raise_on_invalid=check, name=vn, zarr_format=self.zarr_format
+            )
+        except ValueError as err:
+            raise InvalidWriteError(f"variable {name!r} (group {self.group.path or '/'!r}): {err}") from None
         region = dict.fromkeys(v.dims, slice(None))
         region.update({d: s for d, s in (self._write_region or {}).items() if d in v.dims})
         array = existing.get(name)
@@ -324,7 +336,7 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
             else:
                 attrs.pop("_FillValue", None)
         if v.encoding.get("_FillValue") is not None:
-            raise ValueError(
+            raise InvalidWriteError(
                 f"variable {name!r} has _FillValue in its encoding; Zarr takes it from attrs (or "
                 f"encoding['fill_value'] for v3)"
             )
@@ -364,7 +376,7 @@ def _check_append_dtype(name: Hashable, old: Variable, new: Variable) -> None:
         or (new.dtype.kind in ("S", "U") and old.dtype == object)
     )
     if not easy and new.dtype != old.dtype:
-        raise ValueError(
+        raise InvalidWriteError(
             f"variable {name!r} is stored with dtype {old.dtype}; the data to append has dtype {new.dtype}"
         )
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from zarrlayer.errors import ModeError
+from zarrlayer.integrations._regions import InvalidWriteError
 from zarrlayer.integrations._xarray_open import join_path
 from zarrlayer.integrations._xarray_store import ZarrlayerDataStore
 
@@ -37,7 +38,9 @@ def _auto_region(ds: Any, region: Any, root: Any) -> dict[str, Any]:
     if region == "auto":
         region = dict.fromkeys(ds.dims, "auto")
     if not isinstance(region, Mapping):
-        raise TypeError(f"region must be 'auto' or a dict of dimension name -> slice, found {type(region).__name__}")
+        raise InvalidWriteError(
+            f"region must be 'auto' or a dict of dimension name -> slice, found {type(region).__name__}"
+        )
     region = dict(region)
     stored = ZarrlayerDataStore(root)
     for dim, value in region.items():
@@ -49,7 +52,7 @@ def _auto_region(ds: Any, region: Any, root: Any) -> dict[str, Any]:
         existing = conventions.decode_cf_variable(dim, stored.open_store_variable(dim).compute())
         positions = pd.Index(existing.values).get_indexer(ds[dim].values)
         if (positions == -1).any() or (len(positions) > 1 and (np.diff(positions) != 1).any()):
-            raise ValueError(
+            raise InvalidWriteError(
                 f"region='auto' needs the dataset's {dim!r} values to be a contiguous run of the stored "
                 f"{dim!r} coordinate (group {root.path or '/'!r} of {root.store.url}); they are not"
             )
@@ -59,21 +62,41 @@ def _auto_region(ds: Any, region: Any, root: Any) -> dict[str, Any]:
 
 def _check_region(ds: Any, region: Mapping[str, slice], append_dim: Hashable | None) -> dict[str, slice]:
     if not isinstance(region, Mapping):
-        raise TypeError(f"region must be a dict of dimension name -> slice, found {type(region).__name__}")
+        raise InvalidWriteError(f"region must be a dict of dimension name -> slice, found {type(region).__name__}")
     for dim, sl in region.items():
         if dim not in ds.dims:
-            raise ValueError(f"region dimension {dim!r} is not a dimension of the dataset {list(ds.dims)}")
+            raise InvalidWriteError(f"region dimension {dim!r} is not a dimension of the dataset {list(ds.dims)}")
         if not isinstance(sl, slice) or sl.step not in (None, 1):
-            raise TypeError(f"region[{dim!r}] must be a slice with step 1, found {sl!r}")
+            raise InvalidWriteError(f"region[{dim!r}] must be a slice with step 1, found {sl!r}")
     if append_dim is not None and append_dim in region:
-        raise ValueError(f"dimension {append_dim!r} cannot be both append_dim and in region")
+        raise InvalidWriteError(f"dimension {append_dim!r} cannot be both append_dim and in region")
     outside = [k for k, v in ds.variables.items() if not set(region) & set(v.dims)]
     if outside:
-        raise ValueError(
+        raise InvalidWriteError(
             f"every variable written to a region needs one of its dimensions {list(region)}; "
             f"drop these first: ds.drop_vars({outside!r})"
         )
     return dict(region)
+
+
+class _NoWrites:
+    """An ArrayWriter stand-in that writes nothing (for the rehearsal of a write)."""
+
+    def add(self, source: Any, target: Any, region: Any = None) -> None:
+        """Ignore the data; only the arrays' creation is rehearsed."""
+
+
+def _rehearse(ds: Any, encoding: Mapping[Hashable, Mapping[str, Any]] | None, zarr_format: int) -> None:
+    """Run the whole write of a new dataset into memory, without data, so bad input fails before the target
+    is created or cleared (mode 'w' would otherwise have removed what was there)."""
+    from xarray.backends.writers import dump_to_store
+
+    from zarrlayer.api import open_group
+    from zarrlayer.storage import MemoryStore
+
+    scratch = open_group(MemoryStore(), mode="w", zarr_format=zarr_format)
+    copies = {k: dict(v) for k, v in (encoding or {}).items()}
+    dump_to_store(ds.copy(deep=False), ZarrlayerDataStore(scratch, mode="w"), _NoWrites(), encoding=copies)
 
 
 def _finished(*writes: Any) -> None:
@@ -112,6 +135,8 @@ def to_zarrlayer(
         store = os.fspath(store)
     group = join_path(group)
     fmt = None if mode in ("a", "a-", "r+") else zarr_format
+    if fmt is not None:
+        _rehearse(ds, encoding, fmt)
     root = open_group(
         store, mode={"a-": "a"}.get(mode, mode), path=group or None, zarr_format=fmt, storage_options=storage_options
     )
@@ -121,10 +146,10 @@ def to_zarrlayer(
     if encoding and mode in ("a", "a-", "r+"):
         clash = sorted(set(map(str, encoding)) & set(ZarrlayerDataStore(root).arrays()))
         if clash:
-            raise ValueError(f"variables {clash} already exist; encoding can only be given for new variables")
+            raise InvalidWriteError(f"variables {clash} already exist; encoding can only be given for new variables")
     target = ZarrlayerDataStore(root, mode=mode, append_dim=append_dim, write_region=region)
     writer = ArrayWriter(lock=False)
-    dump_to_store(ds, target, writer, encoding=dict(encoding or {}))
+    dump_to_store(ds, target, writer, encoding={k: dict(v) for k, v in (encoding or {}).items()})
     writes = writer.sync(compute=compute)
     if not compute:
         import dask

@@ -17,6 +17,7 @@ from typing import Any
 
 from zarrlayer.errors import missing_dependency
 from zarrlayer.integrations._regions import (
+    InvalidWriteError,
     UnalignedWriteError,
     check_aligned_chunks,
     check_aligned_region,
@@ -25,7 +26,7 @@ from zarrlayer.integrations._regions import (
 )
 from zarrlayer.integrations._xarray_nodes import is_array, metadata_json
 
-__all__ = ["UnalignedWriteError", "from_zarrlayer", "register_tokenizers", "to_zarrlayer"]
+__all__ = ["InvalidWriteError", "UnalignedWriteError", "from_zarrlayer", "register_tokenizers", "to_zarrlayer"]
 
 _registered = False
 
@@ -158,12 +159,12 @@ def to_zarrlayer(
     da = _import_dask_array()
     if not hasattr(darr, "dask"):
         darr = da.asarray(darr)
-    array = target if is_array(target) else _create_target(darr, target, component, storage_options, create_kwargs)
+    array = target
+    if not is_array(target):
+        _check_extent(region, darr.shape, darr.shape, f"to_zarrlayer into a new array at {component or '/'!r}")
+        array = _create_target(darr, target, component, storage_options, create_kwargs)
     where = f"to_zarrlayer into {array!r}"
-    bounds = normalize_region(region, array.shape, where)
-    extent = tuple(s.stop - s.start for s in bounds)
-    if extent != tuple(darr.shape):
-        raise ValueError(f"{where}: the region has shape {extent} but the dask array has shape {darr.shape}")
+    bounds = _check_extent(region, array.shape, darr.shape, where)
     unit = storage_unit(array)
     if region is not None:
         check_aligned_region(bounds, unit, array.shape, where)
@@ -173,6 +174,19 @@ def to_zarrlayer(
         darr = darr.rechunk(_aligned_chunks(bounds, unit, darr.chunks))
     stored = da.store(darr, array, regions=bounds, lock=False, compute=compute, return_stored=False)
     return array if compute else stored
+
+
+def _check_extent(
+    region: Sequence[slice] | None, shape: Sequence[int], data_shape: Sequence[int], where: str
+) -> tuple[slice, ...]:
+    """`region` normalized against `shape`, refused unless it has the data's shape."""
+    bounds = normalize_region(region, shape, where)
+    extent = tuple(s.stop - s.start for s in bounds)
+    if extent != tuple(data_shape):
+        raise InvalidWriteError(
+            f"{where}: the region has shape {extent} but the dask array has shape {tuple(data_shape)}"
+        )
+    return bounds
 
 
 def _create_target(

@@ -117,3 +117,34 @@ def test_stores_tokenize_from_identity_not_contents(monkeypatch):
     assert tokenize(big) != tokenize(MemoryStore())
     assert tokenize(LocalStore("/tmp/a.zarr")) == tokenize(LocalStore("/tmp/a.zarr"))
     assert tokenize(LocalStore("/tmp/a.zarr")) != tokenize(LocalStore("/tmp/b.zarr"))
+
+
+def test_bad_region_for_a_new_array_creates_nothing(tmp_path):
+    from zarrlayer.errors import ZarrlayerError
+    from zarrlayer.integrations.dask import InvalidWriteError
+
+    path = tmp_path / "never.zarr"
+    with pytest.raises(InvalidWriteError, match="region has shape") as info:
+        to_zarrlayer(da.ones((10, 10), chunks=5), str(path), component="v", region=(slice(0, 5), slice(0, 10)))
+    assert isinstance(info.value, ZarrlayerError) and isinstance(info.value, ValueError)
+    assert not path.exists()
+    with pytest.raises(InvalidWriteError, match="must be slices"):
+        to_zarrlayer(da.ones((10,), chunks=5), str(path), component="v", region=(3,))
+    assert not path.exists()
+
+
+def test_write_uses_no_lock(monkeypatch):
+    import dask.array
+
+    locks = []
+    real_store = dask.array.store
+
+    def recording_store(*args, **kwargs):
+        locks.append(kwargs.get("lock"))
+        return real_store(*args, **kwargs)
+
+    monkeypatch.setattr(dask.array, "store", recording_store)
+    target = _array(MemoryStore(), shards=(20, 30))
+    to_zarrlayer(da.from_array(DATA * 3, chunks=(20, 30)), target)
+    assert locks == [False]
+    np.testing.assert_array_equal(target[...], DATA * 3)

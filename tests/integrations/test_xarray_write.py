@@ -185,3 +185,50 @@ def test_region_auto_finds_the_slice_from_coordinates(tmp_path):
     stray = cf_dataset()[["temp"]].isel(time=[0, 3]).drop_vars("lat")
     with pytest.raises(ValueError, match="contiguous"):
         to_zarrlayer(stray, path, region="auto")
+
+
+def _snapshot(path) -> dict:
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+def test_bad_input_changes_nothing(tmp_path):
+    from zarrlayer.errors import ZarrlayerError
+
+    path = tmp_path / "keep.zarr"
+    to_zarrlayer(cf_dataset(), str(path), zarr_format=3)
+    before = _snapshot(path)
+    unaligned = cf_dataset()[["temp"]].chunk(time=2)
+    bad_calls = [
+        lambda: to_zarrlayer(unaligned, str(path), mode="w", encoding={"temp": {"chunks": (3, 4)}}),
+        lambda: to_zarrlayer(cf_dataset(), str(path), mode="w", encoding={"temp": {"no_such_option": 1}}),
+        lambda: to_zarrlayer(unaligned.rename(temp="new"), str(path), mode="a",
+                             encoding={"new": {"chunks": (3, 4)}}),
+        lambda: to_zarrlayer(cf_dataset()[["temp"]], str(path), region={"time": slice(0, 6, 2)}),
+        lambda: to_zarrlayer(cf_dataset()[["flag"]], str(path), append_dim="nope"),
+    ]
+    for call in bad_calls:
+        with pytest.raises(ZarrlayerError) as info:
+            call()
+        assert isinstance(info.value, ValueError), info.value
+        assert _snapshot(path) == before, info.value
+    fresh = tmp_path / "fresh.zarr"
+    with pytest.raises(UnalignedWriteError):
+        to_zarrlayer(unaligned, str(fresh), encoding={"temp": {"chunks": (3, 4)}})
+    assert not fresh.exists()
+
+
+def test_dask_variables_are_written_without_a_lock(tmp_path, monkeypatch):
+    import dask.array
+
+    locks = []
+    real_store = dask.array.store
+
+    def recording_store(*args, **kwargs):
+        locks.append(kwargs.get("lock"))
+        return real_store(*args, **kwargs)
+
+    monkeypatch.setattr(dask.array, "store", recording_store)
+    ds = cf_dataset()[["temp", "flag"]].chunk(time=3)
+    to_zarrlayer(ds, str(tmp_path / "nolock.zarr"), encoding={"temp": {"chunks": (3, 2)}, "flag": {"chunks": (3,)}})
+    assert locks == [False]
+    xr.testing.assert_identical(_zarr_read(str(tmp_path / "nolock.zarr")), cf_dataset()[["temp", "flag"]])
