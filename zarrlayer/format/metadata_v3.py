@@ -109,6 +109,8 @@ class ArrayV3Metadata(ArrayMetadata):
 def parse_shape(value: Any, *, where: str, name: str = "shape", positive: bool = False) -> tuple[int, ...]:
     """A list of non-negative (or positive) integers as a tuple; MetadataError otherwise."""
     lo = 1 if positive else 0
+    if type(value) is list and all(type(v) is int for v in value) and (not value or min(value) >= lo):
+        return tuple(value)  # the common case: a JSON list of plain ints
     if not isinstance(value, (list, tuple)) or not all(
         isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= lo for v in value
     ):
