@@ -26,6 +26,21 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _at_least(minimum: float, kind: type) -> Any:
+    """An argparse `type` that parses `kind` and refuses values below `minimum` (a usage error)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
+        if not value >= minimum:
+            raise argparse.ArgumentTypeError(f"expected {minimum} or more, found {text}")
+        return value
+
+    return parse
+
+
 def _common(store_options: bool = True) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -62,7 +77,7 @@ def _add_copy_command(sub: Any) -> None:
     cmd.add_argument("--src-path", default="", help="copy only this node of the source")
     cmd.add_argument("--dst-path", default="", help="where to put it in the destination")
     cmd.add_argument("--overwrite", action="store_true", help="replace an existing destination node")
-    cmd.add_argument("--concurrency", type=int, default=None,
+    cmd.add_argument("--concurrency", type=_at_least(1, int), default=None,
                      help="keys copied at once (default: zarrlayer.config max_concurrency)")
     cmd.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show a progress bar (default: when stderr is a terminal)")
@@ -86,7 +101,7 @@ def _add_demo_command(sub: Any) -> None:
     )
     cmd.add_argument("--dir", default=None, help="where to write the dataset and cache (default: a temp dir)")
     cmd.add_argument("--quick", action="store_true", help="a tiny dataset (seconds; for tests)")
-    cmd.add_argument("--latency-ms", type=float, default=None, help="added latency per HTTP request")
+    cmd.add_argument("--latency-ms", type=_at_least(0, float), default=None, help="added latency per HTTP request")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from zarrlayer._cli.options import CLIUsageError
 from zarrlayer._demo.caches import build_cache, cache_stats, stats_delta
 from zarrlayer._demo.dataset import REGION, DatasetSpec, Expected, write_dataset
 from zarrlayer._demo.report import Report
@@ -175,7 +176,7 @@ def run_demo(directory: str | Path | None = None, *, quick: bool = False, latenc
     _require("dask", "dask")
     _require("diskcache", "cache")
     if latency_ms is not None and not latency_ms >= 0:
-        raise ValueError(f"expected a latency of 0 ms or more, found {latency_ms}")
+        raise CLIUsageError(f"expected a latency of 0 ms or more, found {latency_ms}")
     spec = DatasetSpec.quick() if quick else DatasetSpec.full()
     latency = (latency_ms if latency_ms is not None else (5.0 if quick else 30.0)) / 1000.0
     report = Report(out or sys.stdout)

@@ -198,3 +198,14 @@ def test_demo_measures_cold_and_warm_passes(tmp_path: Path) -> None:
     assert cold.results == pytest.approx(warm_memory.results)
     assert cold.results == pytest.approx(warm_disk.results)
     assert f"{cold.traffic.requests:>10}" in out.getvalue()
+
+
+def test_demo_refuses_a_negative_latency(tmp_path: Path, capsys: Any) -> None:
+    from zarrlayer._cli.options import CLIUsageError
+    from zarrlayer.demo import run_demo
+
+    assert main(["demo", "--quick", "--dir", str(tmp_path), "--latency-ms", "-1"]) == 2
+    assert "argument --latency-ms" in capsys.readouterr().err
+    with pytest.raises(CLIUsageError, match="latency"):
+        run_demo(tmp_path, quick=True, latency_ms=-1)
+    assert list(tmp_path.iterdir()) == []

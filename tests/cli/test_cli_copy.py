@@ -217,6 +217,10 @@ def test_http_to_directory_to_s3_and_back(sample: tuple[Path, dict], tmp_path: P
         assert main(["copy", str(local), url, *dst_args]) == 0
         assert f"to {url}" in capsys.readouterr().out
         assert main(["copy", url, "memory://cli-from-s3", "--storage-options-file", str(options_file)]) == 0
+        pairs = [f"{key}={json.dumps(value)}" for key, value in s3fs_options(endpoint).items()]
+        capsys.readouterr()
+        assert main(["ls", url, *[arg for pair in pairs for arg in ("-o", pair)]]) == 0
+        assert "temperature" in capsys.readouterr().out
     _assert_same(read_all("memory://cli-from-s3"), expected)
     MemoryStore.drop_named("cli-from-s3")
 
@@ -248,3 +252,31 @@ def test_interrupted_copy_cleans_up(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert err.strip() == "zarrlayer: interrupted"
     assert not dst.exists()
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_copy_is_concurrent_up_to_the_limit(tmp_path: Path, concurrency: int) -> None:
+    import zarrlayer
+    from zarrlayer.testing.servers import http_server
+
+    src = tmp_path / "served" / "many.zarr"
+    array = zarrlayer.create_array(store=src, shape=(16,), chunks=(1,), dtype="int64")
+    array[:] = np.arange(16)
+    with http_server(src.parent, latency=0.02) as server:
+        dst = tmp_path / f"dst-{concurrency}.zarr"
+        assert main(["copy", f"{server.url}/many.zarr", str(dst), "--concurrency", str(concurrency)]) == 0
+        in_flight = server.max_in_flight
+    np.testing.assert_array_equal(zarrlayer.open_array(dst, mode="r")[...], np.arange(16))
+    if concurrency == 1:
+        assert in_flight == 1
+    else:
+        assert 2 <= in_flight <= concurrency
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many"])
+def test_bad_concurrency_is_a_usage_error(sample: tuple[Path, dict], tmp_path: Path, capsys: Any, value: str) -> None:
+    src, _ = sample
+    assert main(["copy", str(src), str(tmp_path / "dst.zarr"), "--concurrency", value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("zarrlayer: error: argument --concurrency") and err.count("\n") == 1
+    assert not (tmp_path / "dst.zarr").exists()

@@ -12,7 +12,7 @@ from typing import Any
 from zarrlayer._cli._format import human_bytes
 from zarrlayer._cli.inspect import format_rows, info_text, ls_rows, open_node, tree_text
 from zarrlayer._cli.options import parse_storage_options
-from zarrlayer.errors import missing_dependency
+from zarrlayer.errors import ZarrlayerError, missing_dependency
 
 __all__ = ["open_store", "run_info", "run_tree", "run_ls", "run_copy", "run_cache", "run_demo"]
 
@@ -92,8 +92,6 @@ def run_copy(args: argparse.Namespace, options: dict[str, Any]) -> int:
     if dst_options is None:
         dst_options = parse_storage_options(args.dst_storage_option, args.dst_storage_options_file)
     concurrency = args.concurrency or config.get().max_concurrency
-    if concurrency < 1:
-        raise ValueError(f"--concurrency must be at least 1, found {concurrency}")
     src, src_base = open_store(args.src, mode="r", storage_options=options)
     dst_path = _local_path(args.dst)
     existed = dst_path is not None and dst_path.exists()
@@ -168,6 +166,6 @@ def run_demo(args: argparse.Namespace, options: dict[str, Any]) -> int:
 
     result = demo(directory=args.dir, quick=args.quick, latency_ms=args.latency_ms, out=sys.stdout)
     if not result.ok:
-        raise ValueError(f"the demo's results differ from the values it wrote (max error {result.max_error:.3g})")
+        raise ZarrlayerError(f"the demo's results differ from the values it wrote (max error {result.max_error:.3g})")
     return 0
 

@@ -17,7 +17,8 @@ _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 
 
 class CLIUsageError(ZarrlayerError, ValueError):
-    """A command-line argument that cannot be used (bad --storage-option, unreadable options file)."""
+    """A command-line argument that cannot be used (bad --storage-option, unreadable options file, a negative
+    demo latency), also when the same argument is given to the Python function behind the command."""
 
 
 def _parse_value(text: str) -> Any:
