@@ -102,16 +102,8 @@ class ZarrlayerBackendEntrypoint(BackendEntrypoint):
         use_zarr_fill_value_as_mask: bool | None = None,
     ) -> Dataset:
         """One group as a lazy Dataset: metadata is read now, chunks when values are needed."""
-        root = open_group_for_xarray(
-            filename_or_obj,
-            group=group,
-            consolidated=consolidated,
-            storage_options=storage_options,
-            store_cache=store_cache,
-            zarr_format=zarr_format,
-        )
-        store = ZarrlayerDataStore(root, use_zarr_fill_value_as_mask=use_zarr_fill_value_as_mask)
-        return _decode(store, _decoders(locals()))
+        options = locals()
+        return _decode(_data_store(filename_or_obj, options), _decoders(options))
 
     def open_groups_as_dict(  # type: ignore[override]
         self,
@@ -132,17 +124,10 @@ class ZarrlayerBackendEntrypoint(BackendEntrypoint):
         use_zarr_fill_value_as_mask: bool | None = None,
     ) -> dict[str, Dataset]:
         """Every group under `group` (itself included) as a Dataset, keyed by its path ('/', '/a', '/a/b')."""
-        root = open_group_for_xarray(
-            filename_or_obj,
-            group=group,
-            consolidated=consolidated,
-            storage_options=storage_options,
-            store_cache=store_cache,
-            zarr_format=zarr_format,
-        )
-        decoders = _decoders(locals())
+        options = locals()
+        decoders = _decoders(options)
         out: dict[str, Dataset] = {}
-        pending = [("/", ZarrlayerDataStore(root, use_zarr_fill_value_as_mask=use_zarr_fill_value_as_mask))]
+        pending = [("/", _data_store(filename_or_obj, options))]
         while pending:
             path, store = pending.pop(0)
             out[path] = _decode(store, decoders)
@@ -157,6 +142,13 @@ class ZarrlayerBackendEntrypoint(BackendEntrypoint):
     ) -> DataTree:
         """The hierarchy under `group` as a DataTree of lazy Datasets."""
         return datatree_from_dict_with_io_cleanup(self.open_groups_as_dict(filename_or_obj, **kwargs))
+
+
+def _data_store(source: Any, options: Mapping[str, Any]) -> ZarrlayerDataStore:
+    """The data store of the group `options["group"]` under `source`, opened with the engine's options."""
+    names = ("group", "consolidated", "storage_options", "store_cache", "zarr_format")
+    root = open_group_for_xarray(source, **{name: options[name] for name in names})
+    return ZarrlayerDataStore(root, use_zarr_fill_value_as_mask=options["use_zarr_fill_value_as_mask"])
 
 
 def _decoders(params: Mapping[str, Any]) -> dict[str, Any]:
