@@ -1,7 +1,8 @@
 """DiskCacheStore: a persistent cache on local disk (diskcache), shared by processes on one host.
 
 Entries of different stores never collide: every entry key starts with a hash of the
-wrapped store's URL (its namespace), so one directory can serve many datasets under one
+wrapped store's `cache_identity` (its URL, plus settings such as an endpoint that the URL
+leaves out; never credentials), its namespace, so one directory can serve many datasets under one
 byte budget. diskcache writes a value's file before the SQLite row that points at it,
 in a transaction, so a writer killed mid-way leaves nothing that is served. Async
 methods do their disk I/O in a worker thread, off the event loop.
@@ -40,8 +41,8 @@ def _request_code(request: Any) -> str:
 
 
 def _identity(store: Store) -> str:
-    """`store.url`, made unique where the URL names only an object of this process (its id
-    could be reused later, and a persistent cache must never serve one store's data for another)."""
+    """`store.cache_identity`, made unique where the URL names only an object of this process (its
+    id could be reused later, and a persistent cache must never serve one store's data for another)."""
     from zarrlayer.storage.memory import MemoryStore
 
     inner = store
@@ -49,7 +50,7 @@ def _identity(store: Store) -> str:
         inner = inner.store
     if (isinstance(inner, MemoryStore) and inner.name is None) or inner.url == Store.url.fget(inner):  # type: ignore[attr-defined]
         return f"{store.url}#{uuid.uuid4().hex}"
-    return store.url
+    return store.cache_identity
 
 
 class DiskCacheStore(CacheTier):
@@ -58,7 +59,7 @@ class DiskCacheStore(CacheTier):
     Several processes may open the same directory at once (dask workers on one host).
     `metadata_ttl` (seconds, None for never): metadata documents, listings and misses older
     than this are fetched again; chunks stay until evicted. `namespace` overrides the hash
-    of `store.url` that keeps datasets apart (a store known only to this process, such as an
+    of `store.cache_identity` (URL and endpoint) that keeps datasets apart (a store known only to this process, such as an
     unnamed MemoryStore, gets a namespace of its own that no later store can reuse). `eviction_policy` is diskcache's
     "least-recently-stored" (default: a hit writes nothing, so readers in many processes
     never queue for SQLite's write lock) or "least-recently-used" (a hit records its time).
@@ -120,7 +121,7 @@ class DiskCacheStore(CacheTier):
 
     @property
     def namespace(self) -> str:
-        """The prefix of this store's entries (a hash of `store.url` unless given)."""
+        """The prefix of this store's entries (a hash of `store.cache_identity` unless given)."""
         return self._ns
 
     def __eq__(self, other: object) -> bool:

@@ -156,6 +156,11 @@ class Store(ABC):
         """A URL that names the store's location, never with credentials (used in errors and caches)."""
         return f"{type(self).__name__.lower()}://{id(self):x}"
 
+    @property
+    def cache_identity(self) -> str:
+        """What names this store's data in a persistent cache: `url`, plus any setting it leaves out (an endpoint)."""
+        return self.url
+
     @abstractmethod
     def with_read_only(self, read_only: bool = True) -> Self:
         """A store over the same location with the given read-only flag."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 import logging
 import random
 import re
@@ -32,6 +33,7 @@ __all__ = [
     "collect_secrets",
     "get_limiter",
     "is_secret_name",
+    "public_settings",
     "redact_options",
     "redact_text",
     "redact_url",
@@ -82,6 +84,23 @@ def redact_options(options: Any) -> Any:
     if isinstance(options, str):
         return redact_url(options)
     return options
+
+
+def public_settings(options: Any) -> str:
+    """The non-secret entries of `options` with plain values (an endpoint, a region), as canonical JSON.
+
+    Two stores whose URLs agree but whose endpoints differ then get different cache identities.
+    """
+
+    def keep(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            kept = {str(k): keep(v) for k, v in value.items() if not is_secret_name(k)}
+            return {k: v for k, v in kept.items() if v is not None}
+        if isinstance(value, (str, int, float, bool)):
+            return redact_url(value) if isinstance(value, str) else value
+        return None
+
+    return json.dumps(keep(options) or {}, sort_keys=True)
 
 
 def collect_secrets(options: Any) -> frozenset[str]:

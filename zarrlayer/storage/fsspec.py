@@ -39,6 +39,7 @@ from zarrlayer.storage._remote import (
     call_with_retries,
     collect_secrets,
     get_limiter,
+    public_settings,
     redact_url,
     remote_error,
 )
@@ -122,6 +123,10 @@ class FsspecStore(Store):
     @property
     def url(self) -> str:
         return self._url
+
+    @property
+    def cache_identity(self) -> str:
+        return f"{self._url}#{public_settings(self._fs_options)}"
 
     @property
     def fs(self) -> Any:

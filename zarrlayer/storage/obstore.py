@@ -32,6 +32,7 @@ from zarrlayer.storage._remote import (
     call_with_retries,
     collect_secrets,
     get_limiter,
+    public_settings,
     redact_url,
     status_failure,
 )
@@ -165,6 +166,11 @@ class ObjectStore(Store):
     @property
     def url(self) -> str:
         return self._url
+
+    @property
+    def cache_identity(self) -> str:
+        settings = {"config": getattr(self._store, "config", None), "client": getattr(self._store, "client_options", None)}
+        return f"{self._url}#{public_settings(settings)}"
 
     @property
     def store(self) -> Any:

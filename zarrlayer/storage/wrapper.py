@@ -39,6 +39,10 @@ class WrapperStore(Store, Generic[S]):
         return self._store.url
 
     @property
+    def cache_identity(self) -> str:
+        return self._store.cache_identity
+
+    @property
     def supports_writes(self) -> bool:  # type: ignore[override]
         return self._store.supports_writes
 
