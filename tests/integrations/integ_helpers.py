@@ -88,3 +88,18 @@ class CountingStore(WrapperStore):
     def chunk_keys(self) -> list[str]:
         """The keys read that are not metadata documents."""
         return [k for k in self.keys_read if k.rsplit("/", 1)[-1] not in METADATA_NAMES]
+
+
+def record_store_calls(monkeypatch) -> list[dict]:
+    """Replace dask.array.store by a wrapper that records each call's source chunks and lock."""
+    import dask.array
+
+    calls = []
+    real_store = dask.array.store
+
+    def recording_store(sources, *args, **kwargs):
+        calls.append({"chunks": getattr(sources, "chunks", None), "lock": kwargs.get("lock")})
+        return real_store(sources, *args, **kwargs)
+
+    monkeypatch.setattr(dask.array, "store", recording_store)
+    return calls

@@ -10,6 +10,7 @@ da = pytest.importorskip("dask.array")
 import zarrlayer  # noqa: E402
 from zarrlayer.integrations.dask import UnalignedWriteError, from_zarrlayer, to_zarrlayer  # noqa: E402
 from zarrlayer.storage import LocalStore, MemoryStore  # noqa: E402
+from integ_helpers import record_store_calls  # noqa: E402
 
 DATA = np.arange(100 * 60, dtype="f8").reshape(100, 60)
 
@@ -71,13 +72,17 @@ def test_each_task_reads_its_chunks_in_one_call(tmp_path, counting_store):
     assert len(set(store.chunk_keys())) == 60
 
 
-def test_write_rechunks_to_storage_units(tmp_path):
+def test_write_rechunks_to_storage_units(tmp_path, monkeypatch):
+    calls = record_store_calls(monkeypatch)
     target = zarrlayer.create_array(
         MemoryStore(), name="w", shape=DATA.shape, dtype="f8", chunks=(10, 10), shards=(20, 30)
     )
     x = da.from_array(DATA, chunks=(7, 13))
     result = to_zarrlayer(x, target)
     np.testing.assert_array_equal(result[...], DATA)
+    (call,) = calls
+    for sizes, unit in zip(call["chunks"], (20, 30)):
+        assert all(size % unit == 0 for size in sizes[:-1]), call["chunks"]
 
 
 def test_write_creates_target(tmp_path):
@@ -134,17 +139,8 @@ def test_bad_region_for_a_new_array_creates_nothing(tmp_path):
 
 
 def test_write_uses_no_lock(monkeypatch):
-    import dask.array
-
-    locks = []
-    real_store = dask.array.store
-
-    def recording_store(*args, **kwargs):
-        locks.append(kwargs.get("lock"))
-        return real_store(*args, **kwargs)
-
-    monkeypatch.setattr(dask.array, "store", recording_store)
+    calls = record_store_calls(monkeypatch)
     target = _array(MemoryStore(), shards=(20, 30))
     to_zarrlayer(da.from_array(DATA * 3, chunks=(20, 30)), target)
-    assert locks == [False]
+    assert [call["lock"] for call in calls] == [False]
     np.testing.assert_array_equal(target[...], DATA * 3)

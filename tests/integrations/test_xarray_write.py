@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from integ_helpers import cf_dataset, open_with_zarr, write_with_zarr
+from integ_helpers import cf_dataset, open_with_zarr, record_store_calls, write_with_zarr
 
 xr = pytest.importorskip("xarray")
 pytest.importorskip("zarr")
@@ -218,17 +218,8 @@ def test_bad_input_changes_nothing(tmp_path):
 
 
 def test_dask_variables_are_written_without_a_lock(tmp_path, monkeypatch):
-    import dask.array
-
-    locks = []
-    real_store = dask.array.store
-
-    def recording_store(*args, **kwargs):
-        locks.append(kwargs.get("lock"))
-        return real_store(*args, **kwargs)
-
-    monkeypatch.setattr(dask.array, "store", recording_store)
+    calls = record_store_calls(monkeypatch)
     ds = cf_dataset()[["temp", "flag"]].chunk(time=3)
     to_zarrlayer(ds, str(tmp_path / "nolock.zarr"), encoding={"temp": {"chunks": (3, 2)}, "flag": {"chunks": (3,)}})
-    assert locks == [False]
+    assert [call["lock"] for call in calls] == [False]
     xr.testing.assert_identical(_zarr_read(str(tmp_path / "nolock.zarr")), cf_dataset()[["temp", "flag"]])
