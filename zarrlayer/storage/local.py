@@ -53,6 +53,7 @@ class LocalStore(Store):
             raise TypeError(f"expected a str or path for LocalStore root, found {type(root).__name__}")
         self._root = os.path.realpath(os.path.expanduser(os.fspath(root)))
         self._root_sep = self._root.rstrip(os.sep) + os.sep
+        self._url = Path(self._root).as_uri()
 
     @property
     def root(self) -> Path:
@@ -61,7 +62,7 @@ class LocalStore(Store):
 
     @property
     def url(self) -> str:
-        return Path(self._root).as_uri()
+        return self._url
 
     def with_read_only(self, read_only: bool = True) -> Self:
         return type(self)(self._root, read_only=read_only)
