@@ -35,3 +35,19 @@ def test_import_does_not_load_remote_or_integration_packages() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_regular_install_ships_every_subpackage() -> None:
+    """A non-editable install copies only the listed packages: every package directory must be listed."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    setup = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    mapping = setup["package-dir"]
+    assert mapping["zarrlayer.integrations"] == "integrations" and mapping["zarrlayer"] == "zarrlayer"
+    found = {
+        ".".join(init.parent.relative_to(root).parts) for init in (root / "zarrlayer").rglob("__init__.py")
+    } | {"zarrlayer.integrations"}
+    assert (root / "integrations" / "__init__.py").is_file()
+    assert found == set(setup["packages"])
