@@ -57,10 +57,17 @@ def fill_scalar(metadata: ArrayMetadata) -> Any:
     return fill
 
 
+def _first_is_fill(chunk: np.ndarray, fill: Any) -> bool:
+    first = chunk.flat[0]
+    return bool(np.isnan(first)) if chunk.dtype.kind == "f" and np.isnan(fill) else bool(first == fill)
+
+
 def is_all_fill(chunk: np.ndarray, fill: Any) -> bool:
     """Whether every element of `chunk` equals `fill` (NaN equals NaN)."""
     if chunk.dtype == object:
         return all(item == fill for item in chunk.flat)
+    if chunk.size and chunk.dtype.kind in "biuf" and not _first_is_fill(chunk, fill):
+        return False  # data chunks nearly always differ at once: skip the full comparison
     if chunk.dtype.kind in "mM":
         return bool((chunk.view(np.int64) == np.asarray(fill, dtype=chunk.dtype).view(np.int64)).all())
     if chunk.dtype.kind in "fc" and np.isnan(fill):

@@ -228,7 +228,8 @@ class LocalStore(Store):
         tmp = os.path.join(directory, f".{name[:120]}{_TMP_MARK}{uuid.uuid4().hex}")
         for attempt in range(_MAKEDIR_ATTEMPTS):
             try:
-                os.makedirs(directory, exist_ok=True)
+                if attempt:  # the directory usually exists: create it only after a first miss
+                    os.makedirs(directory, exist_ok=True)
                 with open(tmp, "xb") as f:
                     f.write(view)
                 return tmp
