@@ -128,7 +128,9 @@ def parse_attributes(value: Any, *, where: str) -> dict[str, Any]:
 
 def check_extensions(document: dict[str, Any], known: set[str], *, where: str) -> dict[str, Any]:
     """The unknown top-level fields that may be ignored (`must_understand: false`); refuse the others."""
-    extra = {}
+    extra: dict[str, Any] = {}
+    if document.keys() <= known:
+        return extra
     for key in sorted(set(document) - known):
         value = document[key]
         if isinstance(value, dict) and value.get("must_understand") is False:
