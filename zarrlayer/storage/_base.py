@@ -23,7 +23,10 @@ __all__ = [
     "RangeByteRequest",
     "Store",
     "SuffixByteRequest",
+    "SyncStore",
     "apply_byte_request",
+    "direct_children",
+    "empty_request",
     "normalize_prefix",
     "validate_key",
     "validate_prefix",
@@ -92,6 +95,18 @@ def apply_byte_request(value: Buffer, request: ByteRequest | None) -> Buffer:
         return value
     start, stop = byte_request_slice(request, len(value))
     return value[start:stop]
+
+
+def empty_request(request: ByteRequest | None) -> bool:
+    """Whether `request` selects no bytes whatever the value (its answer only says if the key exists)."""
+    return (isinstance(request, RangeByteRequest) and request.start == request.end) or (
+        isinstance(request, SuffixByteRequest) and request.suffix == 0
+    )
+
+
+def direct_children(keys: Iterable[str], prefix: str) -> list[str]:
+    """The distinct names directly under the directory `prefix` ('' or ending in '/') among `keys`, first seen first."""
+    return list(dict.fromkeys(key[len(prefix):].split("/", 1)[0] for key in keys if key.startswith(prefix)))
 
 
 def validate_key(key: str) -> str:
@@ -297,3 +312,26 @@ class Store(ABC):
 def describe(value: Any) -> str:
     """A short description of a value for error messages (never its contents)."""
     return f"{type(value).__name__} of {len(value)} bytes" if hasattr(value, "__len__") else type(value).__name__
+
+
+class SyncStore(Store):
+    """A store whose I/O is local and quick: the async reads and writes run its `*_sync` methods inline."""
+
+    supports_sync = True
+
+    async def get(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
+        return self.get_sync(key, byte_range)
+
+    async def get_partial_values(
+        self, key_ranges: Iterable[tuple[str, ByteRequest | None]]
+    ) -> list[Buffer | None]:
+        return self.get_many_sync(list(key_ranges))
+
+    async def exists(self, key: str) -> bool:
+        return self.exists_sync(key)
+
+    async def set(self, key: str, value: Buffer) -> None:
+        self.set_sync(key, value)
+
+    async def delete(self, key: str) -> None:
+        self.delete_sync(key)

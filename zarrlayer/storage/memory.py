@@ -7,14 +7,15 @@ hierarchy: it pickles, compares and survives later changes to the caller's buffe
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Self
 
 from zarrlayer.storage._base import (
     Buffer,
     ByteRequest,
-    Store,
+    SyncStore,
     apply_byte_request,
+    direct_children,
     normalize_prefix,
     validate_key,
     validate_prefix,
@@ -27,15 +28,13 @@ _registry_lock = threading.Lock()
 _registry: dict[str, dict[str, bytes]] = {}
 
 
-class MemoryStore(Store):
+class MemoryStore(SyncStore):
     """A store over `store_dict` (a new dict when None), keeping plain `bytes` values in it.
 
     Two MemoryStores are equal when they share the same dict (and read-only flag). A plain
     store pickles a snapshot of its dict; a named store (`MemoryStore.named`, or the URL
     `memory://NAME`) pickles its name and resolves to the process-wide dict of that name.
     """
-
-    supports_sync = True
 
     def __init__(self, store_dict: dict[str, bytes] | None = None, *, read_only: bool = False) -> None:
         super().__init__(read_only=read_only)
@@ -132,18 +131,7 @@ class MemoryStore(Store):
         self._check_writable()
         self._data.pop(key, None)
 
-    # -- async API --------------------------------------------------------------------
-
-    async def get(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
-        return self.get_sync(key, byte_range)
-
-    async def get_partial_values(
-        self, key_ranges: Iterable[tuple[str, ByteRequest | None]]
-    ) -> list[Buffer | None]:
-        return self.get_many_sync(list(key_ranges))
-
-    async def exists(self, key: str) -> bool:
-        return self.exists_sync(key)
+    # -- async API (get, exists, set and delete come from SyncStore) --------------------
 
     async def getsize(self, key: str) -> int:
         value = self._data.get(validate_key(key))
@@ -155,16 +143,10 @@ class MemoryStore(Store):
         validate_prefix(prefix)
         return sum(len(v) for k, v in list(self._data.items()) if k.startswith(prefix))
 
-    async def set(self, key: str, value: Buffer) -> None:
-        self.set_sync(key, value)
-
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
         validate_key(key)
         self._check_writable()
         self._data.setdefault(key, to_bytes(value, key=key, url=self.url))
-
-    async def delete(self, key: str) -> None:
-        self.delete_sync(key)
 
     async def delete_dir(self, prefix: str) -> None:
         prefix = normalize_prefix(prefix)
@@ -194,14 +176,8 @@ class MemoryStore(Store):
                 yield key
 
     async def list_dir(self, prefix: str) -> AsyncIterator[str]:
-        prefix = normalize_prefix(prefix)
-        seen: set[str] = set()
-        for key in list(self._data):
-            if key.startswith(prefix):
-                child = key[len(prefix):].split("/", 1)[0]
-                if child not in seen:
-                    seen.add(child)
-                    yield child
+        for child in direct_children(list(self._data), normalize_prefix(prefix)):
+            yield child
 
 
 def _unpickle_named(name: str, read_only: bool) -> MemoryStore:

@@ -31,15 +31,16 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal, Self
 
 from zarrlayer.errors import InvalidKeyError, ModeError, NodeNotFoundError, StoreError
 from zarrlayer.storage._base import (
     Buffer,
     ByteRequest,
-    Store,
+    SyncStore,
     byte_request_slice,
+    direct_children,
     normalize_prefix,
     validate_key,
     validate_prefix,
@@ -222,15 +223,13 @@ def _compact(path: str, live: dict[str, zipfile.ZipInfo]) -> None:
         raise
 
 
-class ZipStore(Store):
+class ZipStore(SyncStore):
     """A store inside the zip archive at `path`; see the module docstring for the design.
 
     `mode`: 'r' read an existing archive, 'w' create or truncate, 'x' create (FileExistsError
     if the file exists), 'a' read and append (created when missing). `compression` applies to
     new entries (zipfile.ZIP_STORED keeps byte-range reads to the bytes asked for).
     """
-
-    supports_sync = True
 
     def __init__(
         self,
@@ -319,18 +318,7 @@ class ZipStore(Store):
         self._check_writable()
         self._archive.remove([key])
 
-    # -- async API --------------------------------------------------------------------
-
-    async def get(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
-        return self.get_sync(key, byte_range)
-
-    async def get_partial_values(
-        self, key_ranges: Iterable[tuple[str, ByteRequest | None]]
-    ) -> list[Buffer | None]:
-        return self.get_many_sync(list(key_ranges))
-
-    async def exists(self, key: str) -> bool:
-        return self.exists_sync(key)
+    # -- async API (get, exists, set and delete come from SyncStore) --------------------
 
     async def getsize(self, key: str) -> int:
         info = self._archive.info(validate_key(key))
@@ -342,16 +330,10 @@ class ZipStore(Store):
         validate_prefix(prefix)
         return sum(i.file_size for k, i in self._archive.items() if k.startswith(prefix))
 
-    async def set(self, key: str, value: Buffer) -> None:
-        self.set_sync(key, value)
-
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
         validate_key(key)
         self._check_writable()
         self._archive.write(key, to_bytes(value, key=key, url=self.url), only_if_missing=True)
-
-    async def delete(self, key: str) -> None:
-        self.delete_sync(key)
 
     async def delete_dir(self, prefix: str) -> None:
         prefix = normalize_prefix(prefix)
@@ -377,14 +359,8 @@ class ZipStore(Store):
                 yield key
 
     async def list_dir(self, prefix: str) -> AsyncIterator[str]:
-        prefix = normalize_prefix(prefix)
-        seen: set[str] = set()
-        for key in self._archive.keys():
-            if key.startswith(prefix):
-                child = key[len(prefix):].split("/", 1)[0]
-                if child not in seen:
-                    seen.add(child)
-                    yield child
+        for child in direct_children(self._archive.keys(), normalize_prefix(prefix)):
+            yield child
 
 
 def _unpickle(path: str, mode: ZipMode, compression: int, read_only: bool) -> ZipStore:
