@@ -19,7 +19,6 @@ __all__ = [
     "LOOP_ONLY_OPTIONS",
     "READ_ONLY_PROTOCOLS",
     "classify_fsspec_error",
-    "empty_request",
     "fsspec_limits",
     "loop_filesystems",
     "loop_filesystems_lock",
@@ -127,13 +126,6 @@ def trim_ignored_range(value: Any, request: ByteRequest | None) -> Any:
     if isinstance(request, SuffixByteRequest) and len(value) > request.suffix:
         return value[len(value) - request.suffix :]
     return value
-
-
-def empty_request(request: ByteRequest | None) -> bool:
-    """Whether the request selects no bytes whatever the value (its answer only says if the key exists)."""
-    return (isinstance(request, RangeByteRequest) and request.start == request.end) or (
-        isinstance(request, SuffixByteRequest) and request.suffix == 0
-    )
 
 
 loop_filesystems_lock = threading.Lock()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from abc import abstractmethod
 import json
 import logging
 import random
@@ -24,10 +25,12 @@ from typing import Any, AsyncIterator, TypeVar
 
 from zarrlayer import config
 from zarrlayer.errors import RemoteStoreError
+from zarrlayer.storage._base import Store
 
 __all__ = [
     "Failure",
     "Limiter",
+    "RemoteStore",
     "RetryPolicy",
     "call_with_retries",
     "collect_secrets",
@@ -300,3 +303,53 @@ def remote_error(
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:500] if text else "(no message)"
+
+
+# -- the shared base ----------------------------------------------------------------------------
+
+
+class RemoteStore(Store):
+    """What FsspecStore and ObjectStore share: a credential-free `url`, the request limit and retries.
+
+    Subclasses set `_url` (redacted) and `_secrets` in their `__init__` and say how their
+    backend's errors are handled in `_classify`; every request goes through `_call`.
+    """
+
+    _url: str
+    _secrets: frozenset[str] = frozenset()
+
+    def __init__(self, *, read_only: bool, max_concurrency: int | None, retries: int | None) -> None:
+        if max_concurrency is not None and (
+            isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1
+        ):
+            raise ValueError(f"max_concurrency must be a positive int, found {max_concurrency!r}")
+        super().__init__(read_only=read_only)
+        self._max_concurrency = max_concurrency
+        self._policy = RetryPolicy(retries=retries)
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def max_concurrency(self) -> int:
+        """Requests in flight allowed at once for this store location (shared process-wide)."""
+        return self._max_concurrency or config.get().max_concurrency
+
+    def _limiter(self) -> Limiter:
+        return get_limiter((type(self).__name__, self._url), self.max_concurrency)
+
+    @abstractmethod
+    def _classify(self, exc: BaseException) -> Failure:
+        """How the backend error `exc` is handled (retried, raised, or passed to the caller)."""
+
+    async def _call(self, request: Callable[[], Awaitable[T]], key: str) -> T:
+        """Run one request for `key` under the store's limit and retry policy."""
+        return await call_with_retries(
+            request,
+            limiter=self._limiter(),
+            policy=self._policy,
+            classify=self._classify,
+            where=f"{self._url} key {key!r}",
+            secrets=self._secrets,
+        )

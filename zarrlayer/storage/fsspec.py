@@ -17,13 +17,13 @@ from typing import Any, Self
 from fsspec.utils import tokenize
 
 from zarrlayer.errors import ReadOnlyError, missing_dependency
-from zarrlayer.storage._base import Buffer, ByteRequest, Store, normalize_prefix, validate_key, validate_prefix
+from zarrlayer.storage._base import Buffer, ByteRequest, empty_request, normalize_prefix, validate_key, validate_prefix
+from zarrlayer.storage._buffers import to_bytes
 from zarrlayer.storage._fsspec_support import (
     BACKENDS,
     LOOP_ONLY_OPTIONS,
     READ_ONLY_PROTOCOLS,
     classify_fsspec_error,
-    empty_request,
     fsspec_limits,
     loop_filesystems,
     loop_filesystems_lock,
@@ -35,10 +35,8 @@ from zarrlayer.storage._fsspec_support import (
 )
 from zarrlayer.storage._remote import (
     Failure,
-    RetryPolicy,
-    call_with_retries,
+    RemoteStore,
     collect_secrets,
-    get_limiter,
     public_settings,
     redact_url,
     remote_error,
@@ -46,7 +44,7 @@ from zarrlayer.storage._remote import (
 
 __all__ = ["FsspecStore"]
 
-class FsspecStore(Store):
+class FsspecStore(RemoteStore):
     """A store over an fsspec filesystem rooted at `path`; HTTP filesystems are read-only.
 
     `max_concurrency` bounds requests in flight (default: the `max_concurrency` setting)
@@ -70,20 +68,18 @@ class FsspecStore(Store):
 
         if not isinstance(fs, AbstractFileSystem):
             raise TypeError(f"FsspecStore needs an fsspec filesystem, found {type(fs).__name__}")
-        if max_concurrency is not None and (not isinstance(max_concurrency, int) or max_concurrency < 1):
-            raise ValueError(f"max_concurrency must be a positive int, found {max_concurrency!r}")
         protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
         self._http = bool(set(protocols) & READ_ONLY_PROTOCOLS)
         self.supports_writes = self.supports_deletes = not self._http
-        super().__init__(read_only=read_only or not self.supports_writes)
+        super().__init__(
+            read_only=read_only or not self.supports_writes, max_concurrency=max_concurrency, retries=retries
+        )
         self._fs_cls = type(fs)
         self._fs_options = {k: v for k, v in fs.storage_options.items() if k not in LOOP_ONLY_OPTIONS}
         self._native = isinstance(fs, AsyncFileSystem)
         self._path = fs._strip_protocol(path).rstrip("/") if path else ""
         self._url = redact_url(_url.rstrip("/") if _url else fs.unstrip_protocol(self._path).rstrip("/"))
         self._allowed = tuple(allowed_exceptions)
-        self._max_concurrency = max_concurrency
-        self._policy = RetryPolicy(retries=retries)
         self._secrets = collect_secrets(self._fs_options) | collect_secrets({"password": userinfo(self._path)})
         self._sync_fs = None if self._native else fs
         self._fs_token = tokenize(self._fs_cls.__module__, self._fs_cls.__qualname__, self._fs_options)
@@ -121,10 +117,6 @@ class FsspecStore(Store):
     # -- identity -------------------------------------------------------------------
 
     @property
-    def url(self) -> str:
-        return self._url
-
-    @property
     def cache_identity(self) -> str:
         return f"{self._url}#{public_settings(self._fs_options)}"
 
@@ -139,13 +131,6 @@ class FsspecStore(Store):
     def path(self) -> str:
         """The root inside the filesystem, without protocol or trailing '/'."""
         return self._path
-
-    @property
-    def max_concurrency(self) -> int:
-        """Requests in flight allowed at once for this store location (shared process-wide)."""
-        from zarrlayer import config
-
-        return self._max_concurrency or config.get().max_concurrency
 
     def _config(self) -> tuple[Any, ...]:
         return (self._fs_cls, self._fs_options, self._path, self._url)
@@ -221,17 +206,6 @@ class FsspecStore(Store):
         head = self._path + "/"
         return full[len(head):] if full.startswith(head) else None
 
-    async def _call(self, request: Any, key: str) -> Any:
-        limiter = get_limiter((type(self).__name__, self._url), self.max_concurrency)
-        return await call_with_retries(
-            request,
-            limiter=limiter,
-            policy=self._policy,
-            classify=self._classify,
-            where=f"{self._url} key {key!r}",
-            secrets=self._secrets,
-        )
-
     def _classify(self, exc: BaseException) -> Failure:
         if isinstance(exc, self._allowed):
             return Failure.PASS
@@ -266,8 +240,7 @@ class FsspecStore(Store):
         if batch:
             limits = [fsspec_limits(requests[i][1]) for i in batch]
             fs = self._async_fs()
-            limiter = get_limiter((type(self).__name__, self._url), self.max_concurrency)
-            async with limiter.slots(len(batch)) as taken:
+            async with self._limiter().slots(len(batch)) as taken:
                 extra = {"batch_size": taken} if self._native else {}
                 full = self._full_read_kwargs if all(requests[i][1] is None for i in batch) else {}
                 out = await fs._cat_ranges(
@@ -333,7 +306,7 @@ class FsspecStore(Store):
     async def set(self, key: str, value: Buffer) -> None:
         self._check_writable()
         path = self._full_path(key)
-        data = value if isinstance(value, bytes) else memoryview(value).tobytes()
+        data = to_bytes(value, key=key, url=self._url)
         if self._sync_fs is not None:
             await self._call(lambda: asyncio.to_thread(pipe_with_parents, self._sync_fs, path, data), key)
             return
@@ -343,7 +316,7 @@ class FsspecStore(Store):
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
         self._check_writable()
         path = self._full_path(key)
-        data = value if isinstance(value, bytes) else memoryview(value).tobytes()
+        data = to_bytes(value, key=key, url=self._url)
         fs = self._async_fs()
         if "mode" in inspect.signature(fs._pipe_file).parameters:
             try:

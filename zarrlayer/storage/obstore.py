@@ -19,19 +19,18 @@ from zarrlayer.storage._base import (
     ByteRequest,
     OffsetByteRequest,
     RangeByteRequest,
-    Store,
     SuffixByteRequest,
     byte_request_slice,
+    empty_request,
     normalize_prefix,
     validate_key,
     validate_prefix,
 )
+from zarrlayer.storage._buffers import to_bytes
 from zarrlayer.storage._remote import (
     Failure,
-    RetryPolicy,
-    call_with_retries,
+    RemoteStore,
     collect_secrets,
-    get_limiter,
     public_settings,
     redact_url,
     status_failure,
@@ -94,12 +93,6 @@ def _range_option(request: ByteRequest | None) -> dict[str, Any]:
     raise TypeError(f"expected a ByteRequest or None, found {type(request).__name__}")
 
 
-def _empty_request(request: ByteRequest | None) -> bool:
-    return (isinstance(request, RangeByteRequest) and request.start == request.end) or (
-        isinstance(request, SuffixByteRequest) and request.suffix == 0
-    )
-
-
 def _store_url(store: Any) -> str:
     """A credential-free URL naming an obstore store's location."""
     kind = type(store).__name__
@@ -120,7 +113,7 @@ def _store_url(store: Any) -> str:
     return redact_url(f"{base}/{prefix}" if prefix else base)
 
 
-class ObjectStore(Store):
+class ObjectStore(RemoteStore):
     """A store over an obstore store; `max_concurrency` and `retries` as for FsspecStore.
 
     Build it with `ObjectStore.from_url(url, **options)` so that obstore's own retries
@@ -133,13 +126,9 @@ class ObjectStore(Store):
         obstore = _obstore()
         if not isinstance(store, tuple(_store_classes(obstore))):
             raise TypeError(f"ObjectStore needs an obstore store (S3Store, LocalStore...), found {type(store).__name__}")
-        if max_concurrency is not None and (not isinstance(max_concurrency, int) or max_concurrency < 1):
-            raise ValueError(f"max_concurrency must be a positive int, found {max_concurrency!r}")
-        super().__init__(read_only=read_only)
+        super().__init__(read_only=read_only, max_concurrency=max_concurrency, retries=retries)
         self._store = store
         self._url = _store_url(store)
-        self._max_concurrency = max_concurrency
-        self._policy = RetryPolicy(retries=retries)
         self._secrets = collect_secrets(getattr(store, "config", None) or {})
         self.supports_listing = type(store).__name__ != "HTTPStore"
 
@@ -164,10 +153,6 @@ class ObjectStore(Store):
     # -- identity -------------------------------------------------------------------
 
     @property
-    def url(self) -> str:
-        return self._url
-
-    @property
     def cache_identity(self) -> str:
         settings = {"config": getattr(self._store, "config", None), "client": getattr(self._store, "client_options", None)}
         return f"{self._url}#{public_settings(settings)}"
@@ -176,13 +161,6 @@ class ObjectStore(Store):
     def store(self) -> Any:
         """The obstore store underneath."""
         return self._store
-
-    @property
-    def max_concurrency(self) -> int:
-        """Requests in flight allowed at once for this store location (shared process-wide)."""
-        from zarrlayer import config
-
-        return self._max_concurrency or config.get().max_concurrency
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -210,16 +188,8 @@ class ObjectStore(Store):
 
     # -- plumbing -------------------------------------------------------------------
 
-    async def _call(self, request: Any, key: str) -> Any:
-        limiter = get_limiter((type(self).__name__, self._url), self.max_concurrency)
-        return await call_with_retries(
-            request,
-            limiter=limiter,
-            policy=self._policy,
-            classify=classify_obstore_error,
-            where=f"{self._url} key {key!r}",
-            secrets=self._secrets,
-        )
+    def _classify(self, exc: BaseException) -> Failure:
+        return classify_obstore_error(exc)
 
     async def _size(self, key: str) -> int | None:
         obstore = _obstore()
@@ -233,7 +203,7 @@ class ObjectStore(Store):
 
     async def get(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
         validate_key(key)
-        if _empty_request(byte_range):
+        if empty_request(byte_range):
             return b"" if await self._size(key) is not None else None
         obstore = _obstore()
         options = _range_option(byte_range)
@@ -331,14 +301,14 @@ class ObjectStore(Store):
         self._check_writable()
         validate_key(key)
         obstore = _obstore()
-        data = value if isinstance(value, bytes) else memoryview(value).tobytes()
+        data = to_bytes(value, key=key, url=self._url)
         await self._call(lambda: obstore.put_async(self._store, key, data), key)
 
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
         self._check_writable()
         validate_key(key)
         obstore = _obstore()
-        data = value if isinstance(value, bytes) else memoryview(value).tobytes()
+        data = to_bytes(value, key=key, url=self._url)
         try:
             await self._call(lambda: obstore.put_async(self._store, key, data, mode="create"), key)
         except Exception as exc:
@@ -377,7 +347,7 @@ class ObjectStore(Store):
         validate_prefix(prefix)
         obstore = _obstore()
         parent = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
-        limiter = get_limiter((type(self).__name__, self._url), self.max_concurrency)
+        limiter = self._limiter()
         stream = obstore.list(self._store, prefix=parent or None, chunk_size=1000)
         while True:
             async with limiter.slots(1):
