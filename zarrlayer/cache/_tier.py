@@ -413,29 +413,23 @@ class CacheTier(WrapperStore[Store]):
 
     # -- writing: upstream first, then forget every cached form of the key --------------
 
-    async def set(self, key: str, value: Buffer) -> None:
+    async def _write_through(self, key: str, write: Callable[..., Any], *args: Any) -> None:
+        """`write(key, *args)` on the store below, then forget `key` here (even if the write failed)."""
         validate_key(key)
         self._check_writable()
         try:
-            await self._store.set(key, value)
+            await write(key, *args)
         finally:
             await self._hop(self._invalidate, [key])
+
+    async def set(self, key: str, value: Buffer) -> None:
+        await self._write_through(key, self._store.set, value)
 
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
-        validate_key(key)
-        self._check_writable()
-        try:
-            await self._store.set_if_not_exists(key, value)
-        finally:
-            await self._hop(self._invalidate, [key])
+        await self._write_through(key, self._store.set_if_not_exists, value)
 
     async def delete(self, key: str) -> None:
-        validate_key(key)
-        self._check_writable()
-        try:
-            await self._store.delete(key)
-        finally:
-            await self._hop(self._invalidate, [key])
+        await self._write_through(key, self._store.delete)
 
     async def delete_dir(self, prefix: str) -> None:
         self._check_writable()
