@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, TypeVar
+from typing import Any, AsyncIterator, Self, TypeVar
 
 from zarrlayer import config
 from zarrlayer.errors import RemoteStoreError
@@ -330,6 +330,15 @@ class RemoteStore(Store):
     @property
     def url(self) -> str:
         return self._url
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._url))
+
+    def with_read_only(self, read_only: bool = True) -> Self:
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._read_only = bool(read_only) or not self.supports_writes
+        return clone
 
     @property
     def max_concurrency(self) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Iterable
-from typing import Any, Self
+from typing import Any
 
 from fsspec.utils import tokenize
 
@@ -142,14 +142,7 @@ class FsspecStore(RemoteStore):
             and self.read_only == other.read_only  # type: ignore[attr-defined]
         )
 
-    def __hash__(self) -> int:
-        return hash((type(self), self._url))
-
-    def with_read_only(self, read_only: bool = True) -> Self:
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        clone._read_only = bool(read_only) or not self.supports_writes
-        return clone
+    __hash__ = RemoteStore.__hash__
 
     def __getstate__(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k != "_wrapped"}

@@ -11,7 +11,7 @@ import asyncio
 import re
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
-from typing import Any, Self
+from typing import Any
 
 from zarrlayer.errors import StoreError, ZarrlayerError, missing_dependency
 from zarrlayer.storage._base import (
@@ -169,14 +169,7 @@ class ObjectStore(RemoteStore):
             and self.read_only == other.read_only  # type: ignore[attr-defined]
         )
 
-    def __hash__(self) -> int:
-        return hash((type(self), self._url))
-
-    def with_read_only(self, read_only: bool = True) -> Self:
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        clone._read_only = bool(read_only)
-        return clone
+    __hash__ = RemoteStore.__hash__
 
     def __getstate__(self) -> dict[str, Any]:
         if type(self._store).__name__ == "MemoryStore":
