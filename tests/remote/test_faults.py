@@ -179,3 +179,31 @@ def test_fsspec_error_classification() -> None:
 
     for exc, expected in _classification_cases():
         assert classify_fsspec_error(exc).value == expected, repr(exc)
+
+
+def _impatient(kind: str, url: str, retries: int) -> Store:
+    """A store whose requests time out after 0.2 s."""
+    if kind == "fsspec":
+        import aiohttp
+
+        options = {"client_kwargs": {"timeout": aiohttp.ClientTimeout(total=0.2)}}
+        store: Store = FsspecStore.from_url(url, storage_options=options, retries=retries)
+    else:
+        store = ObjectStore.from_url(url, retries=retries, client_options={"timeout": "200ms", "allow_http": True})
+    store._policy = type(store._policy)(retries=retries, base_delay=0.005, max_delay=0.05)  # type: ignore[attr-defined]
+    return store
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_timeouts_are_retried_then_reported_with_url_and_key(fresh: LoopbackHTTPServer, kind: str) -> None:
+    store = _impatient(kind, fresh.url, retries=2)
+    fresh.latency = 1.0
+    try:
+        with pytest.raises(RemoteStoreError) as info:
+            sync(store.get("c/1"))
+    finally:
+        fresh.latency = 0.0
+    assert fresh.request_count == 3
+    message = str(info.value)
+    assert "3 attempts" in message and fresh.url in message and "'c/1'" in message
+    assert sync(store.get("c/1")) == DATA["c/1"]
