@@ -42,6 +42,7 @@ _FETCH_BATCH_SYNC = 64
 _FETCH_BATCH_REMOTE = 256
 _REMOTE_BATCH_BYTES = 256 * 1024 * 1024
 _SCRATCH_BYTES = 1 << 20
+_TASK_BYTES = 4 << 20
 _SCRATCH_KEEP = 4 << 20
 _INLINE_BYTES = 1 << 20
 _BYTES_PER_THREAD = 20 * 1024
@@ -94,6 +95,13 @@ def scratch_step(metadata: ArrayMetadata) -> int:
     """Chunks a pool task reads (or writes) per step: about 1 MiB decoded, so scratch stays small."""
     chunk_bytes = max(math.prod(metadata.chunks) * metadata.dtype.itemsize, 1)
     return max(1, min(16, _SCRATCH_BYTES // chunk_bytes))
+
+
+def _local_task_size(metadata: ArrayMetadata, count: int, threads: int) -> int:
+    """Chunks per pool task of a local read: about `_TASK_BYTES` decoded, and at least one task per thread."""
+    chunk_bytes = max(math.prod(metadata.chunks) * metadata.dtype.itemsize, 1)
+    per_task = max(scratch_step(metadata), _TASK_BYTES // chunk_bytes)
+    return max(1, min(_FETCH_BATCH_SYNC, per_task, -(-count // threads)))
 
 
 def threads_for(plan: ChunkPlan, metadata: ArrayMetadata) -> int:
@@ -213,9 +221,10 @@ def _read_chunks(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, w
 
     try:
         if loc.store.supports_sync:
-            # local I/O releases the GIL: each pool task reads and decodes its own chunks
-            for batch in batched(plan.entries, _FETCH_BATCH_SYNC * threads):
-                queue.submit_split(_fetch_decode, batch)
+            # local I/O releases the GIL: each pool task reads and decodes its own chunks;
+            # tasks of a few MiB keep every thread busy to the end, even if one core is slow
+            for task in batched(plan.entries, _local_task_size(metadata, len(plan.entries), threads)):
+                queue.submit(_fetch_decode, task)
             return
         for batch in batched(plan.entries, remote_batch(metadata.chunks, metadata.dtype.itemsize)):
             keys = [loc.prefix + metadata.chunk_key(e[0]) for e in batch]

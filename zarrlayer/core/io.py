@@ -11,7 +11,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 from zarrlayer import config
@@ -130,7 +130,8 @@ class DecodeQueue:
     def __init__(self, *, threads: int) -> None:
         self._threads = threads
         self._limit = 2 * threads
-        self._futures: list[Future[Any]] = []
+        self._futures: set[Future[Any]] = set()
+        self._order: list[Future[Any]] = []
 
     def submit_split(self, func: Callable[[Sequence[Any]], Any], items: Sequence[Any]) -> None:
         """Run `func` over `items`, split into one task per thread in use."""
@@ -139,13 +140,26 @@ class DecodeQueue:
             return
         size = max(1, -(-len(items) // self._threads))
         for part in batched(items, size):
-            while len(self._futures) >= self._limit:
-                self._futures.pop(0).result()
-            self._futures.append(decode_pool().submit(func, part))
+            self.submit(func, part)
+
+    def submit(self, func: Callable[[Sequence[Any]], Any], items: Sequence[Any]) -> None:
+        """Run `func(items)` as one pool task (at once with one thread), once a slot is free.
+
+        A slot frees when any task finishes, not only the oldest, so one slow thread (a busy
+        core) does not leave the others idle.
+        """
+        if self._threads < 2:
+            func(items)
+            return
+        if len(self._futures) >= self._limit:
+            self._futures = wait(self._futures, return_when=FIRST_COMPLETED).not_done
+        future = decode_pool().submit(func, items)
+        self._futures.add(future)
+        self._order.append(future)
 
     def drain(self) -> None:
-        """Wait for every task; the first failure is raised (after all tasks have finished)."""
-        futures, self._futures = self._futures, []
+        """Wait for every task; the first failure (in submission order) is raised after all have finished."""
+        futures, self._order, self._futures = self._order, [], set()
         error: BaseException | None = None
         for future in futures:
             try:
