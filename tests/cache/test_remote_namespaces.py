@@ -64,3 +64,14 @@ def test_a_cached_remote_array_reads_warm_and_bit_exact(tmp_path) -> None:
             np.testing.assert_array_equal(again[...], data)
             stats = again.store.stats()
             assert stats["misses"] == 0 and stats["upstream_requests"] == 0
+
+
+def test_azure_accounts_are_told_apart_without_their_keys() -> None:
+    from obstore.store import AzureStore
+
+    key = "c2VjcmV0a2V5MTIzNDU2Nzg="
+    one = ObjectStore(AzureStore("cont", prefix="x", account_name="acct1", account_key=key))
+    two = ObjectStore(AzureStore("cont", prefix="x", account_name="acct2", account_key=key))
+    assert one.url == two.url == "az://cont/x"
+    assert one.cache_identity != two.cache_identity
+    assert key not in one.cache_identity + two.cache_identity
