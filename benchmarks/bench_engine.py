@@ -369,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         print_flush(format_table(results))
     if memory is not None:
         print_flush(_format_memory(memory))
-    path = save_results(NAME, results, extra={"memory": memory, "quick": args.quick},
+    lines = _format_memory(memory).splitlines() if memory is not None else []
+    path = save_results(NAME, results, extra={"memory": memory, "quick": args.quick, "summary_lines": lines},
                         directory=args.results_dir)
     print_flush(f"results: {path}")
     return 0

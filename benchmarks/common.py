@@ -246,7 +246,11 @@ def save_results(
     extra: Mapping[str, Any] | None = None,
     directory: Path | None = None,
 ) -> Path:
-    """Write `<directory>/<benchmark>.json` (default benchmarks/results/) and return its path."""
+    """Write `<directory>/<benchmark>.json` (default benchmarks/results/) and return its path.
+
+    `extra` is merged into the document; a `summary_lines` list of strings there is printed
+    under run_all's summary table.
+    """
     directory = Path(directory) if directory is not None else RESULTS_DIR
     directory.mkdir(parents=True, exist_ok=True)
     document = {

@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     if documents:
         print("\n=== summary ===")
         print(_summary(documents))
+        for document in documents:
+            for line in document.get("summary_lines", []):
+                print(f"{document['benchmark']}: {line}")
         plot = args.plot or (args.results_dir / "results-quick.png" if args.quick else PLOT_PATH)
         print(f"\nplot: {plot_results(documents, plot)}")
         print(f"results: {args.results_dir}")

@@ -49,7 +49,7 @@ def test_each_benchmark_saves_timed_cases_and_prints_them(quick_run, name):
 
 
 def test_engine_covers_every_case_with_both_libraries_and_the_floor(quick_run):
-    _, results = quick_run
+    proc, results = quick_run
     document = json.loads((results / "engine.json").read_text())
     cases = document["cases"]
     assert [c["case"].startswith(prefix) for c, prefix in zip(cases, ENGINE_CASES)] == [True] * len(ENGINE_CASES)
@@ -61,3 +61,5 @@ def test_engine_covers_every_case_with_both_libraries_and_the_floor(quick_run):
     memory = document["memory"]
     for library in ("zarrlayer", "zarr-python"):
         assert memory[library]["traced_peak_bytes"] >= memory["array_nbytes"]
+    summary = proc.stdout.split("=== summary ===", 1)[1]
+    assert "engine: peak memory of the big full read" in summary
