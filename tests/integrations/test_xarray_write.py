@@ -223,3 +223,16 @@ def test_dask_variables_are_written_without_a_lock(tmp_path, monkeypatch):
     to_zarrlayer(ds, str(tmp_path / "nolock.zarr"), encoding={"temp": {"chunks": (3, 2)}, "flag": {"chunks": (3,)}})
     assert [call["lock"] for call in calls] == [False]
     xr.testing.assert_identical(_zarr_read(str(tmp_path / "nolock.zarr")), cf_dataset()[["temp", "flag"]])
+
+
+def test_the_dataset_and_encoding_passed_in_are_left_alone(tmp_path):
+    ds = cf_dataset()
+    encodings = {name: dict(var.encoding) for name, var in ds.variables.items()}
+    user_encoding = {"flag": {"chunks": (3,)}}
+    to_zarrlayer(ds, str(tmp_path / "a.zarr"), mode="w", encoding=user_encoding)
+    to_zarrlayer(ds, str(tmp_path / "a.zarr"), mode="w", encoding=user_encoding)
+    xr.testing.assert_identical(ds, cf_dataset())
+    assert {name: var.encoding for name, var in ds.variables.items()} == encodings
+    assert user_encoding == {"flag": {"chunks": (3,)}}
+    assert all(isinstance(v.data, np.ndarray) for v in ds.variables.values())
+    assert _zarr_read(str(tmp_path / "a.zarr"))["flag"].encoding["chunks"] == (3,)
