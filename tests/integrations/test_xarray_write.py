@@ -14,8 +14,7 @@ pytest.importorskip("zarr")
 pytest.importorskip("dask")
 
 from zarrlayer.errors import ModeError, NodeExistsError  # noqa: E402
-from zarrlayer.integrations._regions import UnalignedWriteError  # noqa: E402
-from zarrlayer.integrations.xarray import to_zarrlayer  # noqa: E402
+from zarrlayer.integrations.xarray import InvalidWriteError, UnalignedWriteError, to_zarrlayer  # noqa: E402
 
 
 def _zarr_read(path: str) -> "xr.Dataset":
@@ -207,9 +206,9 @@ def test_bad_input_changes_nothing(tmp_path):
         lambda: to_zarrlayer(cf_dataset()[["flag"]], str(path), append_dim="nope"),
     ]
     for call in bad_calls:
-        with pytest.raises(ZarrlayerError) as info:
+        with pytest.raises(InvalidWriteError) as info:
             call()
-        assert isinstance(info.value, ValueError), info.value
+        assert isinstance(info.value, ZarrlayerError) and isinstance(info.value, ValueError), info.value
         assert _snapshot(path) == before, info.value
     fresh = tmp_path / "fresh.zarr"
     with pytest.raises(UnalignedWriteError):
