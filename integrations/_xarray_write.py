@@ -100,15 +100,16 @@ def _rehearse(ds: Any, encoding: Mapping[Hashable, Mapping[str, Any]] | None, za
 
 
 def _lazy(ds: Any) -> Any:
-    """A shallow copy of `ds` whose in-memory numeric and time variables are lazy dask zeros of the same
-    shape and dtype (dask chunks kept), so that rehearsing their CF encoding costs nothing."""
+    """A shallow copy of `ds` whose in-memory numeric variables are lazy dask zeros of the same shape and
+    dtype (dask chunks kept), so that rehearsing their CF encoding costs nothing. Times stay as they are:
+    xarray encodes lazy times only with both units and dtype given."""
     out = ds.copy(deep=False)
     try:
         import dask.array as da
     except ImportError:
         return out
     for name, var in out.variables.items():
-        if var.chunks is None and var.ndim and name not in ds.indexes and var.dtype.kind in "biufcmM":
+        if var.chunks is None and var.ndim and name not in ds.indexes and var.dtype.kind in "biufc":
             var.data = da.zeros(var.shape, dtype=var.dtype, chunks=var.shape)
     return out
 

@@ -226,6 +226,7 @@ def test_dask_variables_are_written_without_a_lock(tmp_path, monkeypatch):
 
 def test_the_dataset_and_encoding_passed_in_are_left_alone(tmp_path):
     ds = cf_dataset()
+    ds["lead"].encoding = {"units": "hours"}
     encodings = {name: dict(var.encoding) for name, var in ds.variables.items()}
     user_encoding = {"flag": {"chunks": (3,)}}
     to_zarrlayer(ds, str(tmp_path / "a.zarr"), mode="w", encoding=user_encoding)
@@ -234,4 +235,6 @@ def test_the_dataset_and_encoding_passed_in_are_left_alone(tmp_path):
     assert {name: var.encoding for name, var in ds.variables.items()} == encodings
     assert user_encoding == {"flag": {"chunks": (3,)}}
     assert all(isinstance(v.data, np.ndarray) for v in ds.variables.values())
-    assert _zarr_read(str(tmp_path / "a.zarr"))["flag"].encoding["chunks"] == (3,)
+    back = _zarr_read(str(tmp_path / "a.zarr"))
+    assert back["flag"].encoding["chunks"] == (3,) and back["lead"].encoding["units"] == "hours"
+    xr.testing.assert_identical(back["lead"], cf_dataset()["lead"])
