@@ -101,3 +101,24 @@ def test_a_read_overtaken_by_a_write_does_not_cache_the_old_value(kind, tmp_path
     assert sync(scenario()) == b"old"
     assert sync(cache.get("zarr.json")) == b"new"
     assert upstream.counts["get"] == 2
+
+
+def test_a_ready_cache_must_wrap_the_opened_data_and_follows_mode_r(tmp_path) -> None:
+    import zarrlayer
+    from zarrlayer.errors import ReadOnlyError
+    from zarrlayer.storage import LocalStore
+
+    data = LocalStore(tmp_path / "data")
+    zarrlayer.create_array(data, shape=(4,), chunks=(2,), dtype="i1")[...] = 1
+    elsewhere = MemoryCacheStore(LocalStore(tmp_path / "other"), "1 MiB")
+    with pytest.raises(ValueError, match="other"):
+        resolve_cache(data, elsewhere)
+    assert not (tmp_path / "other").exists()
+    ready = MemoryCacheStore(LocalStore(tmp_path / "data"), "1 MiB")
+    assert resolve_cache(data, ready) is ready
+    reader = zarrlayer.open_array(str(tmp_path / "data"), mode="r", cache=ready)
+    assert reader.store.read_only and reader[...].tolist() == [1, 1, 1, 1]
+    with pytest.raises(ReadOnlyError):
+        reader[...] = 2
+    assert zarrlayer.open_array(str(tmp_path / "data"), mode="r")[...].tolist() == [1, 1, 1, 1]
+    assert not ready.read_only

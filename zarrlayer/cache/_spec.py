@@ -9,7 +9,8 @@ Accepted specs:
 - a dict, e.g. `{"memory": "2 GiB", "disk": {"directory": "/scratch/c", "max_bytes": "20 GiB"},
   "metadata_ttl": 60}`: each tier present is stacked as memory over disk over the store;
   a tier's value is a size, `True` (its default size) or a dict of its options;
-- a ready `Store` (already wrapping the data store): used as is.
+- a ready `Store` (already wrapping the data store): used as is, as a read-only view when
+  `store` is read-only (mode 'r'); one over another location is refused.
 """
 
 from __future__ import annotations
@@ -93,6 +94,15 @@ def _tier_options(name: str, value: Any, default_bytes: int) -> dict[str, Any]:
     )
 
 
+def _ready_cache(store: Store, cache: Store) -> Store:
+    if cache.url != store.url:
+        raise ValueError(
+            f"expected cache= to be a store over the data being opened ({store.url}), "
+            f"found one over {cache.url}"
+        )
+    return cache.with_read_only(True) if store.read_only and not cache.read_only else cache
+
+
 def resolve_cache(store: Store, cache: None | str | dict[str, Any] | Store) -> Store:
     """`store` wrapped in the caching tiers that `cache` asks for (see the module docstring)."""
     from zarrlayer.cache.disk import DiskCacheStore
@@ -103,7 +113,7 @@ def resolve_cache(store: Store, cache: None | str | dict[str, Any] | Store) -> S
     if cache is None:
         return store
     if isinstance(cache, Store):
-        return cache
+        return _ready_cache(store, cache)
     if cache == "memory":
         return MemoryCacheStore(store, DEFAULT_MEMORY_BYTES)
     if cache == "disk":
