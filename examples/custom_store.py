@@ -1,6 +1,7 @@
 """A custom zarrlayer store backed by one SQLite file, and how to prove it keeps the contract.
 
-Writing a store means subclassing `zarrlayer.storage.Store`: validate every key, refuse
+Writing a store means subclassing `zarrlayer.storage.Store` (here `SyncStore`, the base for
+stores whose I/O is local: its async API runs the `*_sync` methods): validate every key, refuse
 writes before any I/O when read-only, return None for missing keys, slice byte ranges like
 Python does, and pickle to something that reopens the same location. Then subclass
 `zarrlayer.testing.StoreTests` in your test suite (see tests/storage/test_custom_store.py).
@@ -22,8 +23,9 @@ from zarrlayer.storage import (
     ByteRequest,
     OffsetByteRequest,
     RangeByteRequest,
-    Store,
     SuffixByteRequest,
+    SyncStore,
+    direct_children,
     normalize_prefix,
     validate_key,
     validate_prefix,
@@ -34,10 +36,8 @@ __all__ = ["SQLiteStore"]
 _SCHEMA = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SyncStore):
     """Every key a row of one SQLite table; byte ranges are cut by SQLite's substr, not in Python."""
-
-    supports_sync = True
 
     def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
         super().__init__(read_only=read_only)
@@ -81,7 +81,7 @@ class SQLiteStore(Store):
                 self._db = None
         self._is_open = False
 
-    # -- reading: the sync fast path does the work, the async API calls it ---------------
+    # -- reading: the sync fast path does the work; SyncStore's async get and exists call it
 
     def get_sync(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
         validate_key(key)
@@ -103,12 +103,6 @@ class SQLiteStore(Store):
 
     def exists_sync(self, key: str) -> bool:
         return bool(self._query("SELECT 1 FROM kv WHERE key = ?", (validate_key(key),)))
-
-    async def get(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
-        return self.get_sync(key, byte_range)
-
-    async def exists(self, key: str) -> bool:
-        return self.exists_sync(key)
 
     async def getsize(self, key: str) -> int:
         rows = self._query("SELECT length(value) FROM kv WHERE key = ?", (validate_key(key),))
@@ -135,15 +129,9 @@ class SQLiteStore(Store):
         self._check_writable()
         self._query("DELETE FROM kv WHERE key = ?", (key,))
 
-    async def set(self, key: str, value: Buffer) -> None:
-        self.set_sync(key, value)
-
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
         data = self._value(key, value)
         self._query("INSERT OR IGNORE INTO kv (key, value) VALUES (?, ?)", (key, data))
-
-    async def delete(self, key: str) -> None:
-        self.delete_sync(key)
 
     async def delete_dir(self, prefix: str) -> None:
         prefix = normalize_prefix(prefix)
@@ -166,8 +154,7 @@ class SQLiteStore(Store):
 
     async def list_dir(self, prefix: str) -> AsyncIterator[str]:
         prefix = normalize_prefix(prefix)
-        children = dict.fromkeys(k[len(prefix):].split("/", 1)[0] for k in self._keys(prefix))
-        for child in children:
+        for child in direct_children(self._keys(prefix), prefix):
             yield child
 
 

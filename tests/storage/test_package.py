@@ -12,7 +12,8 @@ import zarrlayer.storage as storage
 
 def test_exports() -> None:
     for name in ("Store", "MemoryStore", "LocalStore", "ZipStore", "WrapperStore", "StorePath", "make_store",
-                 "make_store_path", "RangeByteRequest", "OffsetByteRequest", "SuffixByteRequest", "ByteRequest"):
+                 "make_store_path", "RangeByteRequest", "OffsetByteRequest", "SuffixByteRequest", "ByteRequest",
+                 "SyncStore", "direct_children"):
         assert name in storage.__all__ and getattr(storage, name) is not None
 
 
