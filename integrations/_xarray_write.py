@@ -96,20 +96,26 @@ def _rehearse(ds: Any, encoding: Mapping[Hashable, Mapping[str, Any]] | None, za
 
     scratch = open_group(MemoryStore(), mode="w", zarr_format=zarr_format)
     copies = {k: dict(v) for k, v in (encoding or {}).items()}
-    dump_to_store(_lazy(ds), ZarrlayerDataStore(scratch, mode="w"), _NoWrites(), encoding=copies)
+    dump_to_store(_lazy(ds, copies), ZarrlayerDataStore(scratch, mode="w"), _NoWrites(), encoding=copies)
 
 
-def _lazy(ds: Any) -> Any:
-    """A shallow copy of `ds` whose in-memory numeric variables are lazy dask zeros of the same shape and
-    dtype (dask chunks kept), so that rehearsing their CF encoding costs nothing. Times stay as they are:
-    xarray encodes lazy times only with both units and dtype given."""
+def _lazy(ds: Any, encoding: Mapping[Hashable, Mapping[str, Any]]) -> Any:
+    """A shallow copy of `ds` in which in-memory numeric variables with explicit encoding chunks are lazy
+    dask zeros of the same shape and dtype, so that rehearsing their CF encoding costs nothing.
+
+    Only there: without encoding chunks, xarray would take dask chunks as the stored chunks, which
+    would change what is rehearsed. Times stay too (xarray encodes lazy times only with both units
+    and dtype given).
+    """
     out = ds.copy(deep=False)
     try:
         import dask.array as da
     except ImportError:
         return out
     for name, var in out.variables.items():
-        if var.chunks is None and var.ndim and name not in ds.indexes and var.dtype.kind in "biufc":
+        chunks = (encoding[name] if name in encoding else var.encoding).get("chunks")
+        in_memory = var.chunks is None and var.ndim and name not in ds.indexes
+        if chunks is not None and in_memory and var.dtype.kind in "biufc":
             var.data = da.zeros(var.shape, dtype=var.dtype, chunks=var.shape)
     return out
 

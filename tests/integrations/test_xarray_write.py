@@ -235,6 +235,9 @@ def test_the_dataset_and_encoding_passed_in_are_left_alone(tmp_path):
     assert {name: var.encoding for name, var in ds.variables.items()} == encodings
     assert user_encoding == {"flag": {"chunks": (3,)}}
     assert all(isinstance(v.data, np.ndarray) for v in ds.variables.values())
+    sharded = xr.Dataset({"v": (("y", "x"), np.arange(40 * 12, dtype="f4").reshape(40, 12))})
+    to_zarrlayer(sharded, str(tmp_path / "s.zarr"), encoding={"v": {"shards": (20, 12)}})
+    assert open_with_zarr(str(tmp_path / "s.zarr"))["v"].encoding["shards"] == (20, 12)
     back = _zarr_read(str(tmp_path / "a.zarr"))
     assert back["flag"].encoding["chunks"] == (3,) and back["lead"].encoding["units"] == "hours"
     xr.testing.assert_identical(back["lead"], cf_dataset()["lead"])
