@@ -75,3 +75,14 @@ def test_azure_accounts_are_told_apart_without_their_keys() -> None:
     assert one.url == two.url == "az://cont/x"
     assert one.cache_identity != two.cache_identity
     assert key not in one.cache_identity + two.cache_identity
+
+
+def test_http_logins_headers_and_tokens_stay_out_of_the_identity() -> None:
+    store = FsspecStore.from_url(
+        "http://alice:pa55word@127.0.0.1:9/data.zarr?token=t0k3n&x=1",
+        storage_options={"headers": {"X-Api-Key": "k3y-value", "Accept": "application/json"}},
+    )
+    identity = store.cache_identity
+    for secret in ("pa55word", "t0k3n", "k3y-value", "Basic "):
+        assert secret not in identity
+    assert "127.0.0.1:9/data.zarr" in identity and "application/json" in identity
