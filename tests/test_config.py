@@ -43,3 +43,21 @@ def test_environment_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZARRLAYER_ALLOW_UNSAFE_CODECS", "1")
     settings = config.Settings.from_env()
     assert (settings.remote_backend, settings.max_concurrency, settings.allow_unsafe_codecs) == ("obstore", 7, True)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("ZARRLAYER_MAX_CONCURRENCY", "abc", "ZARRLAYER_MAX_CONCURRENCY"),
+        ("ZARRLAYER_MAX_CONCURRENCY", "0", "max_concurrency"),
+        ("ZARRLAYER_DECODE_THREADS", "-2", "decode_threads"),
+        ("ZARRLAYER_REMOTE_BACKEND", "bogus", "remote_backend"),
+    ],
+)
+def test_bad_environment_values_are_refused_naming_them(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, words: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=words) as info:
+        config.Settings.from_env()
+    assert value in str(info.value)

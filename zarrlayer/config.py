@@ -19,7 +19,12 @@ __all__ = ["Settings", "get", "set", "override"]
 
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
-    return int(value) if value else default
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"expected an int in the environment variable {name}, found {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -41,16 +46,21 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        return cls(
-            remote_backend=os.environ.get("ZARRLAYER_REMOTE_BACKEND", "fsspec"),  # type: ignore[arg-type]
+        """The defaults, as the ZARRLAYER_* environment variables change them (checked like `set`)."""
+        values = dict(
+            remote_backend=os.environ.get("ZARRLAYER_REMOTE_BACKEND", "fsspec"),
             max_concurrency=_env_int("ZARRLAYER_MAX_CONCURRENCY", 16),
             decode_threads=_env_int("ZARRLAYER_DECODE_THREADS", max(os.cpu_count() or 1, 1)),
             allow_unsafe_codecs=os.environ.get("ZARRLAYER_ALLOW_UNSAFE_CODECS", "") in ("1", "true", "yes"),
         )
+        try:
+            _validate(values)
+        except ValueError as e:
+            raise ValueError(f"{e} (from the ZARRLAYER_* environment variables)") from None
+        return cls(**values)
 
 
 _lock = threading.Lock()
-_current = Settings.from_env()
 _names = {f.name for f in fields(Settings)}
 
 
@@ -74,6 +84,9 @@ def _validate(changes: dict[str, Any]) -> None:
         raise ValueError(f"default_zarr_format must be 2 or 3, found {changes['default_zarr_format']!r}")
     if "allow_unsafe_codecs" in changes and not isinstance(changes["allow_unsafe_codecs"], bool):
         raise ValueError(f"allow_unsafe_codecs must be a bool, found {changes['allow_unsafe_codecs']!r}")
+
+
+_current = Settings.from_env()
 
 
 def set(**changes: Any) -> Settings:  # noqa: A001 - mirrors dask.config.set
