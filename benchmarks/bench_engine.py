@@ -44,6 +44,7 @@ __all__ = ["Sizes", "main", "make_data"]
 NAME = "engine"
 _SKIP: set[str] = set()
 _PROFILE_DIR: Path | None = None
+_QUICK = False
 BLOSC_LZ4 = {"name": "blosc", "configuration": {"cname": "lz4", "clevel": 5, "shuffle": "shuffle", "typesize": 4, "blocksize": 0}}
 
 
@@ -134,6 +135,8 @@ def _check(name: str, got: object, expected: object) -> None:
 
 
 def _timed(label: str, contestants: list[Contestant], **options) -> CaseResult:
+    if _QUICK:  # the targets are for the full sizes; tiny ones only show that everything runs
+        options = {**options, "target": None, "floor_target": None}
     result = run_case(NAME, label, contestants, **options)
     if _PROFILE_DIR is not None:
         _profile(label, next(c for c in contestants if c.name == "zarrlayer"))
@@ -286,7 +289,7 @@ def _memory_case(path: Path, nbytes: int) -> dict:
             "rss_growth_ratio": rss / nbytes,
         }
     out["target_ratio"] = 1.3
-    out["met"] = out["zarrlayer"]["traced_peak_ratio"] <= 1.3 if "zarrlayer" in out else None
+    out["met"] = out["zarrlayer"]["traced_peak_ratio"] <= 1.3 if "zarrlayer" in out and not _QUICK else None
     return out
 
 
@@ -317,8 +320,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     runs, warmup = resolve_runs(args)
     warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
-    global _PROFILE_DIR
+    global _PROFILE_DIR, _QUICK
     _PROFILE_DIR = args.results_dir if args.profile else None
+    _QUICK = args.quick
     args.results_dir.mkdir(parents=True, exist_ok=True)
     _SKIP.update(name.strip() for name in args.skip.split(",") if name.strip())
     sizes = Sizes.quick() if args.quick else Sizes.full()

@@ -76,6 +76,8 @@ class CaseResult:
     units: int | None = None
     unit_name: str = "chunk"
     notes: dict[str, Any] = field(default_factory=dict)
+    cpu_samples: dict[str, list[float]] = field(default_factory=dict)
+    """Process CPU seconds per run (all threads), when measured: steadier than wall time on a busy machine."""
 
     def median(self, name: str | None) -> float | None:
         """Median seconds of contestant `name` (None when it did not run)."""
@@ -87,6 +89,12 @@ class CaseResult:
         """How many times faster the subject is than the peer (median over median)."""
         subject, peer = self.median(self.subject), self.median(self.peer)
         return peer / subject if subject and peer else None
+
+    @property
+    def cpu_speedup(self) -> float | None:
+        """Peer CPU time over subject CPU time (medians), when CPU time was measured."""
+        subject, peer = self.cpu_samples.get(self.subject), self.cpu_samples.get(self.peer or "")
+        return statistics.median(peer) / statistics.median(subject) if subject and peer and min(subject) > 0 else None
 
     @property
     def floor_ratio(self) -> float | None:
@@ -127,15 +135,20 @@ class CaseResult:
             "units": self.units,
             "unit_name": self.unit_name,
             "per_unit_s": self.per_unit,
+            "cpu_samples": self.cpu_samples,
+            "cpu_speedup": self.cpu_speedup,
             "met": self.met,
             "notes": self.notes,
         }
 
 
 def time_interleaved(
-    contestants: Sequence[Contestant], *, runs: int, warmup: int = 1
+    contestants: Sequence[Contestant], *, runs: int, warmup: int = 1, cpu: dict[str, list[float]] | None = None
 ) -> dict[str, list[float]]:
-    """Seconds per run of each contestant; run i starts at contestant i mod n, so order effects cancel."""
+    """Seconds per run of each contestant; run i starts at contestant i mod n, so order effects cancel.
+
+    When `cpu` is given, it receives the process CPU seconds of each timed run too.
+    """
     if runs < 1:
         raise ValueError(f"runs must be >= 1, found {runs}")
     samples: dict[str, list[float]] = {c.name: [] for c in contestants}
@@ -146,11 +159,15 @@ def time_interleaved(
             if contestant.setup is not None:
                 contestant.setup()
             gc.collect()
+            cpu_start = time.process_time()
             start = time.perf_counter()
             contestant.run()
             elapsed = time.perf_counter() - start
+            cpu_elapsed = time.process_time() - cpu_start
             if i >= warmup:
                 samples[contestant.name].append(elapsed)
+                if cpu is not None:
+                    cpu.setdefault(contestant.name, []).append(cpu_elapsed)
     return samples
 
 
@@ -168,8 +185,9 @@ def run_case(
     floor = result_options.get("floor")
     if floor is not None and floor not in names:
         result_options = {**result_options, "floor": None, "floor_target": None}
-    samples = time_interleaved(contestants, runs=runs, warmup=warmup)
-    return CaseResult(benchmark=benchmark, case=case, samples=samples, **result_options)
+    cpu: dict[str, list[float]] = {}
+    samples = time_interleaved(contestants, runs=runs, warmup=warmup, cpu=cpu)
+    return CaseResult(benchmark=benchmark, case=case, samples=samples, cpu_samples=cpu, **result_options)
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -190,7 +208,7 @@ def _ratio(value: float | None, suffix: str = "x") -> str:
 def format_table(results: Iterable[CaseResult]) -> str:
     """A plain-text table: medians per contestant, speedup over the peer, distance to the floor, targets."""
     rows = [
-        ("case", SUBJECT, PEER, "speedup", "target", "raw loop", "vs raw", "max", "per unit", "met")
+        ("case", SUBJECT, PEER, "speedup", "target", "raw loop", "vs raw", "max", "per unit", "cpu x", "met")
     ]
     for r in results:
         met = {True: "yes", False: "MISS", None: ""}[r.met]
@@ -206,6 +224,7 @@ def format_table(results: Iterable[CaseResult]) -> str:
                 _ratio(r.floor_ratio),
                 "<=" + _ratio(r.floor_target) if r.floor_target else "-",
                 per_unit,
+                _ratio(r.cpu_speedup),
                 met,
             )
         )

@@ -75,6 +75,7 @@ def _summary(documents: list[dict]) -> str:
                     floor_target=case.get("floor_target"),
                     units=case.get("units"),
                     unit_name=case.get("unit_name", "chunk"),
+                    cpu_samples=case.get("cpu_samples") or {},
                 )
             )
     return format_table(results)

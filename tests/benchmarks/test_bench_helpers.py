@@ -87,3 +87,20 @@ def test_results_round_trip_through_json_and_plot(tmp_path):
     assert load_results(tmp_path) == [document]
     png = plot_results([document], tmp_path / "plot.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cpu_time_is_recorded_and_compared():
+    def spin(seconds: float) -> None:
+        import time
+
+        end = time.process_time() + seconds
+        while time.process_time() < end:
+            pass
+
+    contestants = [Contestant("zarrlayer", lambda: spin(0.002)), Contestant("zarr-python", lambda: spin(0.008))]
+    result = run_case("b", "c", contestants, runs=3, warmup=0)
+    assert {name: len(v) for name, v in result.cpu_samples.items()} == {"zarrlayer": 3, "zarr-python": 3}
+    assert min(result.cpu_samples["zarrlayer"]) >= 0.002 and min(result.cpu_samples["zarr-python"]) >= 0.008
+    assert 2.0 < result.cpu_speedup < 6.0
+    assert result.to_json()["cpu_speedup"] == result.cpu_speedup
+    assert f"{result.cpu_speedup:.2f}x" in format_table([result])
