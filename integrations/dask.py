@@ -10,7 +10,6 @@ tokenize cheaply from their URL, path and metadata.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -24,48 +23,16 @@ from zarrlayer.integrations._regions import (
     normalize_region,
     storage_unit,
 )
-from zarrlayer.integrations._xarray_nodes import is_array, metadata_json
+from zarrlayer.integrations._xarray_nodes import is_array
 
-__all__ = ["InvalidWriteError", "UnalignedWriteError", "from_zarrlayer", "register_tokenizers", "to_zarrlayer"]
-
-_registered = False
-
+__all__ = ["InvalidWriteError", "UnalignedWriteError", "from_zarrlayer", "to_zarrlayer"]
 
 def _import_dask_array() -> Any:
     try:
         import dask.array as da
     except ImportError as err:
         raise missing_dependency("dask", "dask", "zarrlayer.integrations.dask") from err
-    register_tokenizers()
     return da
-
-
-def _store_token(store: Any) -> tuple[Any, ...]:
-    return ("zarrlayer-store", type(store).__qualname__, store.url)
-
-
-def _array_token(array: Any) -> tuple[Any, ...]:
-    document = json.dumps(metadata_json(array), sort_keys=True, default=str)
-    return ("zarrlayer-array", _store_token(array.store), str(array.path), document)
-
-
-def register_tokenizers() -> None:
-    """Teach dask to tokenize zarrlayer stores and arrays from identity (cheap, deterministic, no pickling)."""
-    global _registered
-    if _registered:
-        return
-    from dask.base import normalize_token
-
-    from zarrlayer.storage import Store
-
-    normalize_token.register(Store)(_store_token)
-    try:
-        from zarrlayer.core.array import Array
-    except ImportError:
-        pass
-    else:
-        normalize_token.register(Array)(_array_token)
-    _registered = True
 
 
 def _open_source(

@@ -12,7 +12,6 @@ zarrlayer's, and `use_zarr_fill_value_as_mask` is honoured (xarray's engine igno
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -40,10 +39,6 @@ _MARKERS = ("zarr.json", ".zgroup", ".zarray", ".zmetadata")
 
 
 def _decode(store: ZarrlayerDataStore, decoders: Mapping[str, Any]) -> Dataset:
-    if "dask" in sys.modules:
-        from zarrlayer.integrations.dask import register_tokenizers
-
-        register_tokenizers()
     return StoreBackendEntrypoint().open_dataset(store, **decoders)
 
 

@@ -109,9 +109,6 @@ def test_region_write_alignment(tmp_path):
 def test_stores_tokenize_from_identity_not_contents(monkeypatch):
     from dask.base import tokenize
 
-    from zarrlayer.integrations.dask import register_tokenizers
-
-    register_tokenizers()
     big = MemoryStore({"zarr.json": b"{}", "a/c/0": b"x" * 1000})
 
     def no_pickling(self):
@@ -122,6 +119,25 @@ def test_stores_tokenize_from_identity_not_contents(monkeypatch):
     assert tokenize(big) != tokenize(MemoryStore())
     assert tokenize(LocalStore("/tmp/a.zarr")) == tokenize(LocalStore("/tmp/a.zarr"))
     assert tokenize(LocalStore("/tmp/a.zarr")) != tokenize(LocalStore("/tmp/b.zarr"))
+
+
+def test_arrays_tokenize_natively_without_importing_the_integration():
+    """`__dask_tokenize__` on stores and arrays: deterministic names before any zarrlayer dask entry point ran."""
+    import subprocess
+    import sys
+
+    code = (
+        "import zarrlayer, sys\n"
+        "from dask.base import tokenize\n"
+        "a = zarrlayer.create_array(store={}, shape=(4,), dtype='i4')\n"
+        "b = zarrlayer.create_array(store={}, shape=(5,), dtype='i4')\n"
+        "assert 'zarrlayer.integrations.dask' not in sys.modules\n"
+        "assert tokenize(a) == tokenize(a) and tokenize(a) != tokenize(b)\n"
+        "a.__class__.__reduce__ = None\n"
+        "print(tokenize(a))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
 
 
 def test_bad_region_for_a_new_array_creates_nothing(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from typing import Any
 
@@ -68,6 +69,11 @@ class Array:
     def metadata(self) -> ArrayMetadata:
         """The parsed metadata (a frozen ArrayV2Metadata or ArrayV3Metadata)."""
         return self._metadata
+
+    def __dask_tokenize__(self) -> tuple[object, ...]:
+        """dask's deterministic name: store identity, path and metadata (cheap; no data read, no pickling)."""
+        document = json.dumps(self._metadata.to_json(), sort_keys=True, default=str)
+        return ("zarrlayer-array", self._store.__dask_tokenize__(), self._path, document)
 
     @property
     def read_only(self) -> bool:

@@ -176,6 +176,10 @@ class Store(ABC):
         """What names this store's data in a persistent cache: `url`, plus any setting it leaves out (an endpoint)."""
         return self.url
 
+    def __dask_tokenize__(self) -> tuple[str, ...]:
+        """dask's deterministic name for the store: its kind and location (never credentials, no pickling)."""
+        return ("zarrlayer-store", type(self).__qualname__, self.cache_identity, str(self.read_only))
+
     @abstractmethod
     def with_read_only(self, read_only: bool = True) -> Self:
         """A store over the same location with the given read-only flag."""
