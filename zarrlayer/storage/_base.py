@@ -177,8 +177,8 @@ class Store(ABC):
         return self.url
 
     def __dask_tokenize__(self) -> tuple[str, ...]:
-        """dask's deterministic name for the store: its kind and location (never credentials, no pickling)."""
-        return ("zarrlayer-store", type(self).__qualname__, self.cache_identity, str(self.read_only))
+        """dask's deterministic name for the store: its kind and location (not its mode; never credentials)."""
+        return ("zarrlayer-store", type(self).__qualname__, self.cache_identity)
 
     @abstractmethod
     def with_read_only(self, read_only: bool = True) -> Self:
