@@ -17,6 +17,14 @@ from typing import Any, Literal
 __all__ = ["Settings", "get", "set", "override"]
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity under taskset, containers or dask), else all."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):
+        return max(os.cpu_count() or 1, 1)
+
+
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     if not value:
@@ -35,7 +43,7 @@ class Settings:
     """Which store implicit creation makes for s3://, gs://, http(s):// ... URLs."""
     max_concurrency: int = 16
     """Requests in flight per remote store, shared by every thread of the process."""
-    decode_threads: int = max(os.cpu_count() or 1, 1)
+    decode_threads: int = _usable_cpus()
     """Threads that decode and encode chunks in batches."""
     allow_unsafe_codecs: bool = False
     """Whether codecs that can run code on decode (numcodecs' pickle) may be used."""
@@ -50,7 +58,7 @@ class Settings:
         values = dict(
             remote_backend=os.environ.get("ZARRLAYER_REMOTE_BACKEND", "fsspec"),
             max_concurrency=_env_int("ZARRLAYER_MAX_CONCURRENCY", 16),
-            decode_threads=_env_int("ZARRLAYER_DECODE_THREADS", max(os.cpu_count() or 1, 1)),
+            decode_threads=_env_int("ZARRLAYER_DECODE_THREADS", _usable_cpus()),
             allow_unsafe_codecs=os.environ.get("ZARRLAYER_ALLOW_UNSAFE_CODECS", "") in ("1", "true", "yes"),
         )
         try:
