@@ -204,6 +204,29 @@ def test_consolidated_groups_answer_member_queries_without_listing():
         zarrlayer.open_group(store, path="sub", mode="r", use_consolidated=True)
 
 
+def test_consolidated_listing_leaves_arrays_unparsed_until_opened():
+    import json
+
+    store = MemoryStore()
+    root = zarrlayer.group(store)
+    root.create_array("good", shape=(2,), dtype="i4")[...] = [5, 6]
+    root.create_array("bad", shape=(2,), dtype="i4")
+    root.create_group("sub")
+    zarrlayer.consolidate_metadata(store)
+    doc = json.loads(store.store_dict["zarr.json"])
+    doc["consolidated_metadata"]["metadata"]["bad"]["chunk_grid"]["configuration"]["chunk_shape"] = [0]
+    store.store_dict["zarr.json"] = json.dumps(doc).encode()
+    before = dict(store.store_dict)
+    g = zarrlayer.open_group(NoListing(store), mode="r")
+    assert list(g) == ["bad", "good", "sub"] and list(g.array_keys()) == ["bad", "good"]
+    assert list(g.group_keys()) == ["sub"] and len(g) == 3 and "bad" in g
+    assert "No. arrays  : 2" in str(g.info)
+    assert np.array_equal(g["good"][...], [5, 6])
+    with pytest.raises(MetadataError, match=r"bad/zarr.json.*chunk_shape.*\(store memory://"):
+        g["bad"]
+    assert store.store_dict == before
+
+
 def test_cache_argument_wraps_the_store():
     from zarrlayer.cache.memory import MemoryCacheStore
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import warnings
 
 import numpy as np
@@ -82,7 +83,26 @@ def test_bad_consolidated_documents():
     with pytest.raises(MetadataError, match="invalid JSON"):
         parse_consolidated(b"{not json", zarr_format=2, path="root")
     bad_entry = {"metadata": {"a/.zarray": {"zarr_format": 2, "shape": [1]}}, "zarr_consolidated_format": 1}
+    nodes = parse_consolidated(json.dumps(bad_entry).encode(), zarr_format=2, path="")
+    assert list(nodes) == ["a"] and nodes.is_array("a")
     with pytest.raises(MetadataError, match="a/.zarray"):
-        parse_consolidated(json.dumps(bad_entry).encode(), zarr_format=2, path="")
+        nodes["a"]
+    with pytest.raises(MetadataError, match="entry 'x'"):
+        parse_consolidated(b'{"zarr_format": 3, "node_type": "group", "consolidated_metadata": {"metadata": {"x": 1}}}', zarr_format=3, path="")
     with pytest.raises(MetadataError, match="v2 node"):
         build_consolidated({"g": GroupMetadata(2)}, zarr_format=3)
+
+
+def test_arrays_are_parsed_on_first_lookup_and_pickle_unparsed():
+    stored = _peer_hierarchy(3)
+    nodes = parse_consolidated(stored["zarr.json"], zarr_format=3, path="")
+    assert type(nodes._entries["temp"]).__name__ == "PendingArray"
+    assert nodes.is_array("temp") and nodes.is_array("Sub/ints") and not nodes.is_array("Sub")
+    copy = pickle.loads(pickle.dumps(nodes))
+    assert type(copy._entries["temp"]).__name__ == "PendingArray"
+    parsed = nodes["temp"]
+    assert isinstance(parsed, ArrayV3Metadata) and nodes["temp"] is parsed and copy["temp"] == parsed
+    below = nodes.below("Sub")
+    assert sorted(below) == ["deeper", "deeper/s", "ints"] and below["ints"].dtype == np.dtype("i2")
+    assert sorted(nodes.without("Sub")) == ["a_first", "temp"]
+    assert nodes.with_node("new", GroupMetadata(3))["new"] == GroupMetadata(3)

@@ -10,8 +10,8 @@ from zarrlayer.core.attributes import Attributes
 from zarrlayer.core.create import clear_node, create_array_node, create_group_node
 from zarrlayer.core.info import GroupInfo
 from zarrlayer.core.io import join_path
-from zarrlayer.core.nodes import NodeMetadata, list_children, load_nodes, write_metadata
-from zarrlayer.errors import ContainsArrayError, ContainsGroupError, MemberNotFoundError, ReadOnlyError
+from zarrlayer.core.nodes import NodeMetadata, list_children, load_nodes, with_store, write_metadata
+from zarrlayer.errors import ContainsArrayError, ContainsGroupError, MemberNotFoundError, ReadOnlyError, ZarrlayerError
 from zarrlayer.format import ArrayMetadata, GroupMetadata
 from zarrlayer.storage._base import Store
 
@@ -23,11 +23,6 @@ def make_node(store: Store, path: str, metadata: NodeMetadata) -> Array | Group:
     if isinstance(metadata, ArrayMetadata):
         return Array(store, path, metadata)
     return Group(store, path, metadata)
-
-
-def _sub_consolidated(consolidated: dict[str, Any], name: str) -> dict[str, Any]:
-    prefix = name + "/"
-    return {k[len(prefix) :]: v for k, v in consolidated.items() if k.startswith(prefix)}
 
 
 class Group:
@@ -108,14 +103,28 @@ class Group:
     def _children(self) -> list[tuple[str, NodeMetadata]]:
         consolidated = self._metadata.consolidated
         if consolidated is not None:
-            return sorted((k, v) for k, v in consolidated.items() if "/" not in k)
+            return [(k, self._recorded(k)) for k in sorted(k for k in consolidated if "/" not in k)]
         return list_children(self._store, self._path, self.zarr_format)
+
+    def _child_kinds(self) -> list[tuple[str, bool]]:
+        """(name, is an array) of each direct member; consolidated arrays stay unparsed."""
+        consolidated = self._metadata.consolidated
+        if consolidated is not None:
+            return sorted((k, consolidated.is_array(k)) for k in consolidated if "/" not in k)
+        return [(k, isinstance(md, ArrayMetadata)) for k, md in self._children()]
+
+    def _recorded(self, name: str) -> NodeMetadata | None:
+        """The consolidated metadata of `name` (parsed now if it was not yet), or None."""
+        try:
+            return self._metadata.consolidated.get(name)  # type: ignore[union-attr]
+        except ZarrlayerError as exc:
+            raise with_store(exc, self._store) from exc
 
     def _wrap(self, name: str, metadata: NodeMetadata) -> Array | Group:
         path = join_path(self._path, name)
         consolidated = self._metadata.consolidated
         if isinstance(metadata, GroupMetadata) and consolidated is not None:
-            metadata = metadata.evolve(consolidated=_sub_consolidated(consolidated, name))
+            metadata = metadata.evolve(consolidated=consolidated.below(name))
         return make_node(self._store, path, metadata)
 
     def _lookup(self, name: str) -> NodeMetadata | None:
@@ -124,8 +133,14 @@ class Group:
             return None
         consolidated = self._metadata.consolidated
         if consolidated is not None:
-            return consolidated.get(name)
+            return self._recorded(name)
         return load_nodes(self._store, [join_path(self._path, name)], zarr_format=self.zarr_format)[0]
+
+    def _has(self, name: str) -> bool:
+        consolidated = self._metadata.consolidated
+        if consolidated is not None:
+            return name.strip("/") in consolidated
+        return self._lookup(name) is not None
 
     def __getitem__(self, name: str) -> Array | Group:
         metadata = self._lookup(name)
@@ -143,25 +158,23 @@ class Group:
     def __delitem__(self, name: str) -> None:
         """Delete the member `name` and everything below it."""
         self._check_writable()
-        if self._lookup(name) is None:
+        if not self._has(name):
             raise MemberNotFoundError(
                 f"no array or group named {name!r} in group '{self._path}' (store {self._store.url})"
             )
         clear_node(self._store, join_path(self._path, name))
         consolidated = self._metadata.consolidated
         if consolidated is not None:
-            name = name.strip("/")
-            kept = {k: v for k, v in consolidated.items() if k != name and not k.startswith(name + "/")}
-            self._metadata = self._metadata.evolve(consolidated=kept)
+            self._metadata = self._metadata.evolve(consolidated=consolidated.without(name.strip("/")))
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self._lookup(name) is not None
+        return isinstance(name, str) and self._has(name)
 
     def __iter__(self) -> Iterator[str]:
-        return iter([name for name, _ in self._children()])
+        return iter([name for name, _ in self._child_kinds()])
 
     def __len__(self) -> int:
-        return len(self._children())
+        return len(self._child_kinds())
 
     def members(self, max_depth: int | None = 0) -> tuple[tuple[str, Array | Group], ...]:
         """(name, node) for each member, sorted by name; names are paths below this group.
@@ -194,18 +207,18 @@ class Group:
 
     def array_keys(self) -> Iterator[str]:
         """Names of the direct array members."""
-        return (name for name, md in self._children() if isinstance(md, ArrayMetadata))
+        return (name for name, is_array in self._child_kinds() if is_array)
 
     def group_keys(self) -> Iterator[str]:
         """Names of the direct group members."""
-        return (name for name, md in self._children() if isinstance(md, GroupMetadata))
+        return (name for name, is_array in self._child_kinds() if not is_array)
 
     # -- creating members ------------------------------------------------------------------
 
     def _remember(self, name: str, metadata: NodeMetadata) -> None:
         consolidated = self._metadata.consolidated
         if consolidated is not None:
-            self._metadata = self._metadata.evolve(consolidated={**consolidated, name: metadata})
+            self._metadata = self._metadata.evolve(consolidated=consolidated.with_node(name, metadata))
 
     def create_group(self, name: str, *, overwrite: bool = False, attributes: dict[str, Any] | None = None) -> Group:
         """A new group `name` (which may be a path 'a/b') inside this group."""
@@ -260,8 +273,8 @@ class Group:
     def _group_info(self, counted: bool) -> GroupInfo:
         counts: dict[str, int] = {}
         if counted:
-            children = self._children()
-            arrays = sum(1 for _, md in children if isinstance(md, ArrayMetadata))
+            children = self._child_kinds()
+            arrays = sum(1 for _, is_array in children if is_array)
             counts = dict(count_members=len(children), count_arrays=arrays, count_groups=len(children) - arrays)
         return GroupInfo(
             name=self._path, zarr_format=self.zarr_format, read_only=self.read_only,

@@ -39,6 +39,7 @@ __all__ = [
     "load_node",
     "load_nodes",
     "node_exists",
+    "with_store",
     "write_metadata",
 ]
 
@@ -58,7 +59,7 @@ def _doc_names(zarr_format: int | None, consolidated: bool) -> tuple[str, ...]:
     return names
 
 
-def _with_store(exc: ZarrlayerError, store: Store) -> ZarrlayerError:
+def with_store(exc: ZarrlayerError, store: Store) -> ZarrlayerError:
     """The same error type, its message extended with the store's URL."""
     try:
         clone = type(exc)(f"{exc} (store {store.url})")
@@ -85,7 +86,7 @@ def _parse(
     except NodeNotFoundError:
         return None
     except ZarrlayerError as exc:
-        raise _with_store(exc, store) from exc
+        raise with_store(exc, store) from exc
     if isinstance(node, GroupMetadata) and use_consolidated is False and node.consolidated is not None:
         node = node.evolve(consolidated=None)
     if isinstance(node, GroupMetadata) and use_consolidated is True and node.consolidated is None:

@@ -17,19 +17,22 @@ from zarrlayer.format.common import (
     where,
 )
 from zarrlayer.format.group import GroupMetadata, consolidated_v2_bytes
+from zarrlayer.format.members import ConsolidatedNodes, PendingArray
 from zarrlayer.format.metadata import ArrayMetadata
 from zarrlayer.format.metadata_v2 import parse_array_v2
+from zarrlayer.format.metadata_v3 import parse_array_v3
 
 __all__ = ["parse_consolidated", "build_consolidated", "parse_consolidated_v3"]
 
 Node = ArrayMetadata | GroupMetadata
 
 
-def parse_consolidated(document: bytes, *, zarr_format: Literal[2, 3], path: str) -> dict[str, Node]:
+def parse_consolidated(document: bytes, *, zarr_format: Literal[2, 3], path: str) -> ConsolidatedNodes:
     """The nodes (by path relative to the group at `path`) recorded in a consolidated document.
 
     v2: the `.zmetadata` document; v3: the group's `zarr.json` (its `consolidated_metadata`).
-    The group itself is not among the nodes.
+    The group itself is not among the nodes. The document's structure is checked here; an
+    array's own fields when that array is first looked up (its MetadataError names its path).
     """
     if zarr_format == 3:
         doc = load_json(document, path=path, document=V3_METADATA_KEY)
@@ -40,7 +43,7 @@ def parse_consolidated(document: bytes, *, zarr_format: Literal[2, 3], path: str
     return _parse_v2(load_json(document, path=path, document=V2_CONSOLIDATED_KEY), path=path)
 
 
-def parse_consolidated_v3(value: Any, *, path: str) -> dict[str, Node]:
+def parse_consolidated_v3(value: Any, *, path: str) -> ConsolidatedNodes:
     """The nodes of a v3 `consolidated_metadata` object, nested groups' entries flattened."""
     from zarrlayer.format.nodes import parse_v3_json
 
@@ -52,20 +55,31 @@ def parse_consolidated_v3(value: Any, *, path: str) -> dict[str, Node]:
     metadata = value.get("metadata")
     if not isinstance(metadata, dict):
         raise MetadataError(f"{at}: 'metadata' must be an object, found {metadata!r}")
-    nodes: dict[str, Node] = {}
+    nodes: dict[str, Any] = {}
     for key, doc in metadata.items():
         if not isinstance(doc, dict):
             raise MetadataError(f"{at}: entry {key!r} must be an object, found {type(doc).__name__}")
         node_path = f"{path.strip('/')}/{key}".strip("/")
+        if doc.get("node_type") == "array" and doc.get("zarr_format") == 3:
+            nodes[key] = PendingArray(_array_v3, doc, node_path)
+            continue
         node = parse_v3_json(doc, path=node_path)
         if isinstance(node, GroupMetadata) and node.consolidated:
-            nodes.update({f"{key}/{k}": v for k, v in node.consolidated.items()})
+            nodes.update(node.consolidated.prefixed(key))
             node = GroupMetadata(3, node.attributes, {}, node.extra_fields)
         nodes[key] = node
-    return nodes
+    return ConsolidatedNodes(nodes)
 
 
-def _parse_v2(doc: dict[str, Any], *, path: str) -> dict[str, Node]:
+def _array_v3(document: dict[str, Any], path: str) -> ArrayMetadata:
+    return parse_array_v3(document, path=path)
+
+
+def _array_v2(document: dict[str, Any], attributes: dict[str, Any], path: str) -> ArrayMetadata:
+    return parse_array_v2(document, attributes, path=path)
+
+
+def _parse_v2(doc: dict[str, Any], *, path: str) -> ConsolidatedNodes:
     at = where(path, V2_CONSOLIDATED_KEY)
     if doc.get("zarr_consolidated_format") != 1:
         raise MetadataError(f"{at}: expected zarr_consolidated_format 1, found {doc.get('zarr_consolidated_format')!r}")
@@ -80,17 +94,17 @@ def _parse_v2(doc: dict[str, Any], *, path: str) -> dict[str, Node]:
         if not isinstance(value, dict):
             raise MetadataError(f"{at}: entry {key!r} must be an object, found {type(value).__name__}")
         by_node.setdefault(node, {})[name] = value
-    nodes: dict[str, Node] = {}
+    nodes: dict[str, Any] = {}
     for node, docs in by_node.items():
         if not node:
             continue
         node_path = f"{path.strip('/')}/{node}".strip("/")
         attrs = docs.get(V2_ATTRS_KEY, {})
         if V2_ARRAY_KEY in docs:
-            nodes[node] = parse_array_v2(docs[V2_ARRAY_KEY], attrs, path=node_path)
+            nodes[node] = PendingArray(_array_v2, docs[V2_ARRAY_KEY], attrs, node_path)
         elif V2_GROUP_KEY in docs:
             nodes[node] = GroupMetadata(zarr_format=2, attributes=attrs)
-    return nodes
+    return ConsolidatedNodes(nodes)
 
 
 def build_consolidated(

@@ -10,6 +10,7 @@ from typing import Any
 
 from zarrlayer.errors import MetadataError
 from zarrlayer.format.common import V2_ATTRS_KEY, V2_CONSOLIDATED_KEY, V2_GROUP_KEY, V3_METADATA_KEY, dump_json
+from zarrlayer.format.members import ConsolidatedNodes
 
 __all__ = ["GroupMetadata", "consolidated_order", "EMPTY_CONSOLIDATED"]
 
@@ -25,13 +26,18 @@ def consolidated_order(path: str) -> tuple[int, str]:
 class GroupMetadata:
     """A group: its format, attributes and the consolidated metadata of its descendants (or None).
 
-    `consolidated` maps paths relative to this group (`"a"`, `"a/b"`) to parsed node metadata.
+    `consolidated` maps paths relative to this group (`"a"`, `"a/b"`) to node metadata; any mapping
+    given is kept as a ConsolidatedNodes, which parses recorded arrays when first asked for.
     """
 
     zarr_format: int = 3
     attributes: dict[str, Any] = field(default_factory=dict)
-    consolidated: dict[str, Any] | None = None
+    consolidated: ConsolidatedNodes | None = None
     extra_fields: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.consolidated is not None and type(self.consolidated) is not ConsolidatedNodes:
+            object.__setattr__(self, "consolidated", ConsolidatedNodes(self.consolidated))
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of the main document (`zarr.json`, or `.zgroup` for v2)."""
