@@ -45,6 +45,9 @@ V3 = [
                                "compressors": [{"name": "crc32c"}]}),
     ("i4-transpose", "int32", {"filters": [{"name": "transpose", "configuration": {"order": [1, 0]}}]}),
     ("f8-sharded", "float64", {"chunks": (2, 2), "shards": (8, 4)}),
+    ("f2", "float16", {}),
+    ("i4-dot-keys", "int32", {"chunk_key_encoding": {"name": "default", "separator": "."}}),
+    ("u2-v2-keys", "uint16", {"chunk_key_encoding": {"name": "v2", "separator": "."}}),
     ("i2-dims-attrs", "int16", {"dimension_names": ["y", "x"], "attributes": {"units": "m", "n": [1, 2]}}),
 ]
 V2 = [
@@ -59,12 +62,17 @@ V2 = [
     ("c16", "complex128", {}),
     ("bool", "bool", {}),
     ("M8", "datetime64[ns]", {}),
+    ("m8", "timedelta64[s]", {}),
+    ("f2-big", ">f2", {}),
+    ("i2-slash", "int16", {"chunk_key_encoding": {"name": "v2", "separator": "/"}}),
 ]
 STRINGS = [
     (3, "str", {}),
     (2, "str", {}),
     (2, "<U5", {}),
     (2, "|S4", {}),
+    (3, "bytes", {}),
+    (2, "bytes", {}),
 ]
 
 
@@ -74,7 +82,7 @@ def _data(dtype: str, shape=SHAPE) -> np.ndarray:
     kind = np.dtype(dtype).kind
     if kind == "b":
         data = rng.random(n) > 0.5
-    elif kind == "M":
+    elif kind in "mM":
         data = (np.arange(n) * 86_400_000_000_000 + 1).astype(dtype)
     elif kind == "c":
         data = (rng.random(n) + 1j * rng.random(n)).astype(dtype)
@@ -144,7 +152,7 @@ def test_roundtrip_both_directions(tmp_path, zarr_format, dtype, kwargs):
 
 
 def _as_str_list(values) -> list:
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values, dtype=object).ravel()]
+    return [v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in np.asarray(values, dtype=object).ravel()]
 
 
 @pytest.mark.parametrize("zarr_format, dtype, kwargs", [pytest.param(*c, id=f"v{c[0]}-{c[1]}") for c in STRINGS])
@@ -154,19 +162,25 @@ def test_strings_both_directions(tmp_path, zarr_format, dtype, kwargs):
         data = np.array([w.encode("ascii", "ignore")[:4] for w in words], dtype="S4")
     elif dtype == "<U5":
         data = np.array(words, dtype="<U5")
+    elif dtype == "bytes":
+        data = np.array([w.encode() + b"\x00\xff" for w in words], dtype=object)
     else:
         data = np.array(words, dtype=object)
+    make = str if dtype == "str" else dtype
+    peer_make = zarr.dtype.VariableLengthBytes() if dtype == "bytes" else make
     theirs, ours = tmp_path / "zarr_python", tmp_path / "zarrlayer"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        za = zarr.create_array(store=str(theirs), shape=data.shape, dtype=dtype if dtype != "str" else str,
+        za = zarr.create_array(store=str(theirs), shape=data.shape, dtype=peer_make,
                                chunks=(4,), zarr_format=zarr_format, **kwargs)
         za[...] = data
-    la = zarrlayer.create_array(store=str(ours), shape=data.shape, dtype=dtype if dtype != "str" else str,
+    la = zarrlayer.create_array(store=str(ours), shape=data.shape, dtype=make,
                                 chunks=(4,), zarr_format=zarr_format, **kwargs)
     la[...] = data
     got = zarrlayer.open_array(str(theirs), mode="r")
     assert _as_str_list(got[...]) == _as_str_list(data)
+    if dtype == "bytes":
+        assert list(got[...]) == list(data)
     assert _as_str_list(got[2:9:3]) == _as_str_list(data[2:9:3])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
