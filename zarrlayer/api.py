@@ -80,6 +80,25 @@ def _default_mode(store_like: Any, mode: str | None) -> str:
     return "r" if read_only is True else "a"
 
 
+def _creating(mode: str | None, overwrite: bool, what: str) -> bool:
+    """Whether a create call replaces an existing node: `overwrite`, or mode 'w'; mode 'r' cannot create."""
+    if mode is None:
+        return overwrite
+    mode = _check_mode(mode)
+    if mode == "r":
+        raise ModeError(f"cannot create {what} with mode 'r' (read-only); use 'a', 'w' or 'w-'")
+    if mode == "w-" and overwrite:
+        raise ModeError(f"mode 'w-' refuses to replace a node, but overwrite=True was given for {what}")
+    return overwrite or mode == "w"
+
+
+def _node_name(name: str | None, path: str | None) -> str | None:
+    """`name`, or `path` as its synonym (zarr.create's spelling); both only when equal."""
+    if path is None or name is None or name.strip("/") == path.strip("/"):
+        return name if path is None else path
+    raise ValueError(f"give the array's location once: name={name!r} and path={path!r} differ")
+
+
 def _missing(store: Store, path: str, what: str) -> NodeNotFoundError:
     return NodeNotFoundError(f"no {what} at path '{path}' in store {store.url}; use mode 'a' or 'w' to create one")
 
@@ -184,8 +203,13 @@ def create_group(
     attributes: dict[str, Any] | None = None,
     storage_options: dict[str, Any] | None = None,
     cache: Any = None,
+    mode: str | None = None,
 ) -> Group:
-    """A new group at `path`; ContainsArrayError/ContainsGroupError when a node is there and not `overwrite`."""
+    """A new group at `path`; ContainsArrayError/ContainsGroupError when a node is there and not `overwrite`.
+
+    `mode='w'` means `overwrite=True`; 'a', 'r+', 'w-' keep the refusal; 'r' is a ModeError.
+    """
+    overwrite = _creating(mode, overwrite, "a group")
     zstore, node_path = _resolve(store, path=path, mode="w" if overwrite else "a", storage_options=storage_options, cache=cache)
     return create_group_node(zstore, node_path, zarr_format=zarr_format, attributes=attributes, overwrite=overwrite)
 
@@ -199,10 +223,13 @@ def group(
     attributes: dict[str, Any] | None = None,
     storage_options: dict[str, Any] | None = None,
     cache: Any = None,
+    mode: str | None = None,
 ) -> Group:
-    """The group at `path`, created if missing (replaced when `overwrite`)."""
+    """The group at `path`, created if missing (replaced when `overwrite`); `mode` as open_group."""
+    if mode is None or overwrite:
+        mode = "w" if _creating(mode, overwrite, "a group") else "a"
     return open_group(
-        store, mode="w" if overwrite else "a", path=path, zarr_format=zarr_format,
+        store, mode=mode, path=path, zarr_format=zarr_format,
         storage_options=storage_options, attributes=attributes, cache=cache,
     )
 
@@ -228,8 +255,15 @@ def create_array(
     overwrite: bool = False,
     storage_options: dict[str, Any] | None = None,
     cache: Any = None,
+    mode: str | None = None,
+    path: str | None = None,
 ) -> Array:
-    """A new array at `name`; codecs may be numcodecs objects or v3 JSON dicts; `data=` writes it too."""
+    """A new array at `name` (or `path=`); codecs may be numcodecs objects or v3 JSON dicts; `data=` writes it too.
+
+    `mode='w'` means `overwrite=True`; 'a', 'r+', 'w-' keep the refusal; 'r' is a ModeError.
+    """
+    overwrite = _creating(mode, overwrite, "an array")
+    name = _node_name(name, path)
     zstore, node_path = _resolve(store, path=name, mode="w" if overwrite else "a", storage_options=storage_options, cache=cache)
     return create_array_node(
         zstore, node_path, shape=shape, dtype=dtype, data=data, chunks=chunks, shards=shards,

@@ -66,6 +66,31 @@ def test_w_clears_the_path_and_a_opens_or_creates():
     assert created.path == "new/sub"
 
 
+def test_create_functions_take_mode_and_path_like_the_open_functions():
+    store = MemoryStore()
+    zarrlayer.create_array(store, path="x", shape=(2,), dtype="i4", mode="w-")[...] = [1, 2]
+    zarrlayer.create_group(store, path="g", mode="a", attributes={"k": 1})
+    before = dict(store.store_dict)
+    with pytest.raises(ContainsArrayError):
+        zarrlayer.create_array(store, path="x", shape=(3,), dtype="i4", mode="a")
+    with pytest.raises(ContainsGroupError):
+        zarrlayer.create_group(store, path="g", mode="w-")
+    for bad in (lambda: zarrlayer.create_array(store, path="y", shape=(1,), dtype="i4", mode="r"),
+                lambda: zarrlayer.create_group(store, path="h", mode="r"),
+                lambda: zarrlayer.group(store, path="h", mode="r", overwrite=True),
+                lambda: zarrlayer.create_array(store, path="x", shape=(1,), dtype="i4", mode="w-", overwrite=True),
+                lambda: zarrlayer.create_array(store, path="y", shape=(1,), dtype="i4", mode="rw")):
+        with pytest.raises(ModeError):
+            bad()
+    with pytest.raises(ValueError, match="once"):
+        zarrlayer.create_array(store, name="y", path="z", shape=(1,), dtype="i4")
+    assert store.store_dict == before
+    replaced = zarrlayer.array([5, 6, 7], store=store, path="x", mode="w")
+    assert replaced.shape == (3,) and np.array_equal(zarrlayer.open_array(store, path="x", mode="r")[...], [5, 6, 7])
+    assert dict(zarrlayer.create_group(store, path="g", mode="w").attrs) == {}
+    assert zarrlayer.group(store, path="g", mode="r").read_only
+
+
 def test_unknown_mode_is_a_mode_error():
     with pytest.raises(ModeError):
         zarrlayer.open_group({}, mode="rw")
