@@ -11,6 +11,7 @@ from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, GzipCodec, Transpos
 import zarr.codecs.numcodecs as znc
 
 from tests.format._peer import main_doc, node_docs, parse_peer, peer_array
+from zarrlayer.errors import MetadataError
 from zarrlayer.format import ArrayV3Metadata, build_array_metadata
 
 DTYPE_CASES = [
@@ -172,6 +173,25 @@ def test_evolve_keeps_codecs_and_changes_json():
     bigger = meta.evolve(shape=(8, 4), attributes={"b": 2})
     assert bigger.shape == (8, 4) and bigger.attributes == {"b": 2} and meta.shape == (4, 4)
     assert bigger.to_json()["shape"] == [8, 4] and bigger.codecs is meta.codecs
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_evolve_refuses_bad_changes_and_keeps_the_original(zarr_format):
+    meta = build_array_metadata(zarr_format=zarr_format, shape=(4, 4), chunks=(2, 2), dtype="<i4", attributes={"a": 1})
+    with pytest.raises(MetadataError, match="2 dimensions"):
+        meta.evolve(shape=(8,))
+    with pytest.raises(MetadataError, match="non-negative"):
+        meta.evolve(shape=(8, -1))
+    with pytest.raises(MetadataError, match="attributes"):
+        meta.evolve(attributes=[1])
+    with pytest.raises(TypeError, match="dtype"):
+        meta.evolve(dtype="f8")
+    assert meta.shape == (4, 4) and meta.attributes == {"a": 1}
+    names = meta.evolve(dimension_names=("y", "x")) if zarr_format == 3 else None
+    assert names is None or names.dimension_names == ("y", "x")
+    if zarr_format == 2:
+        with pytest.raises(TypeError, match="dimension_names"):
+            meta.evolve(dimension_names=("y", "x"))
 
 
 @pytest.mark.parametrize(

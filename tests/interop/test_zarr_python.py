@@ -106,10 +106,15 @@ def _files(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
-def _documents_equal(a: dict[str, bytes], b: dict[str, bytes]) -> None:
-    for name in a:
-        if name.endswith(("zarr.json", ".zarray", ".zattrs", ".zgroup")):
-            assert json.loads(b[name]) == json.loads(a[name]), name
+def _assert_same_files(ours: Path, theirs: Path) -> None:
+    """The same keys; equal metadata documents (as JSON) and byte-identical chunks."""
+    mine, peer = _files(ours), _files(theirs)
+    assert sorted(mine) == sorted(peer)
+    for key in peer:
+        if key.endswith(("zarr.json", ".zarray", ".zattrs", ".zgroup")):
+            assert json.loads(mine[key]) == json.loads(peer[key]), key
+        else:
+            assert mine[key] == peer[key], f"chunk {key} differs"
 
 
 def _case_params():
@@ -143,12 +148,7 @@ def test_roundtrip_both_directions(tmp_path, zarr_format, dtype, kwargs):
         warnings.simplefilter("ignore")
         assert _equal(np.asarray(zarr.open_array(str(ours), mode="r")[...]), data)
 
-    mine, peer = _files(ours), _files(theirs)
-    assert sorted(mine) == sorted(peer)
-    _documents_equal(peer, mine)
-    for key in peer:
-        if not key.endswith(("zarr.json", ".zarray", ".zattrs", ".zgroup")):
-            assert mine[key] == peer[key], f"chunk {key} differs"
+    _assert_same_files(ours, theirs)
 
 
 def _as_str_list(values) -> list:
@@ -185,12 +185,7 @@ def test_strings_both_directions(tmp_path, zarr_format, dtype, kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert _as_str_list(zarr.open_array(str(ours), mode="r")[...]) == _as_str_list(data)
-    mine, peer = _files(ours), _files(theirs)
-    assert sorted(mine) == sorted(peer)
-    _documents_equal(peer, mine)
-    for key in peer:
-        if not key.endswith(("zarr.json", ".zarray", ".zattrs", ".zgroup")):
-            assert mine[key] == peer[key], f"chunk {key} differs"
+    _assert_same_files(ours, theirs)
 
 
 @pytest.mark.parametrize("index_location", ["start", "end"])

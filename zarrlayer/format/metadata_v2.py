@@ -21,7 +21,7 @@ from zarrlayer.format.common import V2_ARRAY_KEY, V2_ATTRS_KEY, dump_json, where
 from zarrlayer.format.dtypes import DataType, parse_dtype_v2
 from zarrlayer.format.fill_value import encode_fill_value, parse_fill_value
 from zarrlayer.format.metadata import ArrayMetadata
-from zarrlayer.format.metadata_v3 import parse_attributes, parse_shape
+from zarrlayer.format.metadata_v3 import check_evolve, parse_attributes, parse_shape
 
 __all__ = ["ArrayV2Metadata", "parse_array_v2", "codec_config_v2"]
 
@@ -94,16 +94,7 @@ class ArrayV2Metadata(ArrayMetadata):
 
     def evolve(self, **changes: Any) -> ArrayV2Metadata:
         """A copy with `shape=` or `attributes=` changed."""
-        unknown = set(changes) - {"shape", "attributes"}
-        if unknown:
-            raise TypeError(f"evolve() can change shape or attributes, not {sorted(unknown)}")
-        if "shape" in changes:
-            changes["shape"] = parse_shape(list(changes["shape"]), where="evolve(shape=...)")
-            if len(changes["shape"]) != len(self.shape):
-                raise MetadataError(f"evolve(shape=...): expected {len(self.shape)} dimensions, found {len(changes['shape'])}")
-        if "attributes" in changes:
-            changes["attributes"] = parse_attributes(changes["attributes"], where="evolve(attributes=...)")
-        return dataclasses.replace(self, **changes)
+        return dataclasses.replace(self, **check_evolve(self, changes, ("shape", "attributes")))
 
     def __eq__(self, other: object) -> bool:
         if other is self:

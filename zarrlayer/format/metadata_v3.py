@@ -18,7 +18,7 @@ from zarrlayer.format.dtypes import DataType, parse_data_type_v3
 from zarrlayer.format.fill_value import encode_fill_value, parse_fill_value
 from zarrlayer.format.metadata import ArrayMetadata
 
-__all__ = ["ArrayV3Metadata", "parse_array_v3", "check_extensions", "parse_shape", "parse_attributes"]
+__all__ = ["ArrayV3Metadata", "parse_array_v3", "check_extensions", "check_evolve", "parse_shape", "parse_attributes"]
 
 _ARRAY_KEYS = {
     "zarr_format", "node_type", "shape", "data_type", "chunk_grid", "chunk_key_encoding",
@@ -81,16 +81,7 @@ class ArrayV3Metadata(ArrayMetadata):
 
     def evolve(self, **changes: Any) -> ArrayV3Metadata:
         """A copy with `shape=`, `attributes=` or `dimension_names=` changed."""
-        unknown = set(changes) - {"shape", "attributes", "dimension_names"}
-        if unknown:
-            raise TypeError(f"evolve() can change shape, attributes or dimension_names, not {sorted(unknown)}")
-        if "shape" in changes:
-            changes["shape"] = parse_shape(list(changes["shape"]), where="evolve(shape=...)")
-            if len(changes["shape"]) != len(self.shape):
-                raise MetadataError(f"evolve(shape=...): expected {len(self.shape)} dimensions, found {len(changes['shape'])}")
-        if "attributes" in changes:
-            changes["attributes"] = parse_attributes(changes["attributes"], where="evolve(attributes=...)")
-        return dataclasses.replace(self, **changes)
+        return dataclasses.replace(self, **check_evolve(self, changes, ("shape", "attributes", "dimension_names")))
 
     def __eq__(self, other: object) -> bool:
         if other is self:
@@ -104,6 +95,20 @@ class ArrayV3Metadata(ArrayMetadata):
             f"ArrayV3Metadata(shape={self.shape}, dtype={self.data_type.to_json_v3()!r}, chunks={self.chunks}, "
             f"shards={self.shards}, codecs={[c.name for c in self.codecs.codecs]})"
         )
+
+
+def check_evolve(metadata: ArrayMetadata, changes: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    """`changes` for evolve(), checked: only `allowed` fields, a shape of the same rank, attributes an object."""
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise TypeError(f"evolve() can change {', '.join(allowed)}, not {sorted(unknown)}")
+    if "shape" in changes:
+        changes["shape"] = parse_shape(list(changes["shape"]), where="evolve(shape=...)")
+        if len(changes["shape"]) != len(metadata.shape):
+            raise MetadataError(f"evolve(shape=...): expected {len(metadata.shape)} dimensions, found {len(changes['shape'])}")
+    if "attributes" in changes:
+        changes["attributes"] = parse_attributes(changes["attributes"], where="evolve(attributes=...)")
+    return changes
 
 
 def parse_shape(value: Any, *, where: str, name: str = "shape", positive: bool = False) -> tuple[int, ...]:
