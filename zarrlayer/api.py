@@ -16,7 +16,7 @@ from zarrlayer.core.create import DEFAULT_FILL_VALUE, create_array_node, create_
 from zarrlayer.core.group import Group, make_node
 from zarrlayer.core.io import join_path
 from zarrlayer.core.io import set_values
-from zarrlayer.core.nodes import list_children, load_node
+from zarrlayer.core.nodes import NodeMetadata, list_children, load_node
 from zarrlayer.errors import ContainsArrayError, ContainsGroupError, ModeError, NodeNotFoundError
 from zarrlayer.format import ArrayMetadata, GroupMetadata, build_consolidated
 from zarrlayer.storage._base import Store
@@ -99,8 +99,18 @@ def _node_name(name: str | None, path: str | None) -> str | None:
     raise ValueError(f"give the array's location once: name={name!r} and path={path!r} differ")
 
 
-def _missing(store: Store, path: str, what: str) -> NodeNotFoundError:
-    return NodeNotFoundError(f"no {what} at path '{path}' in store {store.url}; use mode 'a' or 'w' to create one")
+def _existing(
+    store: Store, path: str, mode: str, zarr_format: int | None, use_consolidated: bool | None
+) -> NodeMetadata | None:
+    """The node to open, or None where `mode` says to create one ('w', 'w-', or 'a' on a missing node)."""
+    if mode in ("w", "w-"):
+        return None
+    try:
+        return load_node(store, path, zarr_format=zarr_format, use_consolidated=use_consolidated)
+    except NodeNotFoundError:
+        if mode != "a":
+            raise
+        return None
 
 
 def open_group(
@@ -117,16 +127,11 @@ def open_group(
     """Open the group at `path` ('r', 'r+', 'a'), or create one ('a' when missing, 'w', 'w-')."""
     mode = _default_mode(store, mode)
     zstore, node_path = _resolve(store, path=path, mode=mode, storage_options=storage_options, cache=cache)
-    if mode in ("w", "w-"):
+    metadata = _existing(zstore, node_path, mode, zarr_format, use_consolidated)
+    if metadata is None:
         return create_group_node(
             zstore, node_path, zarr_format=zarr_format, attributes=attributes, overwrite=mode == "w"
         )
-    try:
-        metadata = load_node(zstore, node_path, zarr_format=zarr_format, use_consolidated=use_consolidated)
-    except NodeNotFoundError:
-        if mode != "a":
-            raise
-        return create_group_node(zstore, node_path, zarr_format=zarr_format, attributes=attributes)
     if isinstance(metadata, ArrayMetadata):
         raise ContainsArrayError(
             f"expected a group at path '{node_path}' in store {zstore.url}, found an array"
@@ -152,14 +157,10 @@ def open_array(
     """Open the array at `path`; with 'w', 'w-' (or 'a' and a `shape`) create it from `create_kwargs`."""
     mode = _default_mode(store, mode)
     zstore, node_path = _resolve(store, path=path, mode=mode, storage_options=storage_options, cache=cache)
-    if mode in ("w", "w-"):
+    creates = mode != "a" or create_kwargs.get("shape") is not None or create_kwargs.get("data") is not None
+    metadata = _existing(zstore, node_path, mode if creates else "r+", zarr_format, False)
+    if metadata is None:
         return create_array_node(zstore, node_path, zarr_format=zarr_format, overwrite=mode == "w", **create_kwargs)
-    try:
-        metadata = load_node(zstore, node_path, zarr_format=zarr_format, use_consolidated=False)
-    except NodeNotFoundError:
-        if mode == "a" and (create_kwargs.get("shape") is not None or create_kwargs.get("data") is not None):
-            return create_array_node(zstore, node_path, zarr_format=zarr_format, **create_kwargs)
-        raise
     if isinstance(metadata, GroupMetadata):
         raise ContainsGroupError(f"expected an array at path '{node_path}' in store {zstore.url}, found a group")
     return Array(zstore, node_path, metadata)
@@ -180,13 +181,9 @@ def open(  # noqa: A001 - mirrors zarr.open
     mode = _default_mode(store, mode)
     zstore, node_path = _resolve(store, path=path, mode=mode, storage_options=storage_options, cache=cache)
     wants_array = kwargs.get("shape") is not None or kwargs.get("data") is not None
-    if mode not in ("w", "w-"):
-        try:
-            metadata = load_node(zstore, node_path, zarr_format=zarr_format, use_consolidated=use_consolidated)
-            return make_node(zstore, node_path, metadata)
-        except NodeNotFoundError:
-            if mode != "a":
-                raise
+    metadata = _existing(zstore, node_path, mode, zarr_format, use_consolidated)
+    if metadata is not None:
+        return make_node(zstore, node_path, metadata)
     if wants_array:
         return create_array_node(zstore, node_path, zarr_format=zarr_format, overwrite=mode == "w", **kwargs)
     return create_group_node(
