@@ -66,6 +66,8 @@ def _v2(**changes):
         (_v2(dtype="int32"), "byte order"),
         (_v2(dtype="<q9"), "dtype"),
         (_v2(dtype="|O"), "object codec"),
+        (_v2(dtype=[["a", "|O"], ["b", "<i4"]], fill_value=None), "object fields"),
+        (_v2(dtype=[["s", [["a", "<f8"], ["o", "|O"]]]], fill_value=None), "object fields"),
         (_v2(order="K"), "order"),
         (_v2(dimension_separator="-"), "dimension_separator"),
         (_v2(fill_value="NaN"), "fill_value"),
@@ -219,6 +221,8 @@ def test_bad_build_options():
         build_array_metadata(zarr_format=2, shape=(4,), chunks=(2,), shards=(4,), dtype="i4")
     with pytest.raises(MetadataError, match="data type"):
         build_array_metadata(zarr_format=3, shape=(4,), chunks=(2,), dtype="not-a-dtype")
+    with pytest.raises(MetadataError, match="object fields"):
+        build_array_metadata(zarr_format=2, shape=(4,), chunks=(2,), dtype=[("a", "O"), ("b", "<i4")])
     with pytest.raises(MetadataError, match="fill_value|fit"):
         build_array_metadata(zarr_format=3, shape=(4,), chunks=(2,), dtype="u1", fill_value=-1)
     with pytest.raises(CodecError, match="at most one"):

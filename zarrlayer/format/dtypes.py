@@ -154,7 +154,14 @@ def parse_dtype_v2(value: Any, *, object_codec: str | None, where: str) -> DataT
         return DataType(dt, "bytes" if kind == "bytes" else "string", "", object_codec)
     if dt.kind not in "biufcMmSUV":
         raise MetadataError(f"{where}: unsupported dtype {value!r}")
-    return DataType(dt, "fixed", "")
+    return DataType(_no_object_fields(dt, where), "fixed", "")
+
+
+def _no_object_fields(dt: np.dtype, where: str) -> np.dtype:
+    """Structured dtypes hold fixed-size values only: an object field would store memory addresses."""
+    if dt.hasobject:
+        raise MetadataError(f"{where}: a structured dtype may not have object fields (they have no byte encoding), found {dt}")
+    return dt
 
 
 def _field(f: Any) -> tuple[Any, ...]:
@@ -181,6 +188,7 @@ def data_type_from_user(dtype: Any, *, zarr_format: Literal[2, 3], where: str = 
         raise MetadataError(f"{where}: not a data type: {dtype!r}") from None
     if dt.kind == "O":
         raise MetadataError(f"{where}: object dtype is ambiguous; use dtype=str or dtype=bytes")
+    _no_object_fields(dt, where)
     if zarr_format == 3:
         if dt.fields is not None:
             raise MetadataError(f"{where}: structured dtypes are not supported by Zarr v3, found {dt}")
