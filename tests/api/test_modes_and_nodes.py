@@ -187,11 +187,19 @@ def test_attributes_persist_and_bad_ones_change_nothing(tmp_path):
     g.attrs.put({"only": True})
     assert dict(zarrlayer.open_group(str(tmp_path), mode="r").attrs) == {"only": True}
     before = (tmp_path / "zarr.json").read_bytes()
-    with pytest.raises((TypeError, ValueError)):
+    with pytest.raises(MetadataError, match=r"node '' in store file://.*not JSON serializable"):
         g.attrs["bad"] = object()
     assert (tmp_path / "zarr.json").read_bytes() == before and dict(g.attrs) == {"only": True}
     arr = zarrlayer.create_array(str(tmp_path), name="v2", shape=(2,), dtype="i4", zarr_format=2)
     arr.attrs["units"] = "m"
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    with pytest.raises(MetadataError, match="node 'v2'.*int64"):
+        arr.attrs["n"] = np.int64(3)
+    for create in (lambda: zarrlayer.create_group(str(tmp_path), path="g", attributes={"x": {1, 2}}),
+                   lambda: zarrlayer.create_array(str(tmp_path), name="a", shape=(1,), dtype="i4", attributes={"x": b"b"})):
+        with pytest.raises(MetadataError, match="JSON"):
+            create()
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == files
     assert dict(zarrlayer.open_array(str(tmp_path), path="v2", mode="r").attrs) == {"units": "m"}
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from zarrlayer import config
 from zarrlayer.core.array import Array, _parse_shape
 from zarrlayer.core.io import delete_keys, join_path
-from zarrlayer.core.nodes import ensure_parents, node_exists, write_metadata
+from zarrlayer.core.nodes import encode_metadata, ensure_parents, node_exists, write_metadata
 from zarrlayer.core.sync import sync
 from zarrlayer.errors import ContainsArrayError, ContainsGroupError, ModeError, ReadOnlyError
 from zarrlayer.format import (
@@ -113,7 +113,7 @@ def create_group_node(
 
     zarr_format = _format(zarr_format)
     metadata = GroupMetadata(zarr_format=zarr_format, attributes=dict(attributes or {}))
-    metadata.to_documents()  # bad attributes fail here, before anything is written
+    encode_metadata(store, path, metadata)  # bad attributes fail here, before anything is written
     if store.read_only:
         raise ReadOnlyError(f"cannot create a group at '{path}': store {store.url} is read-only")
     _prepare(store, path, overwrite)
@@ -181,7 +181,7 @@ def create_array_node(
     )
     if fill_value is None and zarr_format == 2:
         metadata = _null_fill(metadata, path)
-    metadata.to_documents()
+    encode_metadata(store, path, metadata)  # bad attributes fail here, before anything is written
     if store.read_only:
         raise ReadOnlyError(f"cannot create an array at '{path}': store {store.url} is read-only")
     _prepare(store, path, overwrite)

@@ -33,6 +33,7 @@ from zarrlayer.storage._base import Store
 
 __all__ = [
     "NodeMetadata",
+    "encode_metadata",
     "ensure_parents",
     "list_children",
     "list_dir",
@@ -133,9 +134,17 @@ def node_exists(store: Store, path: str, zarr_format: int | None = None) -> Node
     return load_nodes(store, [path], zarr_format=zarr_format)[0]
 
 
+def encode_metadata(store: Store, path: str, metadata: NodeMetadata) -> dict[str, bytes]:
+    """The node's documents; MetadataError naming the node when they are not JSON (bad attributes)."""
+    try:
+        return metadata.to_documents()
+    except MetadataError as exc:
+        raise MetadataError(f"cannot write the metadata of node '{path}' in store {store.url}: {exc}") from None
+
+
 def write_metadata(store: Store, path: str, metadata: NodeMetadata) -> None:
     """Write the node's documents (and drop a stale v2 `.zattrs` when attributes are now empty)."""
-    documents = metadata.to_documents()
+    documents = encode_metadata(store, path, metadata)
     set_values(store, [(join_path(path, name), value) for name, value in documents.items()])
     if metadata.zarr_format == 2 and V2_ATTRS_KEY not in documents:
         delete_keys(store, [join_path(path, V2_ATTRS_KEY)])

@@ -45,4 +45,10 @@ def load_json(data: bytes | memoryview | str, *, path: str, document: str) -> di
 
 def dump_json(value: Any) -> bytes:
     """JSON as zarr-python writes its metadata documents: two-space indent, NaN allowed, UTF-8."""
-    return json.dumps(value, indent=2, allow_nan=True).encode("utf-8")
+    try:
+        return json.dumps(value, indent=2, allow_nan=True).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise MetadataError(
+            f"expected JSON values in the metadata (attributes may hold str, int, float, bool, None, lists and "
+            f"dicts with string keys), found {exc}"
+        ) from None
