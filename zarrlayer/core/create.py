@@ -92,12 +92,19 @@ def clear_node(store: Store, path: str) -> None:
     delete_keys(store, [join_path(path, n) for n in names])
 
 
-def _prepare(store: Store, path: str, overwrite: bool) -> None:
+def _write_new_node(store: Store, path: str, metadata: ArrayMetadata | GroupMetadata, overwrite: bool) -> None:
+    """Write `metadata` as a new node at `path` with its missing parents; every check comes before any write."""
+    encode_metadata(store, path, metadata)
+    kind = "an array" if isinstance(metadata, ArrayMetadata) else "a group"
+    if store.read_only:
+        raise ReadOnlyError(f"cannot create {kind} at '{path}': store {store.url} is read-only")
     existing = node_exists(store, path)
     if existing is not None:
         if not overwrite:
             refuse_existing(store, path, existing)
         clear_node(store, path)
+    ensure_parents(store, path, metadata.zarr_format)
+    write_metadata(store, path, metadata)
 
 
 def create_group_node(
@@ -113,12 +120,7 @@ def create_group_node(
 
     zarr_format = _format(zarr_format)
     metadata = GroupMetadata(zarr_format=zarr_format, attributes=dict(attributes or {}))
-    encode_metadata(store, path, metadata)  # bad attributes fail here, before anything is written
-    if store.read_only:
-        raise ReadOnlyError(f"cannot create a group at '{path}': store {store.url} is read-only")
-    _prepare(store, path, overwrite)
-    ensure_parents(store, path, zarr_format)
-    write_metadata(store, path, metadata)
+    _write_new_node(store, path, metadata, overwrite)
     return Group(store, path, metadata)
 
 
@@ -181,12 +183,7 @@ def create_array_node(
     )
     if fill_value is None and zarr_format == 2:
         metadata = _null_fill(metadata, path)
-    encode_metadata(store, path, metadata)  # bad attributes fail here, before anything is written
-    if store.read_only:
-        raise ReadOnlyError(f"cannot create an array at '{path}': store {store.url} is read-only")
-    _prepare(store, path, overwrite)
-    ensure_parents(store, path, zarr_format)
-    write_metadata(store, path, metadata)
+    _write_new_node(store, path, metadata, overwrite)
     array = Array(store, path, metadata)
     if data is not None and data.size:
         array[...] = data
