@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from zarrlayer.core.attributes import Attributes
 from zarrlayer.core.engine import read_plan, write_plan
 from zarrlayer.core.indexing import (
     ChunkPlan,
@@ -21,9 +20,9 @@ from zarrlayer.core.indexing import (
 )
 from zarrlayer.core.info import ArrayInfo
 from zarrlayer.core.io import ArrayLocation, delete_keys, fetch
+from zarrlayer.core.node import Node
 from zarrlayer.core.nodes import write_metadata
 from zarrlayer.core.sync import sync
-from zarrlayer.errors import ReadOnlyError
 from zarrlayer.format import ArrayMetadata
 from zarrlayer.storage._base import Store
 
@@ -34,51 +33,21 @@ _SERIALIZERS = {"bytes", "vlen-utf8", "vlen-bytes", "sharding_indexed"}
 _DOCUMENTS = {"zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata"}
 
 
-class Array:
+class Array(Node[ArrayMetadata]):
     """A Zarr array at `path` in `store`; reads return numpy arrays, writes take array-likes."""
 
+    _kind = "array"
+
     def __init__(self, store: Store, path: str, metadata: ArrayMetadata) -> None:
-        self._store = store
-        self._path = path.strip("/")
-        self._metadata = metadata
+        super().__init__(store, path, metadata)
         self._loc = ArrayLocation(store, self._path)
 
     # -- identity and metadata -------------------------------------------------------
-
-    @property
-    def store(self) -> Store:
-        """The store holding the array."""
-        return self._store
-
-    @property
-    def path(self) -> str:
-        """The array's path in the store ('' for the root)."""
-        return self._path
-
-    @property
-    def name(self) -> str:
-        """The array's absolute name in the hierarchy, e.g. '/foo/bar'."""
-        return "/" + self._path
-
-    @property
-    def basename(self) -> str:
-        """The last segment of the name."""
-        return self.name.split("/")[-1]
-
-    @property
-    def metadata(self) -> ArrayMetadata:
-        """The parsed metadata (a frozen ArrayV2Metadata or ArrayV3Metadata)."""
-        return self._metadata
 
     def __dask_tokenize__(self) -> tuple[object, ...]:
         """dask's deterministic name: store identity, path and metadata (cheap; no data read, no pickling)."""
         document = json.dumps(self._metadata.to_json(), sort_keys=True, default=str)
         return ("zarrlayer-array", self._store.__dask_tokenize__(), self._path, document)
-
-    @property
-    def read_only(self) -> bool:
-        """Whether writes raise ReadOnlyError."""
-        return self._store.read_only
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -136,11 +105,6 @@ class Array:
         return math.prod(self.cdata_shape)
 
     @property
-    def attrs(self) -> Attributes:
-        """The user attributes; every change is written to the store."""
-        return Attributes(self)
-
-    @property
     def filters(self) -> tuple[Any, ...]:
         """The array-to-array codecs (numcodecs objects for v2, JSON dicts for v3)."""
         return self._codec_groups()[0]
@@ -176,29 +140,8 @@ class Array:
         serializer = codecs[at] if at < len(codecs) else None
         return tuple(codecs[:at]), serializer, tuple(codecs[at + 1 :])
 
-    def _current_attributes(self) -> dict[str, Any]:
-        return self._metadata.attributes
-
-    def _replace_attributes(self, attributes: dict[str, Any]) -> None:
-        self._check_writable()
-        metadata = self._metadata.evolve(attributes=attributes)
-        write_metadata(self._store, self._path, metadata)
-        self._metadata = metadata
-
-    def update_attributes(self, new_attributes: dict[str, Any]) -> Array:
-        """Merge `new_attributes` into the attributes with one metadata write; returns self."""
-        self.attrs.update(new_attributes)
-        return self
-
-    def _check_writable(self) -> None:
-        if self.read_only:
-            raise ReadOnlyError(
-                f"array '{self._path}' in store {self._store.url} is read-only; open it with mode 'r+' or 'a' to write"
-            )
-
     def __repr__(self) -> str:
-        where = self._store.url + (f"/{self._path}" if self._path else "")
-        return f"<Array {where} shape={self.shape} dtype={self.dtype}>"
+        return f"<Array {self._where()} shape={self.shape} dtype={self.dtype}>"
 
     def __len__(self) -> int:
         if not self.shape:

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from zarrlayer.core.array import Array
-from zarrlayer.core.attributes import Attributes
 from zarrlayer.core.create import clear_node, create_array_node, create_group_node
 from zarrlayer.core.info import GroupInfo
 from zarrlayer.core.io import join_path
-from zarrlayer.core.nodes import NodeMetadata, list_children, load_nodes, with_store, write_metadata
-from zarrlayer.errors import ContainsArrayError, ContainsGroupError, MemberNotFoundError, ReadOnlyError, ZarrlayerError
+from zarrlayer.core.node import Node
+from zarrlayer.core.nodes import NodeMetadata, list_children, load_nodes, with_store
+from zarrlayer.errors import ContainsArrayError, ContainsGroupError, MemberNotFoundError, ZarrlayerError
 from zarrlayer.format import ArrayMetadata, GroupMetadata
 from zarrlayer.storage._base import Store
 
@@ -25,78 +25,13 @@ def make_node(store: Store, path: str, metadata: NodeMetadata) -> Array | Group:
     return Group(store, path, metadata)
 
 
-class Group:
+class Group(Node[GroupMetadata]):
     """A Zarr group at `path` in `store`."""
 
-    def __init__(self, store: Store, path: str, metadata: GroupMetadata) -> None:
-        self._store = store
-        self._path = path.strip("/")
-        self._metadata = metadata
-
-    # -- identity ------------------------------------------------------------------------
-
-    @property
-    def store(self) -> Store:
-        """The store holding the group."""
-        return self._store
-
-    @property
-    def path(self) -> str:
-        """The group's path in the store ('' for the root)."""
-        return self._path
-
-    @property
-    def name(self) -> str:
-        """The group's absolute name, e.g. '/foo' ('/' for the root)."""
-        return "/" + self._path
-
-    @property
-    def basename(self) -> str:
-        """The last segment of the name ('' for the root)."""
-        return self.name.split("/")[-1]
-
-    @property
-    def metadata(self) -> GroupMetadata:
-        """The parsed group metadata (with `consolidated` members when read from consolidated metadata)."""
-        return self._metadata
-
-    @property
-    def zarr_format(self) -> int:
-        """2 or 3."""
-        return self._metadata.zarr_format
-
-    @property
-    def read_only(self) -> bool:
-        """Whether writes raise ReadOnlyError."""
-        return self._store.read_only
-
-    @property
-    def attrs(self) -> Attributes:
-        """The user attributes; every change is written to the store."""
-        return Attributes(self)
-
-    def _current_attributes(self) -> dict[str, Any]:
-        return self._metadata.attributes
-
-    def _replace_attributes(self, attributes: dict[str, Any]) -> None:
-        self._check_writable()
-        metadata = self._metadata.evolve(attributes=attributes)
-        write_metadata(self._store, self._path, metadata)
-        self._metadata = metadata
-
-    def update_attributes(self, new_attributes: dict[str, Any]) -> Group:
-        """Merge `new_attributes` into the attributes with one metadata write; returns self."""
-        self.attrs.update(new_attributes)
-        return self
-
-    def _check_writable(self) -> None:
-        if self.read_only:
-            raise ReadOnlyError(
-                f"group '{self._path}' in store {self._store.url} is read-only; open it with mode 'r+' or 'a' to write"
-            )
+    _kind = "group"
 
     def __repr__(self) -> str:
-        return f"<Group {self._store.url}{'/' + self._path if self._path else ''}>"
+        return f"<Group {self._where()}>"
 
     # -- members -------------------------------------------------------------------------
 
