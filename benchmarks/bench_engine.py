@@ -30,9 +30,9 @@ from common import (  # noqa: E402
     CaseResult,
     Contestant,
     add_common_args,
-    format_seconds,
     format_table,
     print_flush,
+    print_progress,
     resolve_runs,
     run_case,
     save_results,
@@ -339,33 +339,33 @@ def main(argv: list[str] | None = None) -> int:
         if "1" in wanted:
             results.append(_read_case(big_label, root / "big", big, sizes.big_chunks, None, Ellipsis,
                                       runs, warmup, target=2.5, floor_target=1.5))
-            _progress(results[-1])
+            print_progress(results[-1])
         if "2" in wanted:
             _zarr_write(root / "small", small, sizes.small_chunks)
             results.append(_read_case(small_label, root / "small", small, sizes.small_chunks, None, Ellipsis,
                                       runs, warmup, target=8.0))
-            _progress(results[-1])
+            print_progress(results[-1])
         if "3" in wanted:
             _zarr_write(root / "sharded", sharded, sizes.inner, sizes.shards)
             where = f"{_shape(sizes.shards)} shards of {_shape(sizes.inner)}"
             results.append(_read_case(f"sharded full read, {where}", root / "sharded", sharded, sizes.inner,
                                       sizes.shards, Ellipsis, runs, warmup, target=5.0))
-            _progress(results[-1])
+            print_progress(results[-1])
             window = ", ".join(f"{s.start}:{s.stop}" for s in sizes.window)
             results.append(_read_case(f"sharded window [{window}]", root / "sharded", sharded, sizes.inner,
                                       sizes.shards, sizes.window, runs, warmup, target=4.0))
-            _progress(results[-1])
+            print_progress(results[-1])
         if "4" in wanted:
             results.append(_write_case(f"write {_shape(sizes.big)} in {_shape(sizes.big_chunks)}", root, big,
                                        sizes.big_chunks, runs, warmup, target=2.0))
-            _progress(results[-1])
+            print_progress(results[-1])
             results.append(_write_case(f"write {_shape(sizes.small)} in {_shape(sizes.small_chunks)}", root, small,
                                        sizes.small_chunks, runs, warmup, target=2.0))
-            _progress(results[-1])
+            print_progress(results[-1])
         if "5" in wanted:
             results.append(_group_case(f"open consolidated group of {sizes.group_arrays} arrays + list",
                                        root / "group", sizes.group_arrays, runs, warmup, target=5.0))
-            _progress(results[-1])
+            print_progress(results[-1])
         if "mem" in wanted:
             memory = _memory_case(root / "big", big.nbytes)
     if results:
@@ -378,11 +378,6 @@ def main(argv: list[str] | None = None) -> int:
                         directory=args.results_dir)
     print_flush(f"results: {path}")
     return 0
-
-
-def _progress(result: CaseResult) -> None:
-    medians = ", ".join(f"{name} {format_seconds(result.median(name))}" for name in result.samples)
-    print_flush(f"  {result.case}: {medians}")
 
 
 def _shape(shape: tuple[int, ...]) -> str:

@@ -26,9 +26,9 @@ from common import (  # noqa: E402
     CaseResult,
     Contestant,
     add_common_args,
-    format_seconds,
     format_table,
     print_flush,
+    print_progress,
     resolve_runs,
     run_case,
     save_results,
@@ -137,11 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         if "open" in wanted:
             results.append(_case(f"open consolidated dataset of {n_vars} variables",
                                  lambda e: lambda: _open(many, e), fast_runs, fast_warmup, 2.0, n_vars))
-            _progress(results[-1])
+            print_progress(results[-1])
         if "load" in wanted:
             results.append(_case(f"open + load {n_vars} variables",
                                  lambda e: lambda: _open(many, e).load(), fast_runs, fast_warmup, 2.0, n_vars))
-            _progress(results[-1])
+            print_progress(results[-1])
         if "mean" in wanted:
             _write(big_array(size), big)
             means = {name: _mean(big, engine) for name, engine in ENGINES.items()}
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise AssertionError(f"the engines disagree on the mean: {means}")
             results.append(_case(f"dask mean of a {size} MiB array (1 MiB chunks, chunks={{}})",
                                  lambda e: lambda: _mean(big, e), runs, warmup, 1.5))
-            _progress(results[-1])
+            print_progress(results[-1])
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print_flush(f"\n{NAME}: medians of interleaved runs: {fast_runs} (after {fast_warmup} warm-up) for open/load, "
@@ -159,11 +159,6 @@ def main(argv: list[str] | None = None) -> int:
                         directory=args.results_dir)
     print_flush(f"results: {path}")
     return 0
-
-
-def _progress(result: CaseResult) -> None:
-    medians = ", ".join(f"{name} {format_seconds(result.median(name))}" for name in result.samples)
-    print_flush(f"  {result.case}: {medians}")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ __all__ = [
     "load_results",
     "plot_results",
     "print_flush",
+    "print_progress",
     "resolve_runs",
     "run_case",
     "save_results",
@@ -355,8 +356,13 @@ def resolve_runs(args: argparse.Namespace) -> tuple[int, int]:
     return runs, warmup
 
 
-
 def print_flush(*parts: object) -> None:
     """print() that shows up at once when stdout is a pipe (run_all streams it)."""
     print(*parts, flush=True, file=sys.stdout)
+
+
+def print_progress(result: CaseResult) -> None:
+    """One line per finished case, its median per contestant, so a long run shows where it is."""
+    medians = ", ".join(f"{name} {format_seconds(result.median(name))}" for name in result.samples)
+    print_flush(f"  {result.case}: {medians}")
 
