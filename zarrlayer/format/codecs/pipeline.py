@@ -64,6 +64,7 @@ class ChunkCodecPipeline:
             and self.dtype.kind != "O"
         )
         self._into = self._plain and (not self.bytes_bytes or self.bytes_bytes[0].supports_out)
+        self._direct = self._plain  # whether decode_into may fill a caller's buffer
 
     def _resolve(self, shape: tuple[int, ...]) -> tuple[tuple[Spec, ...], Spec]:
         specs = []
@@ -82,8 +83,11 @@ class ChunkCodecPipeline:
         """The v3 `codecs` list."""
         return [codec.to_json() for codec in self.codecs]
 
+    def _names(self) -> list[str]:
+        return [c.name for c in self.codecs]
+
     def __repr__(self) -> str:
-        return f"ChunkCodecPipeline({[c.name for c in self.codecs]}, shape={self.shape}, dtype={self.dtype})"
+        return f"ChunkCodecPipeline({self._names()}, shape={self.shape}, dtype={self.dtype})"
 
     def decode(self, data: Buffer, shape: tuple[int, ...]) -> np.ndarray:
         """The chunk of exactly `shape` (metadata dtype, C order); may be a read-only view."""
@@ -102,19 +106,22 @@ class ChunkCodecPipeline:
         except ZarrlayerError:
             raise
         except Exception as exc:  # numcodecs and zlib raise many types on corrupt input
-            raise ChunkDecodeError(f"cannot decode chunk with {[c.name for c in self.codecs]}: {type(exc).__name__}: {exc}") from None
+            raise self._decode_error(exc) from None
 
     def decode_into(self, data: Buffer, out: np.ndarray) -> bool:
         """Decode straight into `out` (C-contiguous, right shape and dtype); False when this pipeline cannot."""
-        if not self._plain or out.dtype != self.dtype or not out.flags.c_contiguous:
+        if not self._direct or out.dtype != self.dtype or not out.flags.c_contiguous:
             return False
         try:
             self._decode_into(data, out)
         except ZarrlayerError:
             raise
         except Exception as exc:
-            raise ChunkDecodeError(f"cannot decode chunk with {[c.name for c in self.codecs]}: {type(exc).__name__}: {exc}") from None
+            raise self._decode_error(exc) from None
         return True
+
+    def _decode_error(self, exc: Exception) -> ChunkDecodeError:
+        return ChunkDecodeError(f"cannot decode chunk with {self._names()}: {type(exc).__name__}: {exc}")
 
     def _decode_into(self, data: Buffer, out: np.ndarray) -> None:
         if not self.bytes_bytes:

@@ -40,6 +40,7 @@ class V2CodecPipeline(ChunkCodecPipeline):
         self._plain = not self.filters and dtype.kind != "O" and (order == "C" or len(shape) <= 1)
         cid = compressor.codec_id if compressor is not None else None
         self._into = self._plain and cid in (None, "blosc", "zstd")
+        self._direct = self._into
         self._blosc = cid == "blosc"
 
     @property
@@ -73,7 +74,7 @@ class V2CodecPipeline(ChunkCodecPipeline):
         except ZarrlayerError:
             raise
         except Exception as exc:
-            raise ChunkDecodeError(f"cannot decode chunk with {self._names()}: {type(exc).__name__}: {exc}") from None
+            raise self._decode_error(exc) from None
 
     def _to_array(self, data: Any, shape: tuple[int, ...]) -> np.ndarray:
         count = math.prod(shape)
@@ -91,17 +92,6 @@ class V2CodecPipeline(ChunkCodecPipeline):
         if arr.size != count:
             raise ChunkDecodeError(f"expected {count} items for a {shape} chunk, found {arr.size}")
         return arr.reshape(shape, order=self.order)
-
-    def decode_into(self, data: Buffer, out: np.ndarray) -> bool:
-        if not self._into or out.dtype != self.dtype or not out.flags.c_contiguous:
-            return False
-        try:
-            self._decode_into(data, out)
-        except ZarrlayerError:
-            raise
-        except Exception as exc:
-            raise ChunkDecodeError(f"cannot decode chunk with {self._names()}: {type(exc).__name__}: {exc}") from None
-        return True
 
     def _decode_into(self, data: Buffer, out: np.ndarray) -> None:
         codec = self.compressor
