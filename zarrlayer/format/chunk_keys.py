@@ -32,6 +32,11 @@ def parse_chunk_key_encoding(value: Any, *, where: str) -> ChunkKeyEncoding:
     """Parse a v3 `chunk_key_encoding` (or a user's `{"name", "separator"}` shorthand)."""
     if isinstance(value, ChunkKeyEncoding):
         return value
+    if type(value) is dict and len(value) == 2 and type(config := value.get("configuration")) is dict and len(config) == 1:
+        name, separator = value.get("name"), config.get("separator")
+        known = _CANONICAL.get((name, separator)) if type(name) is str and type(separator) is str else None
+        if known is not None:  # the usual document: one shared instance per encoding
+            return known
     if not isinstance(value, dict) or value.get("name") not in ("default", "v2"):
         raise MetadataError(f"{where}: chunk_key_encoding must be an object named 'default' or 'v2', found {value!r}")
     name = value["name"]
@@ -42,3 +47,6 @@ def parse_chunk_key_encoding(value: Any, *, where: str) -> ChunkKeyEncoding:
     if separator not in ("/", "."):
         raise MetadataError(f"{where}: chunk key separator must be '/' or '.', found {separator!r}")
     return ChunkKeyEncoding(name, separator)
+
+
+_CANONICAL = {(n, sep): ChunkKeyEncoding(n, sep) for n in ("default", "v2") for sep in ("/", ".")}  # type: ignore[arg-type]
