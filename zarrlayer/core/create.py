@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -23,8 +22,8 @@ from zarrlayer.format import (
     ArrayMetadata,
     GroupMetadata,
     build_array_metadata,
-    parse_node_metadata,
 )
+from zarrlayer.format.build import DEFAULT_FILL_VALUE
 from zarrlayer.storage._base import Store
 
 __all__ = [
@@ -36,15 +35,6 @@ __all__ = [
     "refuse_existing",
 ]
 
-
-class _DefaultFill:
-    """The `fill_value` of a caller who gave none (explicit None means a null fill in v2, as in zarr-python)."""
-
-    def __repr__(self) -> str:
-        return "DEFAULT_FILL_VALUE"
-
-
-DEFAULT_FILL_VALUE: Any = _DefaultFill()
 
 _TARGET_MIN = 128 * 1024
 _TARGET_MAX = 64 * 1024 * 1024
@@ -172,7 +162,7 @@ def create_array_node(
         dtype=dtype,
         chunks=chunks,
         shards=tuple(shards) if shards is not None else None,
-        fill_value=None if fill_value is DEFAULT_FILL_VALUE else fill_value,
+        fill_value=fill_value,
         compressors=compressors,
         filters=filters,
         serializer=serializer,
@@ -181,22 +171,11 @@ def create_array_node(
         attributes=attributes,
         chunk_key_encoding=chunk_key_encoding,
     )
-    if fill_value is None and zarr_format == 2:
-        metadata = _null_fill(metadata, path)
     _write_new_node(store, path, metadata, overwrite)
     array = Array(store, path, metadata)
     if data is not None and data.size:
         array[...] = data
     return array
-
-
-def _null_fill(metadata: ArrayMetadata, path: str) -> ArrayMetadata:
-    """The v2 metadata with `fill_value: null` (zarr-python writes it for an explicit fill_value=None)."""
-    documents = dict(metadata.to_documents())
-    zarray = json.loads(documents[V2_ARRAY_KEY])
-    zarray["fill_value"] = None
-    documents[V2_ARRAY_KEY] = json.dumps(zarray).encode()
-    return parse_node_metadata(documents, path=path)  # type: ignore[return-value]
 
 
 def _resolve_chunks(chunks: Any, shards: Any, shape: tuple[int, ...], dtype: Any) -> tuple[int, ...]:

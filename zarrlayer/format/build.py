@@ -20,7 +20,17 @@ from zarrlayer.format.metadata import ArrayMetadata
 from zarrlayer.format.metadata_v2 import codec_config_v2, parse_array_v2
 from zarrlayer.format.metadata_v3 import parse_array_v3, parse_shape
 
-__all__ = ["build_array_metadata"]
+__all__ = ["DEFAULT_FILL_VALUE", "build_array_metadata"]
+
+
+class _DefaultFill:
+    """The `fill_value` of a caller who gave none (explicit None means a null fill in v2, as in zarr-python)."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT_FILL_VALUE"
+
+
+DEFAULT_FILL_VALUE: Any = _DefaultFill()
 
 _WHERE = "create_array"
 
@@ -32,7 +42,7 @@ def build_array_metadata(
     dtype: Any,
     chunks: Sequence[int],
     shards: Sequence[int] | None = None,
-    fill_value: Any = None,
+    fill_value: Any = DEFAULT_FILL_VALUE,
     compressors: Any = "auto",
     filters: Any = "auto",
     serializer: Any = "auto",
@@ -41,7 +51,11 @@ def build_array_metadata(
     attributes: dict[str, Any] | None = None,
     chunk_key_encoding: Any = None,
 ) -> ArrayMetadata:
-    """The metadata of a new array; codecs may be numcodecs objects, v3 JSON dicts or lists of those."""
+    """The metadata of a new array; codecs may be numcodecs objects, v3 JSON dicts or lists of those.
+
+    Without `fill_value` the data type's default is used (0, False, NaT, ""...); an explicit
+    None is a null fill in v2 (as zarr-python writes it) and the default in v3.
+    """
     if zarr_format not in (2, 3):
         raise MetadataError(f"{_WHERE}: zarr_format must be 2 or 3, found {zarr_format!r}")
     shape_t = parse_shape(list(shape), where=_WHERE)
@@ -135,7 +149,11 @@ def _document_v3(
     serializer: Any,
     chunk_key_encoding: Any,
 ) -> dict[str, Any]:
-    fill = default_fill_value(data_type) if fill_value is None else coerce_fill_value(fill_value, data_type, where=_WHERE)
+    fill = (
+        default_fill_value(data_type)
+        if fill_value is None or fill_value is DEFAULT_FILL_VALUE
+        else coerce_fill_value(fill_value, data_type, where=_WHERE)
+    )
     if _is_auto(compressors):
         compressors = [{"name": "zstd", "configuration": {"level": 0, "checksum": False}}]
     codecs = [_codec_json_v3(c, data_type) for c in _as_list(None if _is_auto(filters) else filters)]
@@ -185,7 +203,10 @@ def _document_v2(
     order: Any,
     chunk_key_encoding: Any,
 ) -> dict[str, Any]:
-    fill = default_fill_value(data_type) if fill_value is None else coerce_fill_value(fill_value, data_type, where=_WHERE)
+    if fill_value is DEFAULT_FILL_VALUE:
+        fill = default_fill_value(data_type)
+    else:
+        fill = None if fill_value is None else coerce_fill_value(fill_value, data_type, where=_WHERE)
     if _is_auto(compressors):
         compressors = [{"id": "zstd", "level": 0}]
     compressor_list = [_codec_json_v2(c) for c in _as_list(compressors)]
@@ -207,7 +228,7 @@ def _document_v2(
         "shape": list(shape),
         "chunks": list(chunks),
         "dtype": data_type.to_json_v2(),
-        "fill_value": encode_fill_value(fill, data_type, zarr_format=2),
+        "fill_value": None if fill is None else encode_fill_value(fill, data_type, zarr_format=2),
         "order": order or "C",
         "filters": filter_list or None,
         "dimension_separator": separator,
