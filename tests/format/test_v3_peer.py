@@ -212,3 +212,35 @@ def test_numcodecs_array_filters(dtype, filters, data):
     decoded = meta.codecs.decode(stored["a/c/0"], (12,))
     np.testing.assert_array_equal(decoded, peer[...])
     assert meta.codecs.encode(decoded) == stored["a/c/0"]
+
+
+def test_alike_documents_share_parsed_structure_but_not_what_differs() -> None:
+    """The structure memo of parse_array_v3 reuses codecs yet keeps each document's own values."""
+    import json as _json
+
+    from zarrlayer.errors import MetadataError
+    from zarrlayer.format import parse_node_metadata
+
+    base = {
+        "zarr_format": 3, "node_type": "array", "shape": [4], "data_type": "float32",
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [2]}},
+        "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+        "fill_value": 0.0, "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}],
+        "attributes": {"a": 1},
+    }
+
+    def parse(**changes):
+        return parse_node_metadata({"zarr.json": _json.dumps({**base, **changes}).encode()}, path="p")
+
+    first, second = parse(), parse(attributes={"b": 2}, dimension_names=["x"])
+    assert first.codecs is second.codecs
+    assert (first.attributes, second.attributes) == ({"a": 1}, {"b": 2})
+    assert (first.dimension_names, second.dimension_names) == (None, ("x",))
+    negative = parse(fill_value=-0.0).fill_value
+    assert np.signbit(negative) and not np.signbit(first.fill_value)
+    assert parse(fill_value="NaN").fill_value != parse(fill_value="NaN").fill_value  # NaN, not a cached 0
+    assert parse(shape=[1]).shape == (1,)
+    with pytest.raises(MetadataError):
+        parse(shape=[True])  # equal to [1] as a key, still refused
+    with pytest.raises(MetadataError):
+        parse(dimension_names=["x", "y"])  # checked per document, against the shared shape

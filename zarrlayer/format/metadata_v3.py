@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from zarrlayer import config as _settings
 from zarrlayer.errors import CodecError, MetadataError, UnsupportedFeatureError
 from zarrlayer.format.chunk_keys import ChunkKeyEncoding, parse_chunk_key_encoding
 from zarrlayer.format.codecs.chain import pipeline_from_json
@@ -171,9 +172,78 @@ def _dimension_names(value: Any, ndim: int, where: str) -> tuple[str | None, ...
     return tuple(value)
 
 
+_STRUCTURE_MEMO_SIZE = 512
+_structure_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_PLAIN_FILLS = (int, float, str, bool)
+
+
+def _structure_key(document: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A hashable key of everything but attributes and dimension names, for plain documents only.
+
+    Plain: only known fields, a str data type, a scalar fill value, the regular grid and a
+    chunk key encoding in their usual form. Anything else (extensions, complex fills...) is
+    parsed in full every time.
+    """
+    try:
+        grid, encoding, fill = document["chunk_grid"], document["chunk_key_encoding"], document["fill_value"]
+        if not (
+            document.keys() <= _ARRAY_KEYS
+            and not document.get("storage_transformers")
+            and type(document["data_type"]) is str
+            and type(fill) in _PLAIN_FILLS
+            and grid.keys() == {"name", "configuration"} and grid["configuration"].keys() == {"chunk_shape"}
+            and encoding.keys() == {"name", "configuration"} and encoding["configuration"].keys() == {"separator"}
+        ):
+            return None
+        shape, chunks = tuple(document["shape"]), tuple(grid["configuration"]["chunk_shape"])
+        if not all(type(v) is int for v in shape + chunks):  # True == 1: bools must not hit an int entry
+            return None
+        key = (
+            shape, document["data_type"], grid["name"], chunks,
+            encoding["name"], encoding["configuration"]["separator"], type(fill),
+            repr(fill) if type(fill) is float else fill,  # -0.0 == 0.0, yet they are different fill values
+            repr(document["codecs"]), _settings.get().allow_unsafe_codecs,
+        )
+        hash(key)
+        return key
+    except (KeyError, TypeError, AttributeError):
+        return None
+
+
 def parse_array_v3(document: dict[str, Any], *, path: str) -> ArrayV3Metadata:
-    """Validate and parse a v3 array document."""
+    """Validate and parse a v3 array document.
+
+    The part shared by alike arrays (shape, data type, grid, keys, fill, codecs: all
+    immutable once parsed) is parsed once per distinct plain document and reused, so a
+    consolidated group of many alike arrays costs little more than its JSON.
+    """
     at = where(path, V3_METADATA_KEY)
+    key = _structure_key(document)
+    structure = _structure_memo.get(key) if key is not None else None
+    if structure is None:
+        parsed = _parse_full(document, at)
+        if key is not None:
+            if len(_structure_memo) >= _STRUCTURE_MEMO_SIZE:
+                _structure_memo.clear()
+            _structure_memo[key] = (
+                parsed.shape, parsed.data_type, parsed.chunk_grid_shape, parsed.chunk_key_encoding,
+                parsed.fill_value, parsed.codecs,
+            )
+        return parsed
+    shape, data_type, chunks, encoding, fill_value, codecs = structure
+    return ArrayV3Metadata(
+        shape=shape,
+        data_type=data_type,
+        chunk_grid_shape=chunks,
+        chunk_key_encoding=encoding,
+        fill_value=fill_value,
+        codecs=codecs,
+        attributes=parse_attributes(document.get("attributes", {}), where=at),
+        dimension_names=_dimension_names(document.get("dimension_names"), len(shape), at),
+    )
+
+
+def _parse_full(document: dict[str, Any], at: str) -> ArrayV3Metadata:
     for key in ("shape", "data_type", "chunk_grid", "chunk_key_encoding", "fill_value", "codecs"):
         if key not in document:
             raise MetadataError(f"{at}: an array document needs {key!r}, which is missing")
