@@ -1,4 +1,4 @@
-"""Decode the shared v2 arrays written by zarr-python 2 chunk by chunk and compare with the reference image."""
+"""Decode the v2 arrays written by zarr-python 2 chunk by chunk and compare with the reference image."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import pytest
 
 from zarrlayer.format import ArrayV2Metadata, parse_node_metadata
 
-ROOT = Path(__file__).resolve().parents[3] / "shared" / "interop" / "zarr_implementations"
-if not ROOT.exists():
-    ROOT = Path("/work/shared/interop/zarr_implementations")
+ROOT = Path(__file__).resolve().parents[1] / "data" / "zarr_implementations"
 GROUP = ROOT / "examples" / "zarr.zr"
 
 

@@ -13,15 +13,15 @@ import zarrlayer
 from zarrlayer.errors import ReadOnlyError
 
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "interop" / "zarr_implementations"
-EXAMPLE = SHARED / "examples" / "zarr.zr"
-IMAGE = SHARED / "data" / "reference_image.png"
+DATA = Path(__file__).resolve().parents[1] / "data" / "zarr_implementations"
+EXAMPLE = DATA / "examples" / "zarr.zr"
+IMAGE = DATA / "data" / "reference_image.png"
 
 
 @pytest.fixture(scope="module")
 def reference() -> np.ndarray:
     assert EXAMPLE.is_dir() and IMAGE.is_file(), (
-        f"expected the shared interop data at {SHARED} (../shared next to the repository)"
+        f"expected the zarr_implementations data in the repository at {DATA} (see tests/data/README.md)"
     )
     return np.asarray(Image.open(IMAGE))
 
