@@ -54,8 +54,8 @@ class RemoteStoreError(StoreError):
     """A remote request failed, after retries where the failure was transient."""
 
 
-class NodeNotFoundError(ZarrlayerError, FileNotFoundError):
-    """No array or group (or no store location) where one was expected."""
+class NodeNotFoundError(ZarrlayerError, FileNotFoundError, ValueError):
+    """No array or group (or no store location) where one was expected (a ValueError too, as in zarr-python)."""
 
 
 class MemberNotFoundError(ZarrlayerError, KeyError):
@@ -65,8 +65,8 @@ class MemberNotFoundError(ZarrlayerError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class NodeExistsError(ZarrlayerError, FileExistsError):
-    """An array or group exists where the mode forbids one."""
+class NodeExistsError(ZarrlayerError, FileExistsError, ValueError):
+    """An array or group exists where the mode forbids one (a ValueError too, as zarr-python's Contains*Error)."""
 
 
 class ContainsArrayError(NodeExistsError):

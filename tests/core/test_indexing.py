@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zarrlayer.core.indexing import basic_plan, orthogonal_plan, plan_for_getitem, vectorized_plan
+from zarrlayer.core.indexing import basic_plan, orthogonal_plan, vectorized_plan
 from zarrlayer.errors import BoundsCheckError
 
 DATA = np.arange(10 * 7 * 5).reshape(10, 7, 5)
@@ -76,7 +76,7 @@ def test_points_and_mask_match_numpy():
     grid = (np.array([[1, 2], [3, 4]]), np.array([[0, 1], [2, 3]]), np.array([[4, 3], [2, 1]]))
     assert np.array_equal(_apply(DATA, CHUNKS, vectorized_plan(grid, DATA.shape, CHUNKS)), DATA[grid])
     mask = DATA % 3 == 0
-    assert np.array_equal(_apply(DATA, CHUNKS, plan_for_getitem(mask, DATA.shape, CHUNKS)), DATA[mask])
+    assert np.array_equal(_apply(DATA, CHUNKS, vectorized_plan((mask,), DATA.shape, CHUNKS)), DATA[mask])
 
 
 def test_whole_chunks_are_marked_complete_and_edges_too():

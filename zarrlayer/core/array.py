@@ -10,12 +10,13 @@ from typing import Any
 import numpy as np
 
 from zarrlayer.core.engine import read_plan, write_plan
+from zarrlayer.core.getitem import parse_getitem
 from zarrlayer.core.indexing import (
     ChunkPlan,
     basic_plan,
+    block_to_basic,
     is_basic_selection,
     orthogonal_plan,
-    plan_for_getitem,
     vectorized_plan,
 )
 from zarrlayer.core.info import ArrayInfo
@@ -23,6 +24,7 @@ from zarrlayer.core.io import ArrayLocation, delete_keys, fetch
 from zarrlayer.core.node import Node
 from zarrlayer.core.nodes import write_metadata
 from zarrlayer.core.sync import sync
+from zarrlayer.errors import BoundsCheckError
 from zarrlayer.format import ArrayMetadata
 from zarrlayer.storage._base import Store
 
@@ -162,42 +164,106 @@ class Array(Node[ArrayMetadata]):
         plan = plan_of(selection, self.shape, self.chunks)
         write_plan(self._loc, self._metadata, plan, value)
 
-    def __getitem__(self, selection: Any) -> np.ndarray:
-        return self._read(plan_for_getitem(selection, self.shape, self.chunks))
+    def _get(self, plan_of: Any, selection: Any, out: Any, fields: Any) -> Any:
+        """Read a selection; `fields` picks fields of a structured dtype; `out` receives the result."""
+        return _deliver(_pick(self._read(plan_of(selection, self.shape, self.chunks)), fields), out)
+
+    def _set(self, plan_of: Any, selection: Any, value: Any, fields: Any) -> None:
+        if fields is not None:
+            current = self._read(plan_of(selection, self.shape, self.chunks)).copy()
+            current[_field_key(fields)] = value
+            value = current
+        self._write(plan_of, selection, value)
+
+    def __getitem__(self, selection: Any) -> Any:
+        sel, fields = _pop_fields(selection)
+        parsed = parse_getitem(sel, self.shape)
+        if parsed.kind == "mixed":
+            block = self._read(orthogonal_plan(parsed.selection, self.shape, self.chunks))
+        else:
+            block = self._read(_PLANS[parsed.kind](parsed.selection, self.shape, self.chunks))
+        result = block if parsed.post is None else block[parsed.post]
+        return _pick(result, fields)
 
     def __setitem__(self, selection: Any, value: Any) -> None:
-        self._write(plan_for_getitem, selection, value)
+        sel, fields = _pop_fields(selection)
+        parsed = parse_getitem(sel, self.shape)
+        if fields is not None:
+            current = np.array(self[sel], copy=True)
+            current[_field_key(fields)] = value
+            value = current
+        if parsed.kind == "mixed":
+            self._check_writable()
+            plan = orthogonal_plan(parsed.selection, self.shape, self.chunks)
+            block = self._read(plan)
+            block[parsed.post] = value
+            write_plan(self._loc, self._metadata, plan, block)
+            return
+        if parsed.post is not None:
+            self._check_writable()
+            plan = basic_plan(parsed.selection, self.shape, self.chunks)
+            target = np.empty(plan.out_shape, dtype=bool)[parsed.post].shape
+            value = _broadcast(value, target).reshape(plan.out_shape)
+            write_plan(self._loc, self._metadata, plan, value)
+            return
+        self._write(_PLANS[parsed.kind], parsed.selection, value)
 
-    def get_basic_selection(self, selection: Any = Ellipsis) -> np.ndarray:
-        """Read ints, slices and Ellipsis."""
-        if not is_basic_selection(selection):
-            raise IndexError(f"expected ints, slices or Ellipsis for a basic selection, found {selection!r}")
-        return self._read(basic_plan(selection, self.shape, self.chunks))
+    def get_basic_selection(
+        self, selection: Any = Ellipsis, *, out: Any = None, prototype: Any = None, fields: Any = None
+    ) -> Any:
+        """Read ints, slices and Ellipsis; `out` (an ndarray of the result's shape) receives the values."""
+        _check_basic(selection)
+        return self._get(basic_plan, selection, out, fields)
 
-    def set_basic_selection(self, selection: Any, value: Any) -> None:
+    def set_basic_selection(self, selection: Any, value: Any, *, fields: Any = None, prototype: Any = None) -> None:
         """Write ints, slices and Ellipsis."""
-        if not is_basic_selection(selection):
-            raise IndexError(f"expected ints, slices or Ellipsis for a basic selection, found {selection!r}")
-        self._write(basic_plan, selection, value)
+        _check_basic(selection)
+        self._set(basic_plan, selection, value, fields)
 
-    def get_orthogonal_selection(self, selection: Any) -> np.ndarray:
+    def get_orthogonal_selection(
+        self, selection: Any, *, out: Any = None, fields: Any = None, prototype: Any = None
+    ) -> Any:
         """Read an outer product selection: per axis an int, slice, int array or boolean mask."""
-        return self._read(orthogonal_plan(selection, self.shape, self.chunks))
+        return self._get(orthogonal_plan, selection, out, fields)
 
-    def set_orthogonal_selection(self, selection: Any, value: Any) -> None:
+    def set_orthogonal_selection(
+        self, selection: Any, value: Any, *, fields: Any = None, prototype: Any = None
+    ) -> None:
         """Write an outer product selection."""
-        self._write(orthogonal_plan, selection, value)
+        self._set(orthogonal_plan, selection, value, fields)
 
-    def get_coordinate_selection(self, selection: Any) -> np.ndarray:
-        """Read points: one int array per axis, broadcast together."""
-        return self._read(vectorized_plan(selection, self.shape, self.chunks))
+    def get_coordinate_selection(
+        self, selection: Any, *, out: Any = None, fields: Any = None, prototype: Any = None
+    ) -> Any:
+        """Read points: one int array per axis, broadcast together (the result has their shape)."""
+        return self._get(vectorized_plan, selection, out, fields)
 
-    def set_coordinate_selection(self, selection: Any, value: Any) -> None:
+    def set_coordinate_selection(
+        self, selection: Any, value: Any, *, fields: Any = None, prototype: Any = None
+    ) -> None:
         """Write points."""
-        self._write(vectorized_plan, selection, value)
+        self._set(vectorized_plan, selection, value, fields)
 
-    get_mask_selection = get_coordinate_selection
-    set_mask_selection = set_coordinate_selection
+    def get_mask_selection(self, mask: Any, *, out: Any = None, fields: Any = None, prototype: Any = None) -> Any:
+        """Read the elements where `mask` (a boolean array of the array's shape) is True, as a 1-d array."""
+        return self._get(vectorized_plan, _mask_only(mask, self.shape), out, fields)
+
+    def set_mask_selection(self, mask: Any, value: Any, *, fields: Any = None, prototype: Any = None) -> None:
+        """Write the elements where `mask` is True."""
+        self._set(vectorized_plan, _mask_only(mask, self.shape), value, fields)
+
+    def get_block_selection(
+        self, selection: Any, *, out: Any = None, fields: Any = None, prototype: Any = None
+    ) -> Any:
+        """Read whole storage blocks (chunks, or shards when sharded) by block index: ints or step-1 slices."""
+        return self._get(basic_plan, block_to_basic(selection, self.shape, self._block_shape()), out, fields)
+
+    def set_block_selection(self, selection: Any, value: Any, *, fields: Any = None, prototype: Any = None) -> None:
+        """Write whole storage blocks by block index."""
+        self._set(basic_plan, block_to_basic(selection, self.shape, self._block_shape()), value, fields)
+
+    def _block_shape(self) -> tuple[int, ...]:
+        return self.shards or self.chunks
 
     @property
     def oindex(self) -> _OIndex:
@@ -208,6 +274,11 @@ class Array(Node[ArrayMetadata]):
     def vindex(self) -> _VIndex:
         """Point (vectorised) indexing: `a.vindex[[0, 2], [1, 3]]` or `a.vindex[mask]`."""
         return _VIndex(self)
+
+    @property
+    def blocks(self) -> _BlockIndex:
+        """Block indexing: `a.blocks[0, 1:3]` reads storage blocks (shards when sharded), as zarr-python."""
+        return _BlockIndex(self)
 
     # -- shape changes -------------------------------------------------------------------
 
@@ -320,6 +391,19 @@ class _OIndex:
         self._array.set_orthogonal_selection(selection, value)
 
 
+class _BlockIndex:
+    __slots__ = ("_array",)
+
+    def __init__(self, array: Array) -> None:
+        self._array = array
+
+    def __getitem__(self, selection: Any) -> np.ndarray:
+        return self._array.get_block_selection(selection)
+
+    def __setitem__(self, selection: Any, value: Any) -> None:
+        self._array.set_block_selection(selection, value)
+
+
 class _VIndex:
     __slots__ = ("_array",)
 
@@ -331,6 +415,77 @@ class _VIndex:
 
     def __setitem__(self, selection: Any, value: Any) -> None:
         self._array.set_coordinate_selection(selection, value)
+
+
+_PLANS = {"basic": basic_plan, "orthogonal": orthogonal_plan, "vectorized": vectorized_plan}
+
+
+def _check_basic(selection: Any) -> None:
+    if not is_basic_selection(selection):
+        raise IndexError(f"expected ints, slices or Ellipsis for a basic selection, found {selection!r}")
+
+
+def _mask_only(mask: Any, shape: tuple[int, ...]) -> tuple[np.ndarray]:
+    arr = np.asarray(mask)
+    if arr.dtype != bool:
+        raise IndexError(f"expected a boolean mask for a mask selection, found dtype {arr.dtype}")
+    if arr.shape != tuple(shape):
+        raise BoundsCheckError(f"expected a boolean mask of the array's shape {tuple(shape)}, found shape {arr.shape}")
+    return (arr,)
+
+
+def _is_field_name(item: Any) -> bool:
+    return isinstance(item, str) or (
+        isinstance(item, list) and bool(item) and all(isinstance(f, str) for f in item)
+    )
+
+
+def _pop_fields(selection: Any) -> tuple[Any, Any]:
+    """(selection, fields): field names (a str or list of str, as zarr-python) taken out of the selection."""
+    if _is_field_name(selection):
+        return Ellipsis, selection
+    if isinstance(selection, tuple) and any(_is_field_name(s) for s in selection):
+        fields = [s for s in selection if _is_field_name(s)]
+        if len(fields) > 1:
+            raise IndexError(f"expected at most one field name (or list of names) in a selection, found {fields}")
+        rest = tuple(s for s in selection if not _is_field_name(s))
+        return (rest if rest else Ellipsis), fields[0]
+    return selection, None
+
+
+def _field_key(fields: Any) -> Any:
+    return fields if isinstance(fields, str) else list(fields)
+
+
+def _pick(result: np.ndarray, fields: Any) -> Any:
+    if fields is None:
+        return result
+    if result.dtype.names is None:
+        raise IndexError(f"field selection {fields!r} needs a structured dtype, found {result.dtype}")
+    missing = [f for f in ([fields] if isinstance(fields, str) else fields) if f not in result.dtype.names]
+    if missing:
+        raise IndexError(f"no field(s) {missing} in dtype {result.dtype}; fields are {list(result.dtype.names)}")
+    return result[_field_key(fields)]
+
+
+def _deliver(result: Any, out: Any) -> Any:
+    """`result`, or `out` filled with it (an ndarray, or a buffer with `as_numpy_array()`)."""
+    if out is None:
+        return result
+    target = out if isinstance(out, np.ndarray) else getattr(out, "as_ndarray_like", lambda: None)()
+    if not isinstance(target, np.ndarray):
+        raise TypeError(f"expected out= to be a numpy array (or an NDBuffer over one), found {type(out).__name__}")
+    if target.shape != np.shape(result):
+        raise ValueError(f"expected out= of shape {np.shape(result)} for this selection, found {target.shape}")
+    target[...] = result
+    return target
+
+
+def _broadcast(value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    try:
+        return np.broadcast_to(np.asarray(value), shape)
+    except ValueError:
+        raise ValueError(f"cannot assign a value of shape {np.shape(value)} to a selection of shape {shape}") from None
 
 
 def _parse_shape(shape: Any, ndim: int | None = None) -> tuple[int, ...]:

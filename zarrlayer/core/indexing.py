@@ -1,6 +1,6 @@
 """Selections to chunk plans: which chunks a selection touches, and where each part goes.
 
-A plan is computed per dimension with vectorised numpy arithmetic (touched chunk
+`array[...]` dispatch (numpy's rules) lives in getitem.py. A plan is computed per dimension with vectorised numpy arithmetic (touched chunk
 indices, the selection inside each chunk, the region of the output it fills), then the
 per-dimension lists are combined by a cartesian product. Three kinds of selection:
 basic (ints, slices, Ellipsis), orthogonal (`oindex`: int arrays and boolean masks per
@@ -23,9 +23,10 @@ __all__ = [
     "ChunkPlan",
     "PlanEntry",
     "basic_plan",
+    "block_to_basic",
+    "checked_indices",
     "is_basic_selection",
     "orthogonal_plan",
-    "plan_for_getitem",
     "vectorized_plan",
 ]
 
@@ -110,6 +111,25 @@ def _slice_dim(item: slice, length: int, chunk: int) -> _DimPlan:
     )
 
 
+def checked_indices(arr: np.ndarray, length: int, axis: int) -> np.ndarray:
+    """Integer indices of any integer dtype, bounds-checked (before any cast can wrap them) and made non-negative.
+
+    Raises BoundsCheckError (an IndexError) naming the first index outside [-length, length).
+    """
+    if arr.dtype.kind == "u":
+        if arr.size and int(arr.max()) >= length:
+            raise _dim_error(int(arr.max()), length, axis)
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind != "i":
+        raise IndexError(f"expected integers to index axis {axis}, found dtype {arr.dtype}")
+    if arr.size:
+        low, high = int(arr.min()), int(arr.max())
+        if low < -length or high >= length:
+            raise _dim_error(low if low < -length else high, length, axis)
+    arr = arr.astype(np.int64, copy=False)
+    return np.where(arr < 0, arr + length, arr) if arr.size and arr.min() < 0 else arr
+
+
 def _normalize_index_array(item: Any, length: int, axis: int) -> np.ndarray:
     arr = np.asarray(item)
     if arr.dtype == bool:
@@ -118,15 +138,13 @@ def _normalize_index_array(item: Any, length: int, axis: int) -> np.ndarray:
                 f"expected a boolean mask of length {length} for axis {axis}, found shape {arr.shape}"
             )
         return np.flatnonzero(arr)
+    if arr.size == 0 and arr.dtype.kind == "f" and not isinstance(item, np.ndarray):
+        arr = arr.astype(np.int64)
     if arr.dtype.kind not in "iu":
         raise IndexError(f"expected integers or booleans to index axis {axis}, found dtype {arr.dtype}")
     if arr.ndim != 1:
         raise IndexError(f"expected a 1-d integer array to index axis {axis}, found {arr.ndim}-d")
-    arr = arr.astype(np.int64, copy=False)
-    if arr.size and (arr.min() < -length or arr.max() >= length):
-        bad = arr[(arr < -length) | (arr >= length)][0]
-        raise _dim_error(int(bad), length, axis)
-    return np.where(arr < 0, arr + length, arr)
+    return checked_indices(arr, length, axis)
 
 
 def _array_dim(idx: np.ndarray, chunk: int) -> _DimPlan:
@@ -284,12 +302,9 @@ def vectorized_plan(selection: Any, shape: tuple[int, ...], chunks: tuple[int, .
             if isinstance(item, slice) or item is Ellipsis:
                 raise IndexError(f"point selection expects integer arrays, found a slice for axis {axis}")
             arr = np.asarray(item)
-            if arr.dtype.kind not in "iu":
-                raise IndexError(f"expected integers to index axis {axis}, found dtype {arr.dtype}")
-            arr = arr.astype(np.int64, copy=False)
-            if arr.size and (arr.min() < -n or arr.max() >= n):
-                raise _dim_error(int(arr[(arr < -n) | (arr >= n)].flat[0]), n, axis)
-            arrays.append(np.where(arr < 0, arr + n, arr))
+            if arr.size == 0 and arr.dtype.kind == "f" and not isinstance(item, np.ndarray):
+                arr = arr.astype(np.int64)
+            arrays.append(checked_indices(arr, n, axis))
         broadcast = np.broadcast_arrays(*arrays)
         out_shape = broadcast[0].shape if broadcast else ()
         coords = [b.ravel() for b in broadcast]
@@ -316,16 +331,31 @@ def _point_entries(coords: list[np.ndarray], chunks: tuple[int, ...], shape: tup
         entries.append((key, local, positions, False))
     return entries
 
+def block_to_basic(selection: Any, shape: tuple[int, ...], blocks: tuple[int, ...]) -> tuple[slice, ...]:
+    """The basic selection (slices) of a selection in block coordinates (ints and step-1 slices of blocks).
 
-def plan_for_getitem(selection: Any, shape: tuple[int, ...], chunks: tuple[int, ...]) -> ChunkPlan:
-    """`array[selection]`: basic, a full-shape boolean mask (points), or orthogonal otherwise."""
-    if is_basic_selection(selection):
-        return basic_plan(selection, shape, chunks)
-    items = selection if isinstance(selection, tuple) else (selection,)
-    if len(items) == 1 and len(shape) > 0:
-        arr = items[0]
-        if not isinstance(arr, slice) and arr is not Ellipsis:
-            arr = np.asarray(arr)
-            if arr.dtype == bool and arr.shape == tuple(shape) and len(shape) > 1:
-                return vectorized_plan((arr,), shape, chunks)
-    return orthogonal_plan(selection, shape, chunks)
+    `blocks` is the storage unit shape (the shard shape when sharded), as zarr-python's `Array.blocks`;
+    an int keeps its axis. BoundsCheckError for a block outside the grid, IndexError for other items.
+    """
+    items = _expand_ellipsis(selection, len(shape))
+    out: list[slice] = []
+    for axis, (item, n, c) in enumerate(zip(items, shape, blocks)):
+        nblocks = -(-n // c)
+        if isinstance(item, slice):
+            if item.step not in (None, 1):
+                raise IndexError(
+                    f"expected block slices with step 1 for axis {axis}, found step {item.step!r}"
+                )
+            start, stop, _ = item.indices(nblocks)
+            out.append(slice(start * c, min(max(stop, start) * c, n)))
+        elif _is_int(item):
+            k = operator.index(item)
+            if k < -nblocks or k >= nblocks:
+                raise BoundsCheckError(f"block {k} is out of bounds for axis {axis} with {nblocks} blocks")
+            k = k + nblocks if k < 0 else k
+            out.append(slice(k * c, min((k + 1) * c, n)))
+        else:
+            raise IndexError(
+                f"expected an int or a slice of blocks for axis {axis}, found {type(item).__name__}"
+            )
+    return tuple(out)
