@@ -71,9 +71,22 @@ class BytesBytesCodec(ABC):
     def decode(self, data: Buffer) -> Buffer:
         """The decoded bytes."""
 
+    def decode_bounded(self, data: Buffer, limit: int | None, *, exact: bool = False) -> Buffer:
+        """`decode`, raising ChunkDecodeError instead of producing more than `limit` bytes (None: no bound known).
+
+        `exact` says the output must be exactly `limit` bytes. Codecs that can expand data
+        override this to stop at the bound; the default checks the size after decoding.
+        """
+        decoded = self.decode(data)
+        if limit is not None:
+            size = decoded.nbytes if isinstance(decoded, (np.ndarray, memoryview)) else len(decoded)
+            if size > limit:
+                raise ChunkDecodeError(f"{self.name}: the chunk decodes to {size} bytes, more than the {limit} expected")
+        return decoded
+
     def decode_into(self, data: Buffer, out: np.ndarray) -> None:
         """Decode into `out`, which must end up exactly filled (ChunkDecodeError otherwise)."""
-        decoded = self.decode(data)
+        decoded = self.decode_bounded(data, out.nbytes, exact=True)
         check_size(decoded, out.nbytes, self.name)
         out.reshape(-1).view(np.uint8)[:] = np.frombuffer(decoded, dtype=np.uint8)
 

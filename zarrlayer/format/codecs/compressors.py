@@ -12,8 +12,9 @@ from numcodecs.abc import Codec
 
 from zarrlayer.errors import ChunkDecodeError, CodecError
 from zarrlayer.format.codecs.base import BytesBytesCodec, Buffer
+from zarrlayer.format.codecs.bounded import bounded_decode
 
-__all__ = ["check_blosc_header", "BloscCodec", "GzipCodec", "ZstdCodec", "Crc32cCodec", "NumcodecsBytesCodec", "SHUFFLES"]
+__all__ = ["check_blosc_header", "blosc_decoded_size", "zstd_content_size", "BloscCodec", "GzipCodec", "ZstdCodec", "Crc32cCodec", "NumcodecsBytesCodec", "SHUFFLES"]
 
 SHUFFLES = ("noshuffle", "shuffle", "bitshuffle")
 _BLOSC_SIZES = struct.Struct("<4xI4xI")  # nbytes (decoded) and cbytes (whole chunk) in a blosc header
@@ -57,6 +58,12 @@ class BloscCodec(BytesBytesCodec):
         check_blosc_header(data, None)
         return _blosc_decompress(data)
 
+    def decode_bounded(self, data: Buffer, limit: int | None, *, exact: bool = False) -> Buffer:
+        check_blosc_header(data, limit if exact else None)
+        if limit is not None and blosc_decoded_size(data) > limit:
+            raise ChunkDecodeError(f"blosc: expected at most {limit} decoded bytes, the header says {blosc_decoded_size(data)}")
+        return _blosc_decompress(data)
+
     def decode_into(self, data: Buffer, out: np.ndarray) -> None:
         # numcodecs' Blosc.decode only adds buffer checks that the header check has made
         check_blosc_header(data, out.nbytes)
@@ -69,6 +76,11 @@ class BloscCodec(BytesBytesCodec):
 
 def _size(data: Buffer) -> int:
     return len(data) if isinstance(data, bytes) else memoryview(data).nbytes
+
+
+def blosc_decoded_size(data: Buffer) -> int:
+    """The decoded size a blosc header records (call check_blosc_header first)."""
+    return int(_BLOSC_SIZES.unpack_from(data if isinstance(data, bytes) else memoryview(data).cast("B"))[0])
 
 
 def check_blosc_header(data: Buffer, expected: int | None) -> None:
@@ -101,6 +113,9 @@ class GzipCodec(BytesBytesCodec):
     def decode(self, data: Buffer) -> Buffer:
         return self._codec.decode(data)
 
+    def decode_bounded(self, data: Buffer, limit: int | None, *, exact: bool = False) -> Buffer:
+        return bounded_decode(self._codec, data, limit, exact=exact)
+
     def to_json(self) -> dict[str, Any]:
         return {"name": "gzip", "configuration": {"level": self.level}}
 
@@ -124,14 +139,22 @@ class ZstdCodec(BytesBytesCodec):
     def decode(self, data: Buffer) -> Buffer:
         return self._codec.decode(data)
 
+    def decode_bounded(self, data: Buffer, limit: int | None, *, exact: bool = False) -> Buffer:
+        return bounded_decode(self._codec, data, limit, exact=exact)
+
     def decode_into(self, data: Buffer, out: np.ndarray) -> None:
         size = zstd_content_size(data)
-        if size is None:
-            super().decode_into(data, out)
-            return
-        if size != out.nbytes:
+        if size is not None and size != out.nbytes:
             raise ChunkDecodeError(f"zstd: expected {out.nbytes} decoded bytes, the frame header says {size}")
-        self._codec.decode(data, out=out)
+        # numcodecs refuses to write past `out`, also for frames that do not declare their size
+        try:
+            self._codec.decode(data, out=out)
+        except RuntimeError as exc:
+            if "too small" in str(exc):
+                from zarrlayer.format.codecs.bounded import over_limit
+
+                raise over_limit("zstd", out.nbytes) from None
+            raise
 
     def to_json(self) -> dict[str, Any]:
         return {"name": "zstd", "configuration": {"level": self.level, "checksum": self.checksum}}
@@ -199,6 +222,9 @@ class NumcodecsBytesCodec(BytesBytesCodec):
 
     def decode(self, data: Buffer) -> Buffer:
         return self.codec.decode(data)
+
+    def decode_bounded(self, data: Buffer, limit: int | None, *, exact: bool = False) -> Buffer:
+        return bounded_decode(self.codec, data, limit, exact=exact)
 
     def to_json(self) -> dict[str, Any]:
         if self.json is not None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from zarrlayer.errors import ChunkDecodeError, ZarrlayerError
 from zarrlayer.format.codecs.base import ArrayArrayCodec, ArrayBytesCodec, Buffer, BytesBytesCodec, check_size
+from zarrlayer.format.codecs.bounded import loose_limit
 from zarrlayer.format.codecs.serializers import BytesCodec
 
 __all__ = ["ChunkCodecPipeline", "as_bytes"]
@@ -65,6 +66,30 @@ class ChunkCodecPipeline:
         )
         self._into = self._plain and (not self.bytes_bytes or self.bytes_bytes[0].supports_out)
         self._direct = self._plain  # whether decode_into may fill a caller's buffer
+        self._bound = self._serialized_bound(self.shape, self._encoded)
+
+    def _serialized_bound(self, shape: tuple[int, ...], encoded: Spec) -> tuple[int | None, bool]:
+        """The most bytes the serializer's input may have for a chunk of `shape`, and whether exactly that many.
+
+        Bounds every bytes -> bytes decode (issue 14.4: decompression bombs); None for variable-length data.
+        """
+        if self.array_bytes.fixed_size and -1 not in encoded[0]:
+            return math.prod(encoded[0]) * encoded[1].itemsize, True
+        if self.dtype.kind == "O":
+            return None, False
+        raw = math.prod(shape) * max(self.dtype.itemsize, encoded[1].itemsize)
+        inner = getattr(self.array_bytes, "chunk_shape", None)
+        count = math.prod(shape) // max(math.prod(inner), 1) if inner is not None else 1
+        return loose_limit(raw) + 1024 * count, False
+
+    def _decode_bytes(self, data: Buffer, codecs: Sequence[BytesBytesCodec], bound: tuple[int | None, bool]) -> Buffer:
+        """Run `codecs` (decode order), each bounded: the last by `bound`, those before it loosely."""
+        limit, exact = bound
+        outer = None if limit is None else (loose_limit(limit) if exact else limit)
+        last = len(codecs) - 1
+        for i, codec in enumerate(codecs):
+            data = codec.decode_bounded(data, limit if i == last else outer, exact=exact and i == last)
+        return data
 
     def _resolve(self, shape: tuple[int, ...]) -> tuple[tuple[Spec, ...], Spec]:
         specs = []
@@ -96,9 +121,9 @@ class ChunkCodecPipeline:
                 out = np.empty(shape, dtype=self.dtype)
                 self._decode_into(data, out)
                 return out
-            for codec in self._bb_reversed:
-                data = codec.decode(data)
             specs, encoded = (self._specs, self._encoded) if shape == self.shape else self._resolve(shape)
+            bound = self._bound if shape == self.shape else self._serialized_bound(shape, encoded)
+            data = self._decode_bytes(data, self._bb_reversed, bound)
             chunk = self.array_bytes.decode(data, *encoded)
             for codec, spec in zip(self._aa_reversed, specs[::-1]):
                 chunk = codec.decode(chunk, *spec)
@@ -128,8 +153,8 @@ class ChunkCodecPipeline:
             check_size(data, out.nbytes, "bytes codec")
             out.reshape(-1).view(np.uint8)[:] = np.frombuffer(data, dtype=np.uint8)
             return
-        for codec in self._bb_reversed[:-1]:
-            data = codec.decode(data)
+        if len(self.bytes_bytes) > 1:
+            data = self._decode_bytes(data, self._bb_reversed[:-1], (loose_limit(out.nbytes), False))
         self.bytes_bytes[0].decode_into(data, out)
 
     def encode(self, chunk: np.ndarray) -> bytes:

@@ -11,6 +11,7 @@ from numcodecs.abc import Codec
 
 from zarrlayer.errors import ChunkDecodeError, ZarrlayerError
 from zarrlayer.format.codecs.base import Buffer, check_size
+from zarrlayer.format.codecs.bounded import bounded_decode, loose_limit, over_limit
 from zarrlayer.format.codecs.compressors import check_blosc_header, zstd_content_size
 from zarrlayer.format.codecs.pipeline import ChunkCodecPipeline, as_bytes
 from zarrlayer.format.codecs.serializers import VLEN_IDS, BytesCodec, check_vlen_header
@@ -64,12 +65,15 @@ class V2CodecPipeline(ChunkCodecPipeline):
                 return out
             if self._blosc:
                 check_blosc_header(data, None)
+            raw = None if self.dtype.kind == "O" else math.prod(shape) * self.dtype.itemsize
             if self.compressor is not None:
-                data = self.compressor.decode(data)
+                exact = raw is not None and not self.filters
+                limit = raw if exact or raw is None else loose_limit(raw)
+                data = bounded_decode(self.compressor, data, limit, exact=exact)
             for codec in self._filters_reversed:
                 if codec.codec_id in VLEN_IDS:
                     check_vlen_header(data, math.prod(shape), codec.codec_id)
-                data = codec.decode(data)
+                data = bounded_decode(codec, data, None if raw is None else loose_limit(raw))
             return self._to_array(data, shape)
         except ZarrlayerError:
             raise
@@ -104,14 +108,15 @@ class V2CodecPipeline(ChunkCodecPipeline):
             codec.decode(data, out=out)
             return
         size = zstd_content_size(data)
-        if size is None:
-            decoded = codec.decode(data)
-            check_size(decoded, out.nbytes, "zstd")
-            out.reshape(-1).view(np.uint8)[:] = np.frombuffer(decoded, dtype=np.uint8)
-        elif size != out.nbytes:
+        if size is not None and size != out.nbytes:
             raise ChunkDecodeError(f"zstd: expected {out.nbytes} decoded bytes, the frame header says {size}")
-        else:
+        # numcodecs refuses to write past `out`, also for frames that do not declare their size
+        try:
             codec.decode(data, out=out)
+        except RuntimeError as exc:
+            if "too small" in str(exc):
+                raise over_limit("zstd", out.nbytes) from None
+            raise
 
     def encode(self, chunk: np.ndarray) -> bytes:
         if chunk.dtype != self.dtype:
