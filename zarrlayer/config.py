@@ -1,20 +1,32 @@
-"""Process-wide settings, with environment-variable defaults and a context manager to override.
+"""Process-wide settings, with environment-variable defaults, set for the process or inside a `with` block.
 
-    zarrlayer.config.set(remote_backend="obstore", max_concurrency=32)
-    with zarrlayer.config.override(allow_unsafe_codecs=True):
+    zarrlayer.config.set(remote_backend="obstore", max_concurrency=32)   # for the process
+    with zarrlayer.config.set({"async.concurrency": 32}):                  # zarr-python's spelling, scoped
         ...
+    zarrlayer.config.get("max_concurrency")                               # one value; get() is all of them
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
-__all__ = ["Settings", "get", "set", "override"]
+__all__ = [
+    "ZARR_KEYS",
+    "Settings",
+    "get",
+    "override",
+    "pprint",
+    "refresh",
+    "reset",
+    "set",
+    "to_dict",
+    "update",
+]
 
 
 def _usable_cpus() -> int:
@@ -23,6 +35,26 @@ def _usable_cpus() -> int:
         return max(len(os.sched_getaffinity(0)), 1)
     except (AttributeError, OSError):
         return max(os.cpu_count() or 1, 1)
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    """A boolean environment variable: 1/true/yes/on or 0/false/no/off (any case); anything else a ValueError."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    word = value.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(
+        f"expected a boolean in the environment variable {name} (one of {', '.join(_TRUE + _FALSE[:-1])}), "
+        f"found {value!r}"
+    )
 
 
 def _env_int(name: str, default: int) -> int:
@@ -49,6 +81,10 @@ class Settings:
     """Whether codecs that can run code on decode (numcodecs' pickle) may be used."""
     retries: int = 5
     """Attempts after the first for transient remote errors (timeouts, 429, 5xx)."""
+    request_timeout: float = 60.0
+    """Seconds one remote request attempt may take (connect to last byte) before it is retried."""
+    read_deadline: float = 300.0
+    """Seconds one remote read may take over all its attempts; then RemoteStoreError."""
     default_zarr_format: Literal[2, 3] = 3
     """The format new arrays and groups use when none is given."""
 
@@ -59,7 +95,9 @@ class Settings:
             remote_backend=os.environ.get("ZARRLAYER_REMOTE_BACKEND", "fsspec"),
             max_concurrency=_env_int("ZARRLAYER_MAX_CONCURRENCY", 16),
             decode_threads=_env_int("ZARRLAYER_DECODE_THREADS", _usable_cpus()),
-            allow_unsafe_codecs=os.environ.get("ZARRLAYER_ALLOW_UNSAFE_CODECS", "") in ("1", "true", "yes"),
+            allow_unsafe_codecs=_env_bool("ZARRLAYER_ALLOW_UNSAFE_CODECS", False),
+            retries=_env_int("ZARRLAYER_RETRIES", 5),
+            default_zarr_format=_env_int("ZARRLAYER_DEFAULT_ZARR_FORMAT", 3),
         )
         try:
             _validate(values)
@@ -70,11 +108,6 @@ class Settings:
 
 _lock = threading.Lock()
 _names = {f.name for f in fields(Settings)}
-
-
-def get() -> Settings:
-    """The settings in force now."""
-    return _current
 
 
 def _validate(changes: dict[str, Any]) -> None:
@@ -88,6 +121,10 @@ def _validate(changes: dict[str, Any]) -> None:
             raise ValueError(f"{name} must be a positive int, found {changes[name]!r}")
     if "retries" in changes and (not isinstance(changes["retries"], int) or changes["retries"] < 0):
         raise ValueError(f"retries must be a non-negative int, found {changes['retries']!r}")
+    for name in ("request_timeout", "read_deadline"):
+        value = changes.get(name)
+        if name in changes and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+            raise ValueError(f"{name} must be a positive number of seconds, found {value!r}")
     if "default_zarr_format" in changes and changes["default_zarr_format"] not in (2, 3):
         raise ValueError(f"default_zarr_format must be 2 or 3, found {changes['default_zarr_format']!r}")
     if "allow_unsafe_codecs" in changes and not isinstance(changes["allow_unsafe_codecs"], bool):
@@ -96,26 +133,150 @@ def _validate(changes: dict[str, Any]) -> None:
 
 _current = Settings.from_env()
 
+ZARR_KEYS: dict[str, str] = {
+    "default_zarr_format": "default_zarr_format",
+    "async.concurrency": "max_concurrency",
+    "threading.max_workers": "decode_threads",
+}
+"""zarr-python's config keys that map to a zarrlayer setting (same meaning)."""
 
-def set(**changes: Any) -> Settings:  # noqa: A001 - mirrors dask.config.set
-    """Change settings for the whole process; returns the new settings."""
-    global _current
-    _validate(changes)
-    with _lock:
-        _current = replace(_current, **changes)
+_FIXED: dict[str, Any] = {"array.order": "C", "array.write_empty_chunks": False}
+"""zarr-python keys whose value zarrlayer does not change: reading gives it, setting it to another is refused."""
+
+_NO_DEFAULT: Any = object()
+
+
+def _setting_name(key: str) -> str:
+    name = ZARR_KEYS.get(key, key.replace("__", "."))
+    name = ZARR_KEYS.get(name, name)
+    if name not in _names:
+        raise KeyError(
+            f"unknown zarrlayer setting {key!r}; expected one of {sorted(_names)} "
+            f"or zarr-python's {sorted([*ZARR_KEYS, *_FIXED])}"
+        )
+    return name
+
+
+def get(key: str | None = None, default: Any = _NO_DEFAULT) -> Any:
+    """The settings in force (a frozen Settings), or with `key` one value (zarr-python's dotted keys work too).
+
+    An unknown `key` returns `default` when given, else raises KeyError.
+    """
+    if key is None:
         return _current
+    if key in _FIXED:
+        return _FIXED[key]
+    try:
+        return getattr(_current, _setting_name(key))
+    except KeyError:
+        if default is _NO_DEFAULT:
+            raise
+        return default
+
+
+def _changes(arg: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Setting names and values from a dict (dotted zarr-python keys allowed) and keywords ('__' for '.')."""
+    if arg is not None and not isinstance(arg, Mapping):
+        raise TypeError(f"expected a dict of settings, found {type(arg).__name__}")
+    raw = {**dict(arg or {}), **kwargs}
+    changes: dict[str, Any] = {}
+    for key, value in raw.items():
+        dotted = key.replace("__", ".")
+        if dotted in _FIXED:
+            if value != _FIXED[dotted]:
+                raise ValueError(f"zarrlayer always uses {dotted}={_FIXED[dotted]!r}; found {value!r}")
+            continue
+        try:
+            name = _setting_name(key)
+        except KeyError as exc:
+            raise TypeError(str(exc.args[0])) from None
+        if name == "decode_threads" and value is None:
+            value = _usable_cpus()
+        changes[name] = value
+    _validate(changes)
+    return changes
+
+
+class _Applied:
+    """What `set` returns: the new settings (attributes read through) and a context manager restoring the old."""
+
+    def __init__(self, previous: Settings, current: Settings) -> None:
+        self._previous = previous
+        self._settings = current
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._settings, name)
+
+    def __eq__(self, other: object) -> bool:
+        return self._settings == (other._settings if isinstance(other, _Applied) else other)
+
+    def __hash__(self) -> int:
+        return hash(self._settings)
+
+    def __repr__(self) -> str:
+        return repr(self._settings)
+
+    def __enter__(self) -> Settings:
+        return self._settings
+
+    def __exit__(self, *exc: object) -> None:
+        global _current
+        with _lock:
+            _current = self._previous
+
+
+def set(arg: Mapping[str, Any] | None = None, **changes: Any) -> _Applied:  # noqa: A001 - mirrors zarr.config.set
+    """Change settings now, for the process; used as `with config.set(...):` they are restored at the end.
+
+    Takes a dict (`{"async.concurrency": 32}`, zarr-python's keys or zarrlayer's names) and/or keywords.
+    Unknown names raise TypeError, bad values ValueError; either way nothing changes.
+    """
+    global _current
+    parsed = _changes(arg, changes)
+    with _lock:
+        previous = _current
+        _current = replace(_current, **parsed)
+        return _Applied(previous, _current)
 
 
 @contextmanager
 def override(**changes: Any) -> Iterator[Settings]:
     """Change settings inside a `with` block, restoring them afterwards."""
     global _current
-    _validate(changes)
+    parsed = _changes(None, changes)
     with _lock:
         previous = _current
-        _current = replace(_current, **changes)
+        _current = replace(_current, **parsed)
     try:
         yield _current
     finally:
         with _lock:
             _current = previous
+
+
+def update(new: Mapping[str, Any]) -> Settings:
+    """`set(new)` for the process (zarr-python's `config.update`); returns the new settings."""
+    return set(new)._settings
+
+
+def reset() -> Settings:
+    """Back to the defaults as the environment variables give them now (zarr-python's `config.reset`)."""
+    global _current
+    fresh = Settings.from_env()
+    with _lock:
+        _current = fresh
+    return fresh
+
+
+refresh = reset
+
+
+def to_dict() -> dict[str, Any]:
+    """The settings in force as a plain dict."""
+    return {f.name: getattr(_current, f.name) for f in fields(Settings)}
+
+
+def pprint() -> None:
+    """Print the settings in force, one per line."""
+    for name, value in to_dict().items():
+        print(f"{name}: {value!r}")

@@ -15,11 +15,15 @@ from zarrlayer.storage._base import ByteRequest, OffsetByteRequest, RangeByteReq
 from zarrlayer.storage._remote import Failure, status_failure
 
 __all__ = [
+    "ALLOWED_EXCEPTIONS",
     "BACKENDS",
     "LOOP_ONLY_OPTIONS",
     "READ_ONLY_PROTOCOLS",
     "classify_fsspec_error",
     "fsspec_limits",
+    "instance_options",
+    "short_read",
+    "split_query",
     "loop_filesystems",
     "loop_filesystems_lock",
     "pipe_with_parents",
@@ -29,6 +33,9 @@ __all__ = [
 ]
 
 LOOP_ONLY_OPTIONS = ("asynchronous", "loop", "skip_instance_cache")
+ALLOWED_EXCEPTIONS: tuple[type[BaseException], ...] = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
+"""The errors that mean "no such key" (zarr-python's default `allowed_exceptions`)."""
+_BACKEND_MODULES = frozenset({"aiohttp", "botocore", "aiobotocore", "s3fs", "gcsfs", "adlfs", "google", "azure"})
 _TRANSIENT_NAMES = frozenset(
     {
         "ServerDisconnectedError",
@@ -90,9 +97,40 @@ def classify_fsspec_error(exc: BaseException) -> Failure:
         return Failure.TRANSIENT
     if isinstance(exc, ConnectionError) or type(exc).__name__ in ("ClientConnectorError", "EndpointConnectionError"):
         return Failure.FATAL
-    if isinstance(exc, OSError) and type(exc).__module__.split(".")[0] in ("aiohttp", "botocore", "s3fs"):
-        return Failure.FATAL
+    if type(exc).__module__.split(".")[0] in _BACKEND_MODULES:
+        return Failure.FATAL  # credentials, parameter validation, DNS...: ours to report, not to retry
     return Failure.PASS
+
+
+def short_read(value: Any, request: ByteRequest | None) -> bool:
+    """Whether `value` holds fewer bytes than `request` asks (it may still be the object's end)."""
+    if isinstance(value, BaseException) or value is None or request is None:
+        return False
+    if isinstance(request, RangeByteRequest):
+        return len(value) < request.end - request.start
+    if isinstance(request, SuffixByteRequest):
+        return len(value) < request.suffix
+    return False
+
+
+def split_query(path: str, http: bool) -> tuple[str, str]:
+    """(path, "?query") of an HTTP(S) path with a query string (a signed URL), else (path, "")."""
+    if not http or "?" not in path:
+        return path, ""
+    head, _, query = path.partition("?")
+    return head, "?" + query
+
+
+def instance_options(fs_cls: type, options: dict[str, Any]) -> dict[str, Any]:
+    """`options` with the backend's own retries off where zarrlayer retries (s3fs's botocore client).
+
+    Options the user set are kept as given.
+    """
+    if not any(c.__module__.split(".")[0] == "s3fs" for c in fs_cls.__mro__):
+        return options
+    config_kwargs = dict(options.get("config_kwargs") or {})
+    config_kwargs.setdefault("retries", {"max_attempts": 0, "mode": "standard"})
+    return {**options, "config_kwargs": config_kwargs}
 
 
 def unsatisfiable(exc: BaseException) -> bool:

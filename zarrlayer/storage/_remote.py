@@ -32,6 +32,7 @@ __all__ = [
     "Limiter",
     "RemoteStore",
     "RetryPolicy",
+    "ShortReadError",
     "call_with_retries",
     "collect_secrets",
     "get_limiter",
@@ -235,20 +236,38 @@ def status_failure(status: int | None) -> Failure | None:
     return None
 
 
+class ShortReadError(Exception):
+    """A range answered with fewer bytes than asked, on an object known to hold them (a transient fault)."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how patiently to retry a transient failure."""
+    """How often and how patiently to retry a transient failure, and how long to wait for an answer."""
 
     retries: int | None = None
     """Attempts after the first; None means `zarrlayer.config.get().retries` at call time."""
     base_delay: float = 0.1
     max_delay: float = 5.0
+    timeout: float | None = None
+    """Seconds per attempt; None means the `request_timeout` setting at call time."""
+    deadline: float | None = None
+    """Seconds for all attempts of one request; None means the `read_deadline` setting at call time."""
 
     @property
     def attempts(self) -> int:
         """Attempts in all (the first plus the retries)."""
         retries = config.get().retries if self.retries is None else self.retries
         return max(0, retries) + 1
+
+    @property
+    def attempt_timeout(self) -> float:
+        """Seconds one attempt may take."""
+        return config.get().request_timeout if self.timeout is None else self.timeout
+
+    @property
+    def total_deadline(self) -> float:
+        """Seconds all the attempts of one request may take together."""
+        return config.get().read_deadline if self.deadline is None else self.deadline
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (0-based): full jitter, exponential cap."""
@@ -266,20 +285,44 @@ async def call_with_retries(
 ) -> T:
     """Run `request` (one remote request) under `limiter`, retrying transient failures.
 
-    `where` names the store URL and key for errors; it and every message are redacted.
+    Each attempt may take `policy.attempt_timeout` seconds and all of them together
+    `policy.total_deadline` (counted from the first attempt's start); a timeout is a
+    transient failure. `where` names the store URL and key for errors; it and every
+    message are redacted.
     """
     attempts = policy.attempts
+    timeout = policy.attempt_timeout
+    loop = asyncio.get_running_loop()
+    deadline: float | None = None
     for attempt in range(attempts):
         async with limiter.slots(1):
+            started = loop.time()
+            if deadline is None:
+                deadline = started + policy.total_deadline
+            limit = min(timeout, deadline - started)
             try:
-                return await request()
+                async with asyncio.timeout(limit):
+                    return await request()
             except Exception as exc:  # noqa: BLE001 - classified below
-                failure = classify(exc)
+                timed_out = isinstance(exc, TimeoutError) and loop.time() - started >= limit * 0.99
+                if timed_out:
+                    failure = Failure.TRANSIENT
+                    exc = TimeoutError(f"no complete answer within {limit:.3g} s (request_timeout {timeout:g} s)")
+                elif isinstance(exc, ShortReadError):
+                    failure = Failure.TRANSIENT
+                else:
+                    failure = classify(exc)
                 if failure is Failure.PASS:
                     raise
                 if failure is Failure.FATAL or attempt == attempts - 1:
                     raise remote_error(exc, where, attempt + 1, failure, secrets) from None
                 delay = policy.delay(attempt)
+                if loop.time() + delay >= deadline:
+                    raise RemoteStoreError(
+                        f"request for {redact_text(where, secrets)} gave up after {attempt + 1} attempts: "
+                        f"read_deadline of {policy.total_deadline:g} s reached; last error: "
+                        + redact_text(f"{type(exc).__name__}: {_first_line(exc)}", secrets)
+                    ) from None
                 logger.debug(
                     "retrying %s in %.3fs after attempt %d of %d: %s",
                     redact_text(where, secrets), delay, attempt + 1, attempts,
@@ -293,11 +336,36 @@ def remote_error(
     exc: BaseException, where: str, attempts: int, failure: Failure, secrets: Iterable[str] = ()
 ) -> RemoteStoreError:
     """The RemoteStoreError for `exc` at `where`, with credentials masked."""
-    detail = redact_text(f"{type(exc).__name__}: {_first_line(exc)}", secrets)
+    detail = redact_text(f"{type(exc).__name__}: {_first_line(exc)}", secrets) + _hint(exc)
     where = redact_text(where, secrets)
     if failure is Failure.TRANSIENT:
         return RemoteStoreError(f"request for {where} failed after {attempts} attempts; last error: {detail}")
     return RemoteStoreError(f"request for {where} failed (not retried): {detail}")
+
+
+_CREDENTIAL_ERRORS = frozenset(
+    {"NoCredentialsError", "PartialCredentialsError", "UnauthenticatedError", "CredentialRetrievalError"}
+)
+_CONNECTION_ERRORS = frozenset(
+    {"ClientConnectorError", "ClientConnectorDNSError", "EndpointConnectionError", "ConnectionRefusedError", "gaierror"}
+)
+
+
+def _hint(exc: BaseException) -> str:
+    """What to do about a backend error whose kind is known (credentials, permission, connection, bad request)."""
+    name = type(exc).__name__
+    if name in _CREDENTIAL_ERRORS:
+        return (
+            " (no usable credentials: pass them in storage_options, e.g. key/secret, set the backend's "
+            "environment variables such as AWS_ACCESS_KEY_ID, or use anon=True for public data)"
+        )
+    if isinstance(exc, PermissionError) or name == "PermissionDeniedError":
+        return " (permission denied: the credentials in use may not read this location)"
+    if name in _CONNECTION_ERRORS or isinstance(exc, ConnectionRefusedError):
+        return " (could not connect: check the host name, endpoint_url and network)"
+    if name == "ParamValidationError":
+        return " (the backend refused the request's parameters: check the bucket name and path in the URL)"
+    return ""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -352,12 +420,12 @@ class RemoteStore(Store):
     def _classify(self, exc: BaseException) -> Failure:
         """How the backend error `exc` is handled (retried, raised, or passed to the caller)."""
 
-    async def _call(self, request: Callable[[], Awaitable[T]], key: str) -> T:
-        """Run one request for `key` under the store's limit and retry policy."""
+    async def _call(self, request: Callable[[], Awaitable[T]], key: str, policy: RetryPolicy | None = None) -> T:
+        """Run one request for `key` under the store's limit and retry policy (or `policy`)."""
         return await call_with_retries(
             request,
             limiter=self._limiter(),
-            policy=self._policy,
+            policy=self._policy if policy is None else policy,
             classify=self._classify,
             where=f"{self._url} key {key!r}",
             secrets=self._secrets,

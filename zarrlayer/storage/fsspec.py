@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import replace
 from typing import Any
 
 from fsspec.utils import tokenize
@@ -20,11 +21,15 @@ from zarrlayer.errors import ReadOnlyError, missing_dependency
 from zarrlayer.storage._base import Buffer, ByteRequest, empty_request, normalize_prefix, validate_key, validate_prefix
 from zarrlayer.storage._buffers import to_bytes
 from zarrlayer.storage._fsspec_support import (
+    ALLOWED_EXCEPTIONS,
     BACKENDS,
     LOOP_ONLY_OPTIONS,
     READ_ONLY_PROTOCOLS,
     classify_fsspec_error,
     fsspec_limits,
+    instance_options,
+    short_read,
+    split_query,
     loop_filesystems,
     loop_filesystems_lock,
     pipe_with_parents,
@@ -36,6 +41,8 @@ from zarrlayer.storage._fsspec_support import (
 from zarrlayer.storage._remote import (
     Failure,
     RemoteStore,
+    RetryPolicy,
+    ShortReadError,
     collect_secrets,
     public_settings,
     redact_url,
@@ -58,7 +65,7 @@ class FsspecStore(RemoteStore):
         path: str = "",
         *,
         read_only: bool = False,
-        allowed_exceptions: tuple[type[BaseException], ...] = (FileNotFoundError, IsADirectoryError, NotADirectoryError),
+        allowed_exceptions: tuple[type[BaseException], ...] = ALLOWED_EXCEPTIONS,
         max_concurrency: int | None = None,
         retries: int | None = None,
         _url: str | None = None,
@@ -77,8 +84,11 @@ class FsspecStore(RemoteStore):
         self._fs_cls = type(fs)
         self._fs_options = {k: v for k, v in fs.storage_options.items() if k not in LOOP_ONLY_OPTIONS}
         self._native = isinstance(fs, AsyncFileSystem)
-        self._path = fs._strip_protocol(path).rstrip("/") if path else ""
-        self._url = redact_url(_url.rstrip("/") if _url else fs.unstrip_protocol(self._path).rstrip("/"))
+        stripped, self._query = split_query(fs._strip_protocol(path) if path else "", self._http)
+        self._path = stripped.rstrip("/")
+        self._url = redact_url(
+            _url.rstrip("/") if _url else fs.unstrip_protocol(self._path).rstrip("/") + self._query
+        )
         self._allowed = tuple(allowed_exceptions)
         self._secrets = collect_secrets(self._fs_options) | collect_secrets({"password": userinfo(self._path)})
         self._sync_fs = None if self._native else fs
@@ -91,6 +101,32 @@ class FsspecStore(RemoteStore):
         )
 
     @classmethod
+    def from_upath(
+        cls,
+        upath: Any,
+        read_only: bool = False,
+        allowed_exceptions: tuple[type[BaseException], ...] = ALLOWED_EXCEPTIONS,
+    ) -> FsspecStore:
+        """A store at a universal-pathlib `UPath` (its `fs` and `path`), as zarr-python's `from_upath`."""
+        fs, path = getattr(upath, "fs", None), getattr(upath, "path", None)
+        if fs is None or not isinstance(path, str):
+            raise TypeError(f"expected a UPath (with .fs and .path), found {type(upath).__name__}")
+        return cls(fs, path.rstrip("/"), read_only=read_only, allowed_exceptions=allowed_exceptions)
+
+    @classmethod
+    def from_mapper(
+        cls,
+        fs_map: Any,
+        read_only: bool = False,
+        allowed_exceptions: tuple[type[BaseException], ...] = ALLOWED_EXCEPTIONS,
+    ) -> FsspecStore:
+        """A store over an fsspec mapper (`fsspec.get_mapper(url)`, `fs.get_mapper(root)`): its filesystem and root."""
+        fs, root = getattr(fs_map, "fs", None), getattr(fs_map, "root", None)
+        if fs is None or not isinstance(root, str):
+            raise TypeError(f"expected an fsspec FSMap (with .fs and .root), found {type(fs_map).__name__}")
+        return cls(fs, root, read_only=read_only, allowed_exceptions=allowed_exceptions)
+
+    @classmethod
     def from_url(
         cls,
         url: str,
@@ -98,7 +134,11 @@ class FsspecStore(RemoteStore):
         read_only: bool = False,
         **kwargs: Any,
     ) -> FsspecStore:
-        """A store for an fsspec URL (`s3://bucket/path`, `https://...`, `simplecache::s3://...`)."""
+        """A store for an fsspec URL (`s3://bucket/path`, `https://...`, `simplecache::s3://...`).
+
+        A query string (a signed URL's `?sig=...`) stays at the end of every key's URL.
+        `kwargs` are the constructor's (`allowed_exceptions`, `max_concurrency`, `retries`).
+        """
         try:
             from fsspec.core import url_to_fs
         except ImportError:  # pragma: no cover - fsspec is a core dependency
@@ -176,7 +216,11 @@ class FsspecStore(RemoteStore):
             on_loop = loop_filesystems.setdefault(loop, {})
         fs = on_loop.get(self._fs_token)  # only this loop's thread touches its own dict
         if fs is None:
-            fs = self._fs_cls(**self._fs_options, asynchronous=True, loop=loop, skip_instance_cache=True)
+            fs = self._fs_cls(
+                **instance_options(self._fs_cls, self._fs_options), asynchronous=True, loop=loop, skip_instance_cache=True
+            )
+            if "retries" not in self._fs_options and isinstance(getattr(fs, "retries", None), int):
+                fs.retries = 1  # s3fs: one attempt per call, zarrlayer's policy retries
             if "use_listings_cache" not in self._fs_options and hasattr(fs, "dircache"):
                 from fsspec.dircache import DirCache
 
@@ -186,7 +230,7 @@ class FsspecStore(RemoteStore):
 
     def _full_path(self, key: str) -> str:
         validate_key(key)
-        return f"{self._path}/{key}" if self._path else key
+        return (f"{self._path}/{key}" if self._path else key) + self._query
 
     def _dir_path(self, prefix: str) -> str:
         prefix = prefix.rstrip("/")
@@ -207,15 +251,38 @@ class FsspecStore(RemoteStore):
     # -- reading --------------------------------------------------------------------
 
     async def get(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
+        return await self._get(key, byte_range, None)
+
+    async def _check_length(self, fs: Any, path: str, value: Any, byte_range: ByteRequest | None) -> None:
+        """ShortReadError when `value`, shorter than `byte_range` asks, is not the object's end."""
+        from zarrlayer.storage._base import byte_request_slice
+
+        info = await fs._info(path)
+        size = info.get("size")
+        if size is None:
+            return
+        begin, stop = byte_request_slice(byte_range, int(size))  # type: ignore[arg-type]
+        if len(value) < stop - begin:
+            raise ShortReadError(
+                f"range {byte_range} answered with {len(value)} bytes where the object of {size} bytes holds {stop - begin}"
+            )
+
+    async def _get(self, key: str, byte_range: ByteRequest | None, policy: RetryPolicy | None) -> Buffer | None:
         path = self._full_path(key)
         if empty_request(byte_range):
             return b"" if await self.exists(key) else None
         start, end = fsspec_limits(byte_range)
         fs = self._async_fs()
         kwargs = self._full_read_kwargs if byte_range is None else {}
+
+        async def fetch() -> Any:
+            value = trim_ignored_range(await fs._cat_file(path, start=start, end=end, **kwargs), byte_range)
+            if short_read(value, byte_range):
+                await self._check_length(fs, path, value, byte_range)
+            return value
+
         try:
-            value = await self._call(lambda: fs._cat_file(path, start=start, end=end, **kwargs), key)
-            return trim_ignored_range(value, byte_range)
+            return await self._call(fetch, key, policy)
         except self._allowed:
             return None
         except Exception as exc:
@@ -236,22 +303,27 @@ class FsspecStore(RemoteStore):
             async with self._limiter().slots(len(batch)) as taken:
                 extra = {"batch_size": taken} if self._native else {}
                 full = self._full_read_kwargs if all(requests[i][1] is None for i in batch) else {}
-                out = await fs._cat_ranges(
-                    [paths[i] for i in batch],
-                    [s for s, _ in limits],
-                    [e for _, e in limits],
-                    on_error="return",
-                    **extra,
-                    **full,
-                )
+                try:
+                    async with asyncio.timeout(self._policy.attempt_timeout):
+                        out = await fs._cat_ranges(
+                            [paths[i] for i in batch],
+                            [s for s, _ in limits],
+                            [e for _, e in limits],
+                            on_error="return",
+                            **extra,
+                            **full,
+                        )
+                except TimeoutError:  # the batch was the first attempt: each is read again alone
+                    out = [TimeoutError()] * len(batch)
             for i, value in zip(batch, out):
-                results[i] = trim_ignored_range(value, requests[i][1])
+                value = trim_ignored_range(value, requests[i][1])
+                results[i] = ShortReadError() if short_read(value, requests[i][1]) else value
         fetched = set(batch)
         redo = [i for i, v in enumerate(results) if isinstance(v, BaseException) or i not in fetched]
         for i in redo:
             exc = results[i]
             if isinstance(exc, BaseException) and not isinstance(exc, self._allowed) and not unsatisfiable(exc):
-                if self._classify(exc) is Failure.FATAL:
+                if not isinstance(exc, (ShortReadError, TimeoutError)) and self._classify(exc) is Failure.FATAL:
                     raise remote_error(exc, f"{self._url} key {requests[i][0]!r}", 1, Failure.FATAL, self._secrets)
         if redo:
             again = await asyncio.gather(*(self._settle(requests[i], results[i]) for i in redo))
@@ -264,6 +336,10 @@ class FsspecStore(RemoteStore):
         key, byte_range = request
         if isinstance(outcome, self._allowed):
             return None
+        if isinstance(outcome, BaseException):  # the batch was this read's first attempt
+            attempts = self._policy.attempts
+            policy = replace(self._policy, retries=max(attempts - 2, 0)) if attempts > 1 else None
+            return await self._get(key, byte_range, policy)
         return await self.get(key, byte_range)
 
     async def _info(self, key: str) -> dict[str, Any] | None:
@@ -373,7 +449,7 @@ class FsspecStore(RemoteStore):
             directory = pending.pop()
             seen.add(directory)
             try:
-                entries = await self._call(lambda d=directory: fs._ls(d + "/", detail=True), prefix or "/")
+                entries = await self._call(lambda d=directory: fs._ls(d + "/" + self._query, detail=True), prefix or "/")
             except self._allowed:
                 continue
             for entry in entries:
@@ -406,7 +482,7 @@ class FsspecStore(RemoteStore):
         directory = self._dir_path(prefix)
         fs = self._async_fs()
         try:
-            listed = directory + "/" if self._http else directory
+            listed = directory + "/" + self._query if self._http else directory
             entries = await self._call(lambda: fs._ls(listed, detail=True), prefix or "/")
         except self._allowed:
             return

@@ -12,6 +12,19 @@ reach the network:
         ...
         server.request_count                   # requests answered so far
         server.fail_next(2, status=503)        # fault injection for retry tests
+
+    with fault_server(directory) as server:    # the same server in a process of its own
+        server.cut_next(3)                     # bodies cut short, Content-Length matching the cut
+        server.short_next(1)                   # a range answered with half the bytes asked
+        server.stall_next(1, 5.0)              # headers, then nothing for 5 s
+        server.ignore_ranges(True)             # every range answered with the whole object
+
+The kinds of fault (`FAULT_KINDS`): "status" (an error status such as 503), "drop" (the
+connection closed without an answer), "cut" (a body cut short, with a Content-Length that
+matches the cut, as a broken proxy sends it), "short" (a range answered with 206 and fewer
+bytes than asked, the Content-Range saying so), "stall" (headers and then nothing, or with
+`before_headers=True` an accepted connection that is never answered) and "ignore_range"
+(the whole object with 200 whatever the Range header asks).
 """
 
 from __future__ import annotations
@@ -39,7 +52,10 @@ __all__ = [
     "create_bucket",
     "s3fs_options",
     "obstore_s3_options",
+    "FAULT_KINDS",
+    "FaultServer",
     "LoopbackHTTPServer",
+    "fault_server",
     "http_server",
     "write_files",
 ]
@@ -165,11 +181,17 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+FAULT_KINDS = ("status", "drop", "cut", "short", "stall", "ignore_range")
+
+
 @dataclass
 class _Fault:
     status: int
     remaining: int | None
     path: str | None
+    kind: str = "status"
+    seconds: float = 0.0
+    before_headers: bool = False
 
 
 class LoopbackHTTPServer:
@@ -189,6 +211,7 @@ class LoopbackHTTPServer:
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
         self._counts: Counter[str] = Counter()
+        self._injected: Counter[str] = Counter()
         self._log: list[tuple[str, str, str | None]] = []
         self._in_flight = 0
         self._max_in_flight = 0
@@ -241,28 +264,80 @@ class LoopbackHTTPServer:
 
         With `path`, only requests for that URL path (e.g. '/data/c/0') are affected.
         """
-        with self._lock:
-            self._faults.append(_Fault(status, count, path))
+        self._add(_Fault(status, count, path, "drop" if status == 0 else "status"))
 
     def drop_next(self, count: int | None, *, path: str | None = None) -> None:
         """Close the connection without answering the next `count` requests (a connection reset)."""
-        self.fail_next(count, 0, path=path)
+        self._add(_Fault(0, count, path, "drop"))
+
+    def cut_next(self, count: int | None, *, path: str | None = None) -> None:
+        """Answer the next `count` GETs with half the body and a Content-Length that matches the cut."""
+        self._add(_Fault(200, count, path, "cut"))
+
+    def short_next(self, count: int | None, *, path: str | None = None) -> None:
+        """Answer the next `count` range requests with 206 and half the bytes asked (Content-Range says so)."""
+        self._add(_Fault(206, count, path, "short"))
+
+    def stall_next(
+        self, count: int | None, seconds: float, *, path: str | None = None, before_headers: bool = False
+    ) -> None:
+        """Stall the next `count` requests `seconds`: after the headers, or (`before_headers`) before any byte."""
+        self._add(_Fault(200, count, path, "stall", float(seconds), bool(before_headers)))
+
+    def ignore_ranges(self, enabled: bool = True, *, path: str | None = None) -> None:
+        """Answer every request (for `path`, else all) with the whole object, ignoring Range headers."""
+        with self._lock:
+            self._faults = [f for f in self._faults if not (f.kind == "ignore_range" and f.path == path)]
+        if enabled:
+            self._add(_Fault(200, None, path, "ignore_range"))
+
+    def fault(self, kind: str, count: int | None = 1, **options: Any) -> None:
+        """Inject `count` faults of `kind` (one of FAULT_KINDS) with the options of the method of that name."""
+        if kind == "status":
+            self.fail_next(count, **options)
+        elif kind == "drop":
+            self.drop_next(count, **options)
+        elif kind == "cut":
+            self.cut_next(count, **options)
+        elif kind == "short":
+            self.short_next(count, **options)
+        elif kind == "stall":
+            self.stall_next(count, **options)
+        elif kind == "ignore_range":
+            self.ignore_ranges(**options)
+        else:
+            raise ValueError(f"expected a fault kind in {FAULT_KINDS}, found {kind!r}")
+
+    @property
+    def injected(self) -> dict[str, int]:
+        """Faults injected so far, by kind (not reset by `reset_counts`)."""
+        with self._lock:
+            return dict(self._injected)
+
+    def _add(self, fault: _Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
 
     def clear_faults(self) -> None:
         """Stop injecting errors."""
         with self._lock:
             self._faults.clear()
 
-    def _take_fault(self, path: str) -> int | None:
+    def _take_fault(self, path: str, method: str, ranged: bool) -> _Fault | None:
         with self._lock:
-            for fault in self._faults:
+            for fault in sorted(self._faults, key=lambda f: f.remaining is None):
                 if fault.path is not None and fault.path != path:
+                    continue
+                if fault.kind in ("cut", "stall") and method != "GET" and not fault.before_headers:
+                    continue
+                if fault.kind in ("short", "ignore_range") and not ranged:
                     continue
                 if fault.remaining is not None:
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)
-                return fault.status
+                self._injected[fault.kind] += 1
+                return fault
         return None
 
     def _record(self, method: str, path: str, range_header: str | None) -> None:
@@ -365,6 +440,13 @@ def _make_handler(server: LoopbackHTTPServer) -> type[BaseHTTPRequestHandler]:
         def do_HEAD(self) -> None:
             self._serve(body=False)
 
+        def do_POST(self) -> None:
+            url_path = urllib.parse.urlsplit(self.path).path
+            if url_path.startswith(_CONTROL):
+                self._control(url_path)
+            else:
+                self.send_error(405)
+
         def _reply(
             self, status: int, payload: bytes, headers: dict[str, str], body: bool, length: int | None = None
         ) -> None:
@@ -395,14 +477,16 @@ def _make_handler(server: LoopbackHTTPServer) -> type[BaseHTTPRequestHandler]:
         def _answer(self, url_path: str, range_header: str | None, body: bool) -> None:
             if server.latency > 0:
                 time.sleep(server.latency)
-            status = server._take_fault(url_path)
-            if status == 0:
-                self._finish_count()
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
+            fault = server._take_fault(url_path, self.command, range_header is not None)
+            if fault is not None and fault.kind == "stall" and fault.before_headers:
+                time.sleep(fault.seconds)
+                self._drop()
                 return
-            if status is not None:
-                self._reply(status, b"", {}, body)
+            if fault is not None and fault.kind == "drop":
+                self._drop()
+                return
+            if fault is not None and fault.kind == "status":
+                self._reply(fault.status, b"", {}, body)
                 return
             target = self._resolve(url_path)
             if target is None or not target.exists() or (target.is_dir() and not url_path.endswith("/")):
@@ -410,7 +494,44 @@ def _make_handler(server: LoopbackHTTPServer) -> type[BaseHTTPRequestHandler]:
             elif target.is_dir():
                 self._reply(200, _listing(target, url_path), {"Content-Type": "text/html; charset=utf-8"}, body)
             else:
-                self._serve_file(target, range_header, body)
+                self._serve_file(target, None if fault and fault.kind == "ignore_range" else range_header, body, fault)
+
+        def _drop(self) -> None:
+            self._finish_count()
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+        def _control(self, url_path: str) -> None:
+            """The control endpoint of a FaultServer in another process (uncounted)."""
+            import json
+
+            length = int(self.headers.get("Content-Length") or 0)
+            request = json.loads(self.rfile.read(length) or b"{}") if length else {}
+            action = url_path[len(_CONTROL):]
+            answer: Any = None
+            if action == "fault":
+                kind = request.pop("kind")
+                server.fault(kind, **request)
+            elif action == "clear":
+                server.clear_faults()
+            elif action == "reset":
+                server.reset_counts()
+            elif action == "state":
+                answer = {
+                    "counts": server.counts,
+                    "requests": server.requests,
+                    "max_in_flight": server.max_in_flight,
+                    "injected": server.injected,
+                }
+            payload = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
 
         def _resolve(self, url_path: str) -> Path | None:
             parts = [p for p in urllib.parse.unquote(url_path).split("/") if p]
@@ -418,7 +539,7 @@ def _make_handler(server: LoopbackHTTPServer) -> type[BaseHTTPRequestHandler]:
                 return None
             return server.directory.joinpath(*parts)
 
-        def _serve_file(self, target: Path, range_header: str | None, body: bool) -> None:
+        def _serve_file(self, target: Path, range_header: str | None, body: bool, fault: _Fault | None = None) -> None:
             size = target.stat().st_size
             headers = {"Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"}
             selected = _parse_range(range_header, size)
@@ -431,11 +552,156 @@ def _make_handler(server: LoopbackHTTPServer) -> type[BaseHTTPRequestHandler]:
                 with target.open("rb") as f:
                     f.seek(start)
                     payload = f.read(stop - start)
+            kind = fault.kind if fault is not None else None
+            if kind in ("cut", "short") and stop - start > 1:
+                stop = start + (stop - start) // 2
+                payload = payload[: stop - start]
             if selected is not None:
                 headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+            if kind == "stall":
+                self._finish_count()
+                self.send_response(200 if selected is None else 206)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(stop - start))
+                self.end_headers()
+                self.wfile.flush()
+                time.sleep(fault.seconds)  # type: ignore[union-attr]
+                self._drop()
+                return
             self._reply(200 if selected is None else 206, payload, headers, body, length=stop - start)
 
     return _Handler
+
+
+_CONTROL = "/__zarrlayer_control__/"
+
+
+class FaultServer:
+    """A LoopbackHTTPServer with fault injection, run in a process of its own (see `fault_server`).
+
+    Its methods are LoopbackHTTPServer's (`fail_next`, `drop_next`, `cut_next`, `short_next`,
+    `stall_next`, `ignore_ranges`, `fault`, `clear_faults`, `reset_counts`) and its counters
+    (`request_count`, `counts`, `requests`, `injected`), sent to the process over a control path.
+    A stalled answer then never holds the test process's own threads or GIL.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], latency: float = 0.0) -> None:
+        import subprocess
+        import sys
+
+        self.directory = Path(directory).resolve()
+        if not self.directory.is_dir():
+            raise NotADirectoryError(f"fault_server needs an existing directory, found {str(directory)!r}")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "zarrlayer.testing.servers", str(self.directory), str(float(latency))],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self._process.stdout.readline().strip() if self._process.stdout else ""
+        if not line.startswith("http://127.0.0.1:"):
+            self._process.kill()
+            raise RuntimeError(f"the fault server did not start (said {line!r})")
+        self.url: str = line
+
+    def _send(self, action: str, payload: dict[str, Any] | None = None) -> Any:
+        import json
+        import urllib.request
+
+        data = json.dumps(payload or {}).encode()
+        request = urllib.request.Request(self.url + _CONTROL + action, data=data, method="POST")
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.loads(answer.read())
+
+    def fault(self, kind: str, count: int | None = 1, **options: Any) -> None:
+        """Inject `count` faults of `kind` (see LoopbackHTTPServer.fault)."""
+        self._send("fault", {"kind": kind, "count": count, **options})
+
+    def fail_next(self, count: int | None, status: int = 503, *, path: str | None = None) -> None:
+        self.fault("status", count, status=status, path=path)
+
+    def drop_next(self, count: int | None, *, path: str | None = None) -> None:
+        self.fault("drop", count, path=path)
+
+    def cut_next(self, count: int | None, *, path: str | None = None) -> None:
+        self.fault("cut", count, path=path)
+
+    def short_next(self, count: int | None, *, path: str | None = None) -> None:
+        self.fault("short", count, path=path)
+
+    def stall_next(
+        self, count: int | None, seconds: float, *, path: str | None = None, before_headers: bool = False
+    ) -> None:
+        self.fault("stall", count, seconds=seconds, path=path, before_headers=before_headers)
+
+    def ignore_ranges(self, enabled: bool = True, *, path: str | None = None) -> None:
+        self._send("fault", {"kind": "ignore_range", "enabled": enabled, "path": path})
+
+    def clear_faults(self) -> None:
+        self._send("clear")
+
+    def reset_counts(self) -> None:
+        self._send("reset")
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(self._send("state")["counts"])
+
+    @property
+    def request_count(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def requests(self) -> list[tuple[str, str, str | None]]:
+        return [tuple(r) for r in self._send("state")["requests"]]  # type: ignore[misc]
+
+    @property
+    def injected(self) -> dict[str, int]:
+        """Faults injected so far, by kind."""
+        return dict(self._send("state")["injected"])
+
+    def close(self) -> None:
+        """Stop the server process (idempotent)."""
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - kill what will not stop
+                self._process.kill()
+                self._process.wait()
+        if self._process.stdout:
+            self._process.stdout.close()
+
+    def __enter__(self) -> FaultServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"FaultServer({self.url!r}, directory={str(self.directory)!r})"
+
+
+def fault_server(directory: str | os.PathLike[str], latency: float = 0.0) -> FaultServer:
+    """Serve `directory` over HTTP on 127.0.0.1 from a separate process, with fault injection.
+
+    Returns the running server; use it as a context manager to stop it.
+    """
+    return FaultServer(directory, latency)
+
+
+def _serve_forever(directory: str, latency: float) -> None:
+    import signal
+    import sys
+
+    server = LoopbackHTTPServer(directory, latency)
+    print(server.url, flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        server.close()
 
 
 def _listing(directory: Path, url_path: str) -> bytes:
@@ -446,3 +712,9 @@ def _listing(directory: Path, url_path: str) -> bytes:
         href = html.escape(posixpath.join(base, urllib.parse.quote(name)), quote=True)
         links.append(f'<li><a href="{href}">{html.escape(name)}</a></li>')
     return ("<!DOCTYPE html><html><body><ul>" + "".join(links) + "</ul></body></html>").encode()
+
+
+if __name__ == "__main__":
+    import sys
+
+    _serve_forever(sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 0.0)
