@@ -142,11 +142,13 @@ async def _copy_and_close(
     try:
         return await copy_store(
             src, dst, src_prefix=prefixes[0], dst_prefix=prefixes[1],
-            overwrite=overwrite, concurrency=concurrency, on_copied=on_copied,
+            overwrite=overwrite, concurrency=concurrency, on_copied=on_copied, transient_ok=False,
         )
     finally:
-        await dst.close()
-        await src.close()
+        for store in (dst, src):
+            closed = store.close()  # a plain call now; awaited where a store still returns a coroutine
+            if closed is not None:
+                await closed
 
 
 def run_cache(args: argparse.Namespace, options: dict[str, Any]) -> int:
