@@ -15,6 +15,7 @@ from zarrlayer.api import (
     open_group,
 )
 from zarrlayer.core import Array, Attributes, Group
+from zarrlayer.compat import as_zarr_store
 
 __version__ = "0.1.0"
 
@@ -24,6 +25,7 @@ __all__ = [
     "Group",
     "__version__",
     "array",
+    "as_zarr_store",
     "config",
     "consolidate_metadata",
     "create_array",

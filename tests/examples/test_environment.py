@@ -23,7 +23,15 @@ def _pyproject_requirements() -> list[str]:
     found = list(project["dependencies"])
     for extra in project["optional-dependencies"].values():
         found.extend(r for r in extra if not r.startswith("zarrlayer["))
-    return found
+    return [r.split(";")[0] for r in found if _applies_to_lowest_python(r, project["requires-python"])]
+
+
+def _applies_to_lowest_python(requirement: str, requires_python: str) -> bool:
+    """environment.yml pins the lowest supported Python: keep a marked requirement only where it applies there."""
+    from packaging.requirements import Requirement
+
+    marker = Requirement(requirement).marker
+    return marker is None or marker.evaluate({"python_version": requires_python.removeprefix(">=")})
 
 
 def _conda_requirements() -> dict[str, str]:

@@ -3,6 +3,9 @@
     make_store("data.zarr")              -> LocalStore        make_store({})          -> MemoryStore
     make_store("data.zip", mode="w")     -> ZipStore           make_store("memory://x") -> named MemoryStore
     make_store("s3://bucket/x.zarr")     -> FsspecStore (ObjectStore when config remote_backend="obstore")
+    make_store(zarr.storage.LocalStore(...)) -> ZarrPythonStore (zarrlayer.compat), a zarr-python store adapted
+    make_store(fsspec.get_mapper(url))   -> FsspecStore over the mapper's filesystem and root
+    make_store(as_zarr_store(store))     -> store (the bridge unwrapped)
 
 Modes mean what zarr-python makes them mean at the store level: 'r' read-only, 'r+' read and
 write an existing location, 'a' read and write (created if needed), 'w' create or overwrite,
@@ -29,6 +32,7 @@ from zarrlayer.errors import (
     ModeError,
     NodeExistsError,
     NodeNotFoundError,
+    ZarrlayerError,
 )
 from zarrlayer.storage._base import Buffer, ByteRequest, Store, validate_key
 from zarrlayer.storage.local import LocalStore
@@ -36,10 +40,14 @@ from zarrlayer.storage.memory import MemoryStore
 from zarrlayer.storage.zip import ZipStore
 
 __all__ = [
+    "ACCEPTED_STORES",
     "AccessMode",
     "StoreLike",
     "StorePath",
+    "UnsupportedStoreError",
+    "adapt_store",
     "apply_mode",
+    "as_store",
     "check_mode",
     "make_store",
     "make_store_path",
@@ -47,7 +55,62 @@ __all__ = [
 ]
 
 AccessMode: TypeAlias = Literal["r", "r+", "a", "w", "w-", "x"]
-StoreLike: TypeAlias = "Store | StorePath | str | os.PathLike[str] | dict[str, bytes] | None"
+StoreLike: TypeAlias = "Store | StorePath | str | os.PathLike[str] | dict[str, bytes] | Any | None"
+"""Also a zarr-python store (`zarr.abc.store.Store`) or an fsspec mapper (`fsspec.FSMap`)."""
+
+ACCEPTED_STORES = (
+    "a zarrlayer Store or StorePath, a zarr-python store (zarr.abc.store.Store), "
+    "an fsspec mapper (fsspec.FSMap), a dict, a local path (str or os.PathLike) or a URL"
+)
+
+
+class UnsupportedStoreError(ZarrlayerError, TypeError):
+    """An object given as a store that is none of the things a store can be made from."""
+
+
+def _type_name(obj: object) -> str:
+    kind = type(obj)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _from_mapper(mapper: Any, read_only: bool) -> Store:
+    from zarrlayer.storage.fsspec import FsspecStore
+
+    return FsspecStore(mapper.fs, mapper.root, read_only=read_only)
+
+
+def adapt_store(obj: object, *, read_only: bool = False) -> Store | None:
+    """The zarrlayer Store for a store object, or None when `obj` is not one.
+
+    A zarrlayer Store is itself; a bridge (`as_zarr_store`) is the store it wraps; a zarr-python
+    store is wrapped in `zarrlayer.compat.ZarrPythonStore`; an fsspec mapper becomes a
+    FsspecStore over its filesystem and root (`read_only` applies to that new store only).
+    Neither zarr nor the bridge is imported unless the caller already loaded them.
+    """
+    import sys
+
+    if isinstance(obj, Store):
+        return obj
+    if "zarrlayer.compat._bridge" in sys.modules or "zarr.abc.store" in sys.modules:
+        from zarrlayer.compat import from_zarr_store, is_bridge_store, is_zarr_python_store
+
+        if is_bridge_store(obj) or is_zarr_python_store(obj):
+            return from_zarr_store(obj)
+    mapping_module = sys.modules.get("fsspec.mapping")
+    if mapping_module is not None and isinstance(obj, mapping_module.FSMap):
+        return _from_mapper(obj, read_only)
+    return None
+
+
+def as_store(obj: object, *, what: str = "a store") -> Store:
+    """`adapt_store(obj)`, or UnsupportedStoreError (a TypeError) naming the type found; for wrappers and caches."""
+    store = adapt_store(obj)
+    if store is None:
+        raise UnsupportedStoreError(
+            f"expected {what}: a zarrlayer Store, a zarr-python store (zarr.abc.store.Store) "
+            f"or an fsspec mapper (fsspec.FSMap), found {_type_name(obj)}"
+        )
+    return store
 
 _MODES = ("r", "r+", "a", "w", "w-")
 _ZIP_MODES = {None: "a", "r": "r", "r+": "a", "a": "a", "w": "w", "w-": "a"}
@@ -173,9 +236,10 @@ def make_store(
     if isinstance(store_like, StorePath):
         _refuse_options(storage_options, "a StorePath")
         return _with_mode(store_like.store, mode)
-    if isinstance(store_like, Store):
-        _refuse_options(storage_options, "a Store instance")
-        return _with_mode(store_like, mode)
+    adapted = None if isinstance(store_like, str | os.PathLike | dict) else adapt_store(store_like, read_only=mode == "r")
+    if adapted is not None:
+        _refuse_options(storage_options, f"a {type(store_like).__name__} store object")
+        return _with_mode(adapted, mode)
     if store_like is None or isinstance(store_like, dict):
         _refuse_options(storage_options, "an in-memory dict")
         return MemoryStore(store_like, read_only=mode == "r")
@@ -190,10 +254,7 @@ def make_store(
     if isinstance(store_like, (str, os.PathLike)):
         _refuse_options(storage_options, "a local path")
         return _local_store(_local_path(store_like), mode)
-    raise TypeError(
-        "expected a Store, StorePath, dict, local path or URL to open, "
-        f"found {type(store_like).__name__}"
-    )
+    raise UnsupportedStoreError(f"expected {ACCEPTED_STORES} to open, found {_type_name(store_like)}")
 
 
 def make_store_path(

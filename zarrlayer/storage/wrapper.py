@@ -17,7 +17,9 @@ class WrapperStore(Store, Generic[S]):
 
     def __init__(self, store: S) -> None:
         if not isinstance(store, Store):
-            raise TypeError(f"expected a zarrlayer Store to wrap, found {type(store).__name__}")
+            from zarrlayer.storage.resolve import as_store  # zarr-python stores and fsspec mappers too
+
+            store = as_store(store, what="a store to wrap")  # type: ignore[assignment]
         self._store = store
         self._is_open = False
 
