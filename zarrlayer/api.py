@@ -254,10 +254,14 @@ def create_array(
     cache: Any = None,
     mode: str | None = None,
     path: str | None = None,
+    config: Any = None,
+    write_data: bool = True,
 ) -> Array:
     """A new array at `name` (or `path=`); codecs may be numcodecs objects or v3 JSON dicts; `data=` writes it too.
 
     `mode='w'` means `overwrite=True`; 'a', 'r+', 'w-' keep the refusal; 'r' is a ModeError.
+    `config` is zarr-python's array config (see `core.create.array_config`); `write_data=False`
+    writes only the metadata of an array created from `data`.
     """
     overwrite = _creating(mode, overwrite, "an array")
     name = _node_name(name, path)
@@ -267,6 +271,7 @@ def create_array(
         fill_value=fill_value, compressors=compressors, filters=filters, serializer=serializer,
         order=order, dimension_names=dimension_names, attributes=attributes,
         chunk_key_encoding=chunk_key_encoding, zarr_format=zarr_format, overwrite=overwrite,
+        config=config, write_data=write_data,
     )
 
 

@@ -117,6 +117,36 @@ class Array(Node[ArrayMetadata]):
         return self._codec_groups()[1]
 
     @property
+    def compressor(self) -> Any:
+        """The v2 array's compressor (a numcodecs object, or None); TypeError for v3 as in zarr-python."""
+        if self._metadata.zarr_format != 2:
+            raise TypeError("`compressor` is not available for Zarr format 3 arrays; use `compressors`")
+        compressors = self.compressors
+        return compressors[0] if compressors else None
+
+    @property
+    def store_path(self) -> Any:
+        """The store and this array's path in it (a StorePath)."""
+        from zarrlayer.storage.resolve import StorePath
+
+        return StorePath(self._store, self._path)
+
+    @classmethod
+    def open(cls, store: Any) -> Array:
+        """The existing array at `store` (a store-like or StorePath); NodeNotFoundError when there is none."""
+        from zarrlayer.core.nodes import load_node
+        from zarrlayer.errors import ContainsGroupError
+        from zarrlayer.storage.resolve import make_store_path
+
+        store_path = make_store_path(store, mode="r" if getattr(store, "read_only", False) is True else "r+")
+        metadata = load_node(store_path.store, store_path.path)
+        if not isinstance(metadata, ArrayMetadata):
+            raise ContainsGroupError(
+                f"expected an array at path '{store_path.path}' in store {store_path.store.url}, found a group"
+            )
+        return cls(store_path.store, store_path.path, metadata)
+
+    @property
     def compressors(self) -> tuple[Any, ...]:
         """The bytes-to-bytes codecs (numcodecs objects for v2, JSON dicts for v3)."""
         return self._codec_groups()[2]

@@ -12,7 +12,13 @@ from zarrlayer.core.array import Array, _parse_shape
 from zarrlayer.core.io import delete_keys, join_path
 from zarrlayer.core.nodes import encode_metadata, ensure_parents, node_exists, write_metadata
 from zarrlayer.core.sync import sync
-from zarrlayer.errors import ContainsArrayError, ContainsGroupError, ModeError, ReadOnlyError
+from zarrlayer.errors import (
+    ContainsArrayError,
+    ContainsGroupError,
+    ModeError,
+    ReadOnlyError,
+    UnsupportedFeatureError,
+)
 from zarrlayer.format import (
     V2_ARRAY_KEY,
     V2_ATTRS_KEY,
@@ -31,7 +37,11 @@ __all__ = [
     "clear_node",
     "create_array_node",
     "create_group_node",
+    "array_config",
+    "create_nodes",
     "guess_chunks",
+    "like_options",
+    "merge_compressor",
     "refuse_existing",
 ]
 
@@ -141,9 +151,20 @@ def create_array_node(
     zarr_format: int | None = None,
     overwrite: bool = False,
     data: Any = None,
+    compressor: Any = "auto",
+    config: Any = None,
+    write_data: bool = True,
+    storage_options: Any = None,
 ) -> Array:
-    """Write a new array's metadata at `path` (and missing parents); write `data` when given."""
+    """Write a new array's metadata at `path` (and missing parents); write `data` when given.
+
+    `compressor` is zarr-python's single-codec spelling of `compressors`; `config` an array config
+    (dict or object with `order`/`write_empty_chunks`); `write_data=False` writes only the metadata.
+    `storage_options` is accepted for zarr-python's signature (the store already exists here).
+    """
     zarr_format = _format(zarr_format)
+    compressors = merge_compressor(compressors, compressor)
+    order = array_config(config, order)
     if data is not None:
         data = np.asarray(data)
         shape = data.shape if shape is None else shape
@@ -173,9 +194,101 @@ def create_array_node(
     )
     _write_new_node(store, path, metadata, overwrite)
     array = Array(store, path, metadata)
-    if data is not None and data.size:
+    if data is not None and data.size and write_data:
         array[...] = data
     return array
+
+
+def merge_compressor(compressors: Any, compressor: Any) -> Any:
+    """`compressors`, or zarr-python's single `compressor` (None: no compression) when that was given instead."""
+    if isinstance(compressor, str) and compressor == "auto":
+        return compressors
+    if not (isinstance(compressors, str) and compressors == "auto"):
+        raise ValueError(
+            f"give the compression once: compressors={compressors!r} and compressor={compressor!r} were both given"
+        )
+    return None if compressor is None else (compressor,)
+
+
+def array_config(config: Any, order: str | None) -> str | None:
+    """The memory order from zarr-python's array `config` (a dict or an ArrayConfig-like object).
+
+    zarrlayer never stores a chunk of only fill values, and hands out C-ordered arrays, so
+    `write_empty_chunks=True` and an in-memory order other than 'C' are refused
+    (UnsupportedFeatureError, a ValueError) rather than ignored.
+    """
+    if config is None:
+        return order
+    get = config.get if isinstance(config, dict) else (lambda k, d=None: getattr(config, k, d))
+    unknown = set(config) - {"order", "write_empty_chunks"} if isinstance(config, dict) else set()
+    if unknown:
+        raise ValueError(f"expected array config keys 'order' and 'write_empty_chunks', found {sorted(unknown)}")
+    if get("write_empty_chunks", False):
+        raise UnsupportedFeatureError(
+            "write_empty_chunks=True is not supported: zarrlayer never stores a chunk of only fill values"
+        )
+    memory_order = get("order", None)
+    if memory_order not in (None, "C"):
+        raise UnsupportedFeatureError(
+            f"array config order={memory_order!r} is not supported: reads return C-ordered arrays; "
+            "pass order= to choose the stored chunk order of a v2 array"
+        )
+    return order
+
+
+def like_options(data: Any, kwargs: dict[str, Any], keep_fill: bool = False) -> dict[str, Any]:
+    """create_array options taking shape, dtype (and chunks, fill value when `keep_fill`) from `data`.
+
+    `data` may be an Array (its chunks, shards, fill value and format are kept unless given) or any
+    array-like (its shape and dtype).
+    """
+    options: dict[str, Any] = {"shape": np.shape(data), "dtype": getattr(data, "dtype", None)}
+    if options["dtype"] is None:
+        options["dtype"] = np.asarray(data).dtype
+    if isinstance(data, Array):
+        options.update(chunks=data.chunks, shards=data.shards, zarr_format=data.zarr_format)
+        if keep_fill:
+            options["fill_value"] = data.fill_value
+    options.update(kwargs)
+    return options
+
+
+def create_nodes(
+    store: Store, root: str, nodes: dict[str, ArrayMetadata | GroupMetadata], *, overwrite: bool = False
+) -> list[tuple[str, Any]]:
+    """Write every node of `nodes` (paths relative to `root` -> metadata) and the groups implied between them.
+
+    Everything is checked first (metadata encodes, no existing node unless `overwrite`, no array
+    above another node), then written; returns (path, Array or Group) for each given node.
+    """
+    from zarrlayer.core.group import make_node
+
+    if store.read_only:
+        raise ReadOnlyError(f"cannot create nodes under '{root}': store {store.url} is read-only")
+    ordered = sorted(((p.strip("/"), m) for p, m in nodes.items()), key=lambda item: item[0].count("/"))
+    formats = {m.zarr_format for _, m in ordered}
+    if len(formats) > 1:
+        raise ValueError(f"expected nodes of one zarr_format, found {sorted(formats)}")
+    for rel, metadata in ordered:
+        encode_metadata(store, join_path(root, rel), metadata)
+        if not overwrite:
+            existing = node_exists(store, join_path(root, rel))
+            if existing is not None:
+                refuse_existing(store, join_path(root, rel), existing)
+    given = dict(ordered)
+    for rel, _ in ordered:
+        parts = rel.split("/") if rel else []
+        for i in range(len(parts)):
+            parent = "/".join(parts[:i])
+            if isinstance(given.get(parent), ArrayMetadata):
+                raise ContainsArrayError(
+                    f"cannot create '{rel}' below the array '{parent}' (under '{root}' in store {store.url})"
+                )
+    created = []
+    for rel, metadata in ordered:
+        _write_new_node(store, join_path(root, rel), metadata, overwrite)
+        created.append((rel, make_node(store, join_path(root, rel), metadata)))
+    return created
 
 
 def _resolve_chunks(chunks: Any, shards: Any, shape: tuple[int, ...], dtype: Any) -> tuple[int, ...]:

@@ -6,14 +6,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from zarrlayer.core.array import Array
-from zarrlayer.core.create import clear_node, create_array_node, create_group_node
+import numpy as np
+
+from zarrlayer.core.create import DEFAULT_FILL_VALUE, clear_node, create_array_node, create_group_node, create_nodes, like_options
 from zarrlayer.core.info import GroupInfo
 from zarrlayer.core.io import join_path
 from zarrlayer.core.node import Node
-from zarrlayer.core.nodes import NodeMetadata, list_children, load_nodes, with_store
+from zarrlayer.core.nodes import NodeMetadata, list_children, load_node, load_nodes, with_store
 from zarrlayer.errors import ContainsArrayError, ContainsGroupError, MemberNotFoundError, ZarrlayerError
 from zarrlayer.format import ArrayMetadata, GroupMetadata
 from zarrlayer.storage._base import Store
+from zarrlayer.storage.resolve import StorePath, make_store_path
 
 __all__ = ["Group", "make_node"]
 
@@ -111,11 +114,37 @@ class Group(Node[GroupMetadata]):
     def __len__(self) -> int:
         return len(self._child_kinds())
 
-    def members(self, max_depth: int | None = 0) -> tuple[tuple[str, Array | Group], ...]:
+    def keys(self) -> Iterator[str]:
+        """Names of the direct members, sorted."""
+        return iter(self)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        """`group["x"] = data`: a new array `name` holding `data` (replacing any node there), default settings."""
+        self.create_array(name, data=np.asarray(value), overwrite=True)
+
+    def nmembers(self, max_depth: int | None = 0) -> int:
+        """Number of members, counted to `max_depth` as `members` (None: the whole hierarchy)."""
+        if max_depth == 0:
+            return len(self)
+        return len(self.members(max_depth))
+
+    def array_values(self) -> Iterator[Array]:
+        """Each direct array member."""
+        return (node for _, node in self.arrays())
+
+    def group_values(self) -> Iterator[Group]:
+        """Each direct group member."""
+        return (node for _, node in self.groups())
+
+    def members(
+        self, max_depth: int | None = 0, *, use_consolidated_for_children: bool = True
+    ) -> tuple[tuple[str, Array | Group], ...]:
         """(name, node) for each member, sorted by name; names are paths below this group.
 
         `max_depth=0` (the default) gives the direct members, `n` descends `n` more levels,
-        None the whole hierarchy, as zarr-python's `Group.members`.
+        None the whole hierarchy, as zarr-python's `Group.members`. Consolidated metadata, where the
+        group has it, answers for the whole hierarchy (`use_consolidated_for_children` is accepted for
+        zarr-python's signature; the recorded members are the children's too).
         """
         if max_depth is not None and max_depth < 0:
             raise ValueError(f"max_depth must be None or >= 0, found {max_depth}")
@@ -176,11 +205,41 @@ class Group(Node[GroupMetadata]):
             )
         return self._wrap(name.strip("/"), existing)  # type: ignore[return-value]
 
-    def create_array(self, name: str, **kwargs: Any) -> Array:
-        """A new array `name` inside this group; options as zarrlayer.create_array."""
+    def create_array(
+        self,
+        name: str,
+        *,
+        shape: Any = None,
+        dtype: Any = None,
+        data: Any = None,
+        chunks: Any = "auto",
+        shards: Any = None,
+        filters: Any = "auto",
+        compressors: Any = "auto",
+        compressor: Any = "auto",
+        serializer: Any = "auto",
+        fill_value: Any = DEFAULT_FILL_VALUE,
+        order: str | None = None,
+        attributes: dict[str, Any] | None = None,
+        chunk_key_encoding: Any = None,
+        dimension_names: Any = None,
+        storage_options: dict[str, Any] | None = None,
+        overwrite: bool = False,
+        config: Any = None,
+        write_data: bool = True,
+        zarr_format: int | None = None,
+    ) -> Array:
+        """A new array `name` inside this group, in the group's format; options as zarrlayer.create_array."""
         self._check_writable()
-        kwargs.setdefault("zarr_format", self.zarr_format)
-        array = create_array_node(self._store, join_path(self._path, name), **kwargs)
+        if zarr_format is not None and zarr_format != self.zarr_format:
+            raise ValueError(f"expected zarr_format {self.zarr_format} (the group's) for '{name}', found {zarr_format}")
+        array = create_array_node(
+            self._store, join_path(self._path, name), shape=shape, dtype=dtype, data=data, chunks=chunks,
+            shards=shards, filters=filters, compressors=compressors, compressor=compressor, serializer=serializer,
+            fill_value=fill_value, order=order, attributes=attributes, chunk_key_encoding=chunk_key_encoding,
+            dimension_names=dimension_names, storage_options=storage_options, overwrite=overwrite, config=config,
+            write_data=write_data, zarr_format=self.zarr_format,
+        )
         self._remember(name.strip("/"), array.metadata)
         return array
 
@@ -203,14 +262,107 @@ class Group(Node[GroupMetadata]):
             )
         return self._wrap(name.strip("/"), existing)  # type: ignore[return-value]
 
+    def require_groups(self, *names: str) -> tuple[Group, ...]:
+        """`require_group` for each of `names`."""
+        return tuple(self.require_group(name) for name in names)
+
+    def require_dataset(self, name: str, *, shape: Any, **kwargs: Any) -> Array:
+        """zarr-python 2's name for `require_array`."""
+        return self.require_array(name, shape=shape, **kwargs)
+
+    def create_dataset(self, name: str, **kwargs: Any) -> Array:
+        """zarr-python 2's name for `create_array` (`data=` writes it too)."""
+        return self.create_array(name, **kwargs)
+
+    def create(self, name: str, **kwargs: Any) -> Array:
+        """Same as `create_array`."""
+        return self.create_array(name, **kwargs)
+
+    def array(self, name: str, **kwargs: Any) -> Array:
+        """Same as `create_array` (zarr-python keeps it deprecated)."""
+        return self.create_array(name, **kwargs)
+
+    def empty(self, *, name: str, shape: Any, **kwargs: Any) -> Array:
+        """A new array `name` whose unwritten chunks read as the fill value (nothing is written)."""
+        return self.create_array(name, shape=shape, **{"dtype": "f8", **kwargs})
+
+    def zeros(self, *, name: str, shape: Any, **kwargs: Any) -> Array:
+        """A new array `name` of zeros (fill value 0; no chunk is written)."""
+        return self.create_array(name, shape=shape, **{"dtype": "f8", **kwargs, "fill_value": 0})
+
+    def ones(self, *, name: str, shape: Any, **kwargs: Any) -> Array:
+        """A new array `name` of ones (fill value 1; no chunk is written)."""
+        return self.create_array(name, shape=shape, **{"dtype": "f8", **kwargs, "fill_value": 1})
+
+    def full(self, *, name: str, shape: Any, fill_value: Any, **kwargs: Any) -> Array:
+        """A new array `name` filled with `fill_value` (no chunk is written)."""
+        dtype = kwargs.pop("dtype", None) or "f8"
+        return self.create_array(name, shape=shape, fill_value=fill_value, dtype=dtype, **kwargs)
+
+    def empty_like(self, *, name: str, data: Any, **kwargs: Any) -> Array:
+        """`empty` with the shape, dtype (and chunks, for an Array) of `data`."""
+        return self.create_array(name, **like_options(data, kwargs))
+
+    def zeros_like(self, *, name: str, data: Any, **kwargs: Any) -> Array:
+        """`zeros` shaped like `data`."""
+        return self.create_array(name, **{**like_options(data, kwargs), "fill_value": 0})
+
+    def ones_like(self, *, name: str, data: Any, **kwargs: Any) -> Array:
+        """`ones` shaped like `data`."""
+        return self.create_array(name, **{**like_options(data, kwargs), "fill_value": 1})
+
+    def full_like(self, *, name: str, data: Any, **kwargs: Any) -> Array:
+        """`full` shaped like `data` (the fill value of `data` unless `fill_value=` is given)."""
+        return self.create_array(name, **like_options(data, kwargs, keep_fill=True))
+
+    def create_hierarchy(
+        self, nodes: dict[str, NodeMetadata], *, overwrite: bool = False
+    ) -> Iterator[tuple[str, Array | Group]]:
+        """Create every node of `nodes` (paths relative to this group -> metadata) with missing parents."""
+        self._check_writable()
+        created = create_nodes(self._store, self._path, nodes, overwrite=overwrite)
+        for name, node in created:
+            if name:
+                self._remember(name, node.metadata)
+        return iter(created)
+
+    @property
+    def store_path(self) -> StorePath:
+        """The store and this group's path in it."""
+        return StorePath(self._store, self._path)
+
+    @classmethod
+    def from_store(
+        cls, store: Any, *, attributes: dict[str, Any] | None = None, zarr_format: int = 3, overwrite: bool = False
+    ) -> Group:
+        """A new group at the root of `store` (a store-like); ContainsGroupError/ContainsArrayError unless `overwrite`."""
+        store_path = make_store_path(store, mode="a")
+        return create_group_node(
+            store_path.store, store_path.path, zarr_format=zarr_format, attributes=attributes, overwrite=overwrite
+        )
+
+    @classmethod
+    def open(cls, store: Any, zarr_format: int | None = 3) -> Group:
+        """The existing group at the root of `store` (a store-like); NodeNotFoundError when there is none."""
+        store_path = make_store_path(store, mode="r+" if getattr(store, "read_only", False) is False else "r")
+        metadata = load_node(store_path.store, store_path.path, zarr_format=zarr_format)
+        if isinstance(metadata, ArrayMetadata):
+            raise ContainsArrayError(
+                f"expected a group at path '{store_path.path}' in store {store_path.store.url}, found an array"
+            )
+        return cls(store_path.store, store_path.path, metadata)
+
     # -- summaries ----------------------------------------------------------------------------
 
-    def _group_info(self, counted: bool) -> GroupInfo:
+    def _group_info(self, counted: bool, every_level: bool = False) -> GroupInfo:
         counts: dict[str, int] = {}
         if counted:
-            children = self._child_kinds()
-            arrays = sum(1 for _, is_array in children if is_array)
-            counts = dict(count_members=len(children), count_arrays=arrays, count_groups=len(children) - arrays)
+            if every_level:
+                kinds = [isinstance(node, Array) for _, node in self.members(max_depth=None)]
+            else:
+                kinds = [is_array for _, is_array in self._child_kinds()]
+            arrays = sum(kinds)
+            counts = dict(count_members=len(kinds), count_arrays=arrays, count_groups=len(kinds) - arrays)
         return GroupInfo(
             name=self._path, zarr_format=self.zarr_format, read_only=self.read_only,
             store_type=type(self._store).__name__, **counts,
@@ -222,27 +374,40 @@ class Group(Node[GroupMetadata]):
         return self._group_info(counted=True)
 
     def info_complete(self) -> GroupInfo:
-        """The same summary as `info` (kept for zarr-python parity)."""
-        return self._group_info(counted=True)
+        """The summary with every descendant counted (members, arrays, groups), as zarr-python's."""
+        return self._group_info(counted=True, every_level=True)
 
-    def tree(self, level: int | None = None) -> TreeRepr:
-        """A printable tree of the hierarchy below this group."""
+    def tree(
+        self, expand: bool | None = None, level: int | None = None, *, max_nodes: int = 500, plain: bool = False
+    ) -> TreeRepr:
+        """A printable tree of the hierarchy below this group, `level` levels deep (None: all).
+
+        At most `max_nodes` nodes are drawn (a last line says how many more there are); the drawing is
+        plain text either way (`plain` is accepted for zarr-python's signature, which only colours it);
+        `expand` is accepted and ignored, as in zarr-python.
+        """
         lines = [self.name if self._path else "/"]
-        self._tree_lines(lines, "", level)
+        budget = [max_nodes]
+        self._tree_lines(lines, "", level, budget)
+        if budget[0] < 0:
+            lines.append(f"... (more than max_nodes={max_nodes} nodes; raise max_nodes to see them all)")
         return TreeRepr("\n".join(lines))
 
-    def _tree_lines(self, lines: list[str], indent: str, level: int | None) -> None:
+    def _tree_lines(self, lines: list[str], indent: str, level: int | None, budget: list[int]) -> None:
         if level is not None and level <= 0:
             return
         members = self.members()
         for i, (name, node) in enumerate(members):
+            budget[0] -= 1
+            if budget[0] < 0:
+                continue
             last = i == len(members) - 1
             branch = "└── " if last else "├── "
             if isinstance(node, Array):
                 lines.append(f"{indent}{branch}{name} {node.shape} {node.dtype}")
             else:
                 lines.append(f"{indent}{branch}{name}")
-                node._tree_lines(lines, indent + ("    " if last else "│   "), None if level is None else level - 1)
+                node._tree_lines(lines, indent + ("    " if last else "│   "), None if level is None else level - 1, budget)
 
 
 class TreeRepr(str):
