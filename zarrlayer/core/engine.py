@@ -23,6 +23,7 @@ from zarrlayer.core.indexing import ChunkPlan, PlanEntry
 from zarrlayer.core.io import ArrayLocation, DecodeQueue, batched, delete_keys, fetch, run_batches, set_values
 from zarrlayer.errors import ChunkDecodeError
 from zarrlayer.format import ArrayMetadata, ChunkCodecPipeline
+from zarrlayer.format.fill_value import all_fill_bits
 
 __all__ = [
     "chunk_error",
@@ -64,7 +65,10 @@ def _first_is_fill(chunk: np.ndarray, fill: Any) -> bool:
 
 
 def is_all_fill(chunk: np.ndarray, fill: Any) -> bool:
-    """Whether every element of `chunk` equals `fill` (NaN equals NaN)."""
+    """Whether every element of `chunk` equals `fill`: bit for bit for numbers and times, by value otherwise."""
+    exact = all_fill_bits(chunk, fill)
+    if exact is not None:
+        return exact
     if chunk.dtype == object:
         return all(item == fill for item in chunk.flat)
     if chunk.size and chunk.dtype.kind in "biuf" and not _first_is_fill(chunk, fill):
@@ -80,9 +84,12 @@ def is_all_fill(chunk: np.ndarray, fill: Any) -> bool:
 
 def chunk_error(loc: ArrayLocation, key: str, exc: BaseException) -> ChunkDecodeError:
     """A ChunkDecodeError naming the array path, the chunk key and the store."""
+    store_key = key
     if loc.prefix and key.startswith(loc.prefix):
         key = key[len(loc.prefix) :]
-    return ChunkDecodeError(f"array '{loc.path}' chunk key '{key}' in store {loc.store.url}: {exc}")
+    error = ChunkDecodeError(f"array '{loc.path}' chunk key '{key}' in store {loc.store.url}: {exc}")
+    error.store_key = store_key  # type: ignore[attr-defined]  # read_plan drops a cached copy by it
+    return error
 
 
 def remote_batch(unit_shape: tuple[int, ...], itemsize: int, *, minimum: int = 16, maximum: int = _FETCH_BATCH_REMOTE) -> int:
@@ -190,7 +197,24 @@ def decode_entries(
 
 
 def read_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan) -> np.ndarray:
-    """The selection's values, shaped `plan.out_shape`; the output is allocated once."""
+    """The selection's values, shaped `plan.out_shape`; the output is allocated once.
+
+    Through a cache (a store with `drop_cached`), a chunk that fails to decode is dropped from
+    the cache and read once more from upstream before its ChunkDecodeError is raised.
+    """
+    dropped: set[str] = set()
+    while True:
+        try:
+            return _read_plan(loc, metadata, plan)
+        except ChunkDecodeError as exc:
+            key, drop = getattr(exc, "store_key", None), getattr(loc.store, "drop_cached", None)
+            if key is None or drop is None or key in dropped:
+                raise
+            dropped.add(key)
+            drop([key])
+
+
+def _read_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan) -> np.ndarray:
     work = np.empty(plan.work_shape, dtype=metadata.dtype)
     if plan.entries:
         if metadata.sharding is not None:

@@ -2,6 +2,11 @@
 
 Floats accept numbers, "NaN", "Infinity", "-Infinity" and hex bit patterns ("0x7fc00000");
 complex values are [re, im] pairs; fixed bytes are base64; v2's `null` stays None.
+
+Bits are kept: a hex pattern becomes the numpy scalar with exactly those bits (never through
+a Python float, which would quiet a signalling NaN), and a NaN other than the canonical one
+(positive, quiet, zero payload) is written in hex in v3. Zarr v2 can only say "NaN", so a v2
+document refuses to record any other NaN rather than change it silently.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ import numpy as np
 from zarrlayer.errors import MetadataError
 from zarrlayer.format.dtypes import DataType
 
-__all__ = ["parse_fill_value", "encode_fill_value", "default_fill_value", "coerce_fill_value"]
+__all__ = ["parse_fill_value", "encode_fill_value", "default_fill_value", "coerce_fill_value", "all_fill_bits"]
 
 _SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_CANONICAL_NAN = {2: 0x7E00, 4: 0x7FC00000, 8: 0x7FF8000000000000}
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
 def default_fill_value(dtype: DataType) -> Any:
@@ -76,12 +83,12 @@ def _parse(value: Any, dtype: DataType, zarr_format: int) -> Any:
             raise ValueError(f"out of range [{info.min}, {info.max}]")
         return dt.type(int(value))
     if kind == "f":
-        return dt.type(_float(value, dt))
+        return _float(value, dt)[()]
     if kind == "c":
         if not isinstance(value, list) or len(value) != 2:
             raise TypeError("expected a [real, imaginary] pair")
         part = np.dtype(f"{dt.byteorder}f{dt.itemsize // 2}")
-        return dt.type(complex(_float(value[0], part), _float(value[1], part)))
+        return np.concatenate([_float(value[0], part).reshape(1), _float(value[1], part).reshape(1)]).view(dt)[0]
     if kind in "Mm":
         if isinstance(value, bool) or not isinstance(value, int):
             if value == "NaT":
@@ -107,18 +114,22 @@ def _parse(value: Any, dtype: DataType, zarr_format: int) -> Any:
     raise TypeError(f"no fill value encoding for {dt}")
 
 
-def _float(value: Any, dt: np.dtype) -> float:
+def _float(value: Any, dt: np.dtype) -> np.ndarray:
+    """A 0-d array of the float dtype `dt` holding `value`; hex patterns keep their exact bits."""
     if isinstance(value, bool):
         raise TypeError("expected a number")
     if isinstance(value, (int, float)):
-        return float(value)
+        with np.errstate(over="ignore"):
+            return np.array(float(value), dtype=dt)
     if isinstance(value, str):
         if value in _SPECIAL:
-            return _SPECIAL[value]
+            return np.array(_SPECIAL[value], dtype=dt)
         if value.startswith("0x"):
-            raw = int(value, 16)
-            uint = np.dtype(f"<u{dt.itemsize}")
-            return float(np.array(raw, dtype=uint).view(dt.newbyteorder("<"))[()])
+            digits = value[2:]
+            if not digits or not set(digits) <= _HEX_DIGITS or len(digits) > 2 * dt.itemsize:
+                raise ValueError(f"expected a hex bit pattern of at most {2 * dt.itemsize} digits")
+            little = np.array(int(digits, 16), dtype=f"<u{dt.itemsize}").view(dt.newbyteorder("<"))
+            return little.astype(dt)
     raise TypeError('expected a number, "NaN", "Infinity", "-Infinity" or a hex bit pattern')
 
 
@@ -161,9 +172,12 @@ def encode_fill_value(value: Any, dtype: DataType, *, zarr_format: Literal[2, 3]
     if kind in "iu":
         return int(value)
     if kind == "f":
-        return _encode_float(float(value))
+        return _encode_float(np.asarray(value, dtype=dtype.numpy), zarr_format)
     if kind == "c":
-        return [_encode_float(float(value.real)), _encode_float(float(value.imag))]
+        both = np.asarray(value, dtype=dtype.numpy).reshape(1)
+        part = np.dtype(f"{dtype.numpy.byteorder}f{dtype.numpy.itemsize // 2}")
+        re, im = both.view(part)
+        return [_encode_float(np.asarray(re), zarr_format), _encode_float(np.asarray(im), zarr_format)]
     if kind in "Mm":
         return int(np.array(value, dtype=dtype.numpy).view(np.int64)[()])
     if kind == "U":
@@ -174,9 +188,50 @@ def encode_fill_value(value: Any, dtype: DataType, *, zarr_format: Literal[2, 3]
     raise MetadataError(f"no fill value encoding for {dtype.numpy}")
 
 
-def _encode_float(x: float) -> float | str:
-    if math.isnan(x):
-        return "NaN"
+def _bits(value: np.ndarray) -> int:
+    """The IEEE bit pattern of a 0-d float array, as an integer."""
+    n = value.dtype.itemsize
+    return int(value.astype(value.dtype.newbyteorder("<")).view(f"<u{n}")[()])
+
+
+def _encode_float(value: np.ndarray, zarr_format: int) -> float | str:
+    """JSON for a 0-d float array: a number, "Infinity", "NaN", or (v3) the hex bits of any other NaN."""
+    if np.isnan(value):
+        n = value.dtype.itemsize
+        bits = _bits(value)
+        if bits == _CANONICAL_NAN.get(n):
+            return "NaN"
+        if zarr_format == 3:
+            return f"0x{bits:0{2 * n}x}"
+        raise MetadataError(
+            f"fill_value: the NaN with bits 0x{bits:0{2 * n}x} cannot be recorded exactly in Zarr v2, which "
+            f"knows only \"NaN\" (0x{_CANONICAL_NAN.get(n, 0):0{2 * n}x}); use zarr_format=3 (hex fill values) "
+            "or the canonical NaN (numpy.nan)"
+        )
+    x = float(value)
     if math.isinf(x):
         return "Infinity" if x > 0 else "-Infinity"
     return x
+
+
+def all_fill_bits(chunk: np.ndarray, fill: Any) -> bool | None:
+    """Whether every element of `chunk` has the bits of `fill` (floats, complex, times, integers, bools).
+
+    NaNs with other bits than the fill, and -0.0 against 0.0, are not the fill. Returns None for
+    data types compared by value instead (strings, objects, structured, long double).
+    """
+    dt = chunk.dtype
+    if dt.kind not in "biufcmM":
+        return None
+    parts = 2 if dt.kind == "c" else 1
+    unit = dt.itemsize // parts
+    if unit not in (1, 2, 4, 8):
+        return None
+    uint = np.dtype(f"u{unit}")
+    expected = np.asarray(fill, dtype=dt).reshape(1).view(uint)
+    flat = np.ascontiguousarray(chunk).reshape(-1).view(uint)
+    if flat.size and not (flat[:parts] == expected).all():
+        return False  # data chunks nearly always differ at once: skip the full comparison
+    if parts == 1:
+        return bool((flat == expected[0]).all())
+    return bool((flat.reshape(-1, parts) == expected).all())
