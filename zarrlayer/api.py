@@ -139,8 +139,12 @@ def open_group(
     return Group(zstore, node_path, metadata)
 
 
-def open_consolidated(store: Any = None, *, mode: str | None = "r", path: str | None = None, **kwargs: Any) -> Group:
+def open_consolidated(
+    store: Any = None, *, mode: str | None = "r", path: str | None = None, use_consolidated: bool = True, **kwargs: Any
+) -> Group:
     """`open_group` that requires consolidated metadata (MetadataError when there is none)."""
+    if use_consolidated is not True:
+        raise TypeError(f"open_consolidated needs use_consolidated=True, found {use_consolidated!r}; use open_group")
     return open_group(store, mode=mode, path=path, use_consolidated=True, **kwargs)
 
 

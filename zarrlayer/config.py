@@ -254,8 +254,13 @@ def override(**changes: Any) -> Iterator[Settings]:
             _current = previous
 
 
-def update(new: Mapping[str, Any]) -> Settings:
-    """`set(new)` for the process (zarr-python's `config.update`); returns the new settings."""
+def update(new: Mapping[str, Any], priority: Literal["new", "old"] = "new") -> Settings:
+    """`set(new)` for the process (zarr-python's `config.update`); with priority 'old' the values in force stay."""
+    if priority not in ("new", "old"):
+        raise ValueError(f"priority must be 'new' or 'old', found {priority!r}")
+    if priority == "old":
+        _changes(new, {})
+        return _current
     return set(new)._settings
 
 

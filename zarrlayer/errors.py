@@ -25,6 +25,8 @@ __all__ = [
     "ChunkDecodeError",
     "UnsafeCodecError",
     "BoundsCheckError",
+    "SelectionError",
+    "ShapeError",
     "MissingDependencyError",
     "missing_dependency",
 ]
@@ -103,6 +105,14 @@ class UnsafeCodecError(CodecError):
 
 class BoundsCheckError(ZarrlayerError, IndexError):
     """A selection outside the array's shape."""
+
+
+class SelectionError(ZarrlayerError, IndexError):
+    """A selection of a kind or type that cannot index the array (float indices, a stepped block slice...)."""
+
+
+class ShapeError(ZarrlayerError, ValueError):
+    """A shape, or a value's shape, that does not fit: a resize to another rank, a value that does not broadcast."""
 
 
 class MissingDependencyError(ZarrlayerError, ImportError):

@@ -24,7 +24,7 @@ from zarrlayer.core.io import ArrayLocation, delete_keys, fetch
 from zarrlayer.core.node import Node
 from zarrlayer.core.nodes import write_metadata
 from zarrlayer.core.sync import sync
-from zarrlayer.errors import BoundsCheckError
+from zarrlayer.errors import BoundsCheckError, SelectionError, ShapeError
 from zarrlayer.format import ArrayMetadata
 from zarrlayer.storage._base import Store
 
@@ -191,7 +191,21 @@ class Array(Node[ArrayMetadata]):
 
     def _write(self, plan_of: Any, selection: Any, value: Any) -> None:
         self._check_writable()
-        plan = plan_of(selection, self.shape, self.chunks)
+        self._write_plan(plan_of(selection, self.shape, self.chunks), value)
+
+    def _write_plan(self, plan: ChunkPlan, value: Any) -> None:
+        """Write `value` over `plan` once it is known to broadcast to the selection (ShapeError before any I/O)."""
+        shape = np.shape(value)
+        if shape and shape != plan.out_shape:
+            try:
+                fits = np.broadcast_shapes(shape, plan.out_shape) == plan.out_shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ShapeError(
+                    f"cannot assign a value of shape {shape} to a selection of shape {plan.out_shape} "
+                    f"in array {self._where()}"
+                )
         write_plan(self._loc, self._metadata, plan, value)
 
     def _get(self, plan_of: Any, selection: Any, out: Any, fields: Any) -> Any:
@@ -226,15 +240,18 @@ class Array(Node[ArrayMetadata]):
             self._check_writable()
             plan = orthogonal_plan(parsed.selection, self.shape, self.chunks)
             block = self._read(plan)
-            block[parsed.post] = value
-            write_plan(self._loc, self._metadata, plan, block)
+            try:
+                block[parsed.post] = value
+            except ValueError as exc:
+                raise ShapeError(f"cannot assign this value to the selection in array {self._where()}: {exc}") from None
+            self._write_plan(plan, block)
             return
         if parsed.post is not None:
             self._check_writable()
             plan = basic_plan(parsed.selection, self.shape, self.chunks)
             target = np.empty(plan.out_shape, dtype=bool)[parsed.post].shape
             value = _broadcast(value, target).reshape(plan.out_shape)
-            write_plan(self._loc, self._metadata, plan, value)
+            self._write_plan(plan, value)
             return
         self._write(_PLANS[parsed.kind], parsed.selection, value)
 
@@ -312,9 +329,9 @@ class Array(Node[ArrayMetadata]):
 
     # -- shape changes -------------------------------------------------------------------
 
-    def resize(self, *new_shape: Any) -> None:
-        """Change the shape; stored units wholly outside the new shape are deleted."""
-        shape = _parse_shape(new_shape[0] if len(new_shape) == 1 else new_shape, self.ndim)
+    def resize(self, new_shape: Any, *more: int) -> None:
+        """Change the shape (`resize((20, 30))` or `resize(20, 30)`); stored units wholly outside it are deleted."""
+        shape = _parse_shape((new_shape, *more) if more else new_shape, self.ndim)
         self._check_writable()
         old_grid = self._metadata.grid_shape
         metadata = self._metadata.evolve(shape=shape)
@@ -332,13 +349,13 @@ class Array(Node[ArrayMetadata]):
         """Grow the array along `axis` and write `data` there; returns the new shape."""
         data = np.asarray(data)
         if data.ndim != self.ndim:
-            raise ValueError(f"expected data with {self.ndim} dimensions to append, found {data.ndim}")
+            raise ShapeError(f"expected data with {self.ndim} dimensions to append, found {data.ndim}")
         axis = axis + self.ndim if axis < 0 else axis
         if not 0 <= axis < self.ndim:
-            raise ValueError(f"axis {axis} is out of range for an array of {self.ndim} dimensions")
+            raise ShapeError(f"axis {axis} is out of range for an array of {self.ndim} dimensions")
         others = [s for i, s in enumerate(self.shape) if i != axis]
         if [s for i, s in enumerate(data.shape) if i != axis] != others:
-            raise ValueError(
+            raise ShapeError(
                 f"expected data of shape {self.shape} except along axis {axis}, found {data.shape}"
             )
         old = self.shape[axis]
@@ -452,13 +469,13 @@ _PLANS = {"basic": basic_plan, "orthogonal": orthogonal_plan, "vectorized": vect
 
 def _check_basic(selection: Any) -> None:
     if not is_basic_selection(selection):
-        raise IndexError(f"expected ints, slices or Ellipsis for a basic selection, found {selection!r}")
+        raise SelectionError(f"expected ints, slices or Ellipsis for a basic selection, found {selection!r}")
 
 
 def _mask_only(mask: Any, shape: tuple[int, ...]) -> tuple[np.ndarray]:
     arr = np.asarray(mask)
     if arr.dtype != bool:
-        raise IndexError(f"expected a boolean mask for a mask selection, found dtype {arr.dtype}")
+        raise SelectionError(f"expected a boolean mask for a mask selection, found dtype {arr.dtype}")
     if arr.shape != tuple(shape):
         raise BoundsCheckError(f"expected a boolean mask of the array's shape {tuple(shape)}, found shape {arr.shape}")
     return (arr,)
@@ -477,7 +494,7 @@ def _pop_fields(selection: Any) -> tuple[Any, Any]:
     if isinstance(selection, tuple) and any(_is_field_name(s) for s in selection):
         fields = [s for s in selection if _is_field_name(s)]
         if len(fields) > 1:
-            raise IndexError(f"expected at most one field name (or list of names) in a selection, found {fields}")
+            raise SelectionError(f"expected at most one field name (or list of names) in a selection, found {fields}")
         rest = tuple(s for s in selection if not _is_field_name(s))
         return (rest if rest else Ellipsis), fields[0]
     return selection, None
@@ -491,10 +508,10 @@ def _pick(result: np.ndarray, fields: Any) -> Any:
     if fields is None:
         return result
     if result.dtype.names is None:
-        raise IndexError(f"field selection {fields!r} needs a structured dtype, found {result.dtype}")
+        raise SelectionError(f"field selection {fields!r} needs a structured dtype, found {result.dtype}")
     missing = [f for f in ([fields] if isinstance(fields, str) else fields) if f not in result.dtype.names]
     if missing:
-        raise IndexError(f"no field(s) {missing} in dtype {result.dtype}; fields are {list(result.dtype.names)}")
+        raise SelectionError(f"no field(s) {missing} in dtype {result.dtype}; fields are {list(result.dtype.names)}")
     return result[_field_key(fields)]
 
 
@@ -506,7 +523,7 @@ def _deliver(result: Any, out: Any) -> Any:
     if not isinstance(target, np.ndarray):
         raise TypeError(f"expected out= to be a numpy array (or an NDBuffer over one), found {type(out).__name__}")
     if target.shape != np.shape(result):
-        raise ValueError(f"expected out= of shape {np.shape(result)} for this selection, found {target.shape}")
+        raise ShapeError(f"expected out= of shape {np.shape(result)} for this selection, found {target.shape}")
     target[...] = result
     return target
 
@@ -515,7 +532,7 @@ def _broadcast(value: Any, shape: tuple[int, ...]) -> np.ndarray:
     try:
         return np.broadcast_to(np.asarray(value), shape)
     except ValueError:
-        raise ValueError(f"cannot assign a value of shape {np.shape(value)} to a selection of shape {shape}") from None
+        raise ShapeError(f"cannot assign a value of shape {np.shape(value)} to a selection of shape {shape}") from None
 
 
 def _parse_shape(shape: Any, ndim: int | None = None) -> tuple[int, ...]:
@@ -524,9 +541,9 @@ def _parse_shape(shape: Any, ndim: int | None = None) -> tuple[int, ...]:
     try:
         parsed = tuple(int(s) for s in shape)
     except TypeError:
-        raise ValueError(f"expected a shape (a tuple of non-negative ints), found {shape!r}") from None
+        raise ShapeError(f"expected a shape (a tuple of non-negative ints), found {shape!r}") from None
     if any(s < 0 for s in parsed):
-        raise ValueError(f"expected non-negative dimension lengths, found {parsed}")
+        raise ShapeError(f"expected non-negative dimension lengths, found {parsed}")
     if ndim is not None and len(parsed) != ndim:
-        raise ValueError(f"expected a shape with {ndim} dimensions, found {parsed}")
+        raise ShapeError(f"expected a shape with {ndim} dimensions, found {parsed}")
     return parsed

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from zarrlayer.core.indexing import checked_indices, is_basic_selection
-from zarrlayer.errors import BoundsCheckError
+from zarrlayer.errors import BoundsCheckError, SelectionError
 
 __all__ = ["Selection", "parse_getitem"]
 
@@ -52,9 +52,9 @@ def _as_item(item: Any, axis_hint: int) -> Any:
     if arr.size == 0 and arr.dtype.kind == "f" and not isinstance(item, np.ndarray):
         arr = arr.astype(np.int64)
     if arr.dtype == bool and arr.ndim == 0:
-        raise IndexError("a boolean scalar is not a supported index (numpy's a[True] adds an axis)")
+        raise SelectionError("a boolean scalar is not a supported index (numpy's a[True] adds an axis)")
     if arr.dtype.kind not in "iub":
-        raise IndexError(
+        raise SelectionError(
             f"expected ints, slices, Ellipsis, None or integer/boolean arrays as indices, "
             f"found {type(item).__name__} of dtype {arr.dtype} near axis {axis_hint}"
         )
@@ -72,7 +72,7 @@ def _dims_of(item: Any) -> int:
 def _expand(items: list[Any], ndim: int) -> list[Any]:
     ellipses = [i for i, s in enumerate(items) if s is Ellipsis]
     if len(ellipses) > 1:
-        raise IndexError("a selection may contain at most one Ellipsis (...)")
+        raise SelectionError("a selection may contain at most one Ellipsis (...)")
     used = sum(_dims_of(s) for s in items if s is not Ellipsis)
     if used > ndim:
         raise BoundsCheckError(f"too many indices for an array of {ndim} dimension(s): found {used}")
@@ -118,7 +118,7 @@ def parse_getitem(selection: Any, shape: tuple[int, ...]) -> Selection:
         stripped = tuple(s for s in items if s is not None)
         return Selection("basic", stripped, _newaxis_post(items))
     if any(s is None for s in items):
-        raise IndexError("newaxis (None) together with array indices is not supported; add the axis afterwards")
+        raise SelectionError("newaxis (None) together with array indices is not supported; add the axis afterwards")
     if len(items) == 1 and items[0].dtype == bool and items[0].ndim == len(shape) and len(shape) > 1:
         return Selection("vectorized", (items[0],))
     items = _split_masks(items, shape)

@@ -88,10 +88,10 @@ class Group(Node[GroupMetadata]):
             )
         return self._wrap(name.strip("/"), metadata)
 
-    def get(self, name: str, default: Any = None) -> Any:
-        """The member `name`, or `default` when there is none."""
-        metadata = self._lookup(name)
-        return default if metadata is None else self._wrap(name.strip("/"), metadata)
+    def get(self, path: str, default: Any = None) -> Any:
+        """The member at `path` (a name or 'a/b'), or `default` when there is none."""
+        metadata = self._lookup(path)
+        return default if metadata is None else self._wrap(path.strip("/"), metadata)
 
     def __delitem__(self, name: str) -> None:
         """Delete the member `name` and everything below it."""
@@ -274,13 +274,8 @@ class Group(Node[GroupMetadata]):
         """zarr-python 2's name for `create_array` (`data=` writes it too)."""
         return self.create_array(name, **kwargs)
 
-    def create(self, name: str, **kwargs: Any) -> Array:
-        """Same as `create_array`."""
-        return self.create_array(name, **kwargs)
-
-    def array(self, name: str, **kwargs: Any) -> Array:
-        """Same as `create_array` (zarr-python keeps it deprecated)."""
-        return self.create_array(name, **kwargs)
+    create = create_array
+    array = create_array
 
     def empty(self, *, name: str, shape: Any, **kwargs: Any) -> Array:
         """A new array `name` whose unwritten chunks read as the fill value (nothing is written)."""

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from zarrlayer.errors import BoundsCheckError
+from zarrlayer.errors import BoundsCheckError, SelectionError
 
 __all__ = [
     "ChunkPlan",
@@ -121,7 +121,7 @@ def checked_indices(arr: np.ndarray, length: int, axis: int) -> np.ndarray:
             raise _dim_error(int(arr.max()), length, axis)
         return arr.astype(np.int64, copy=False)
     if arr.dtype.kind != "i":
-        raise IndexError(f"expected integers to index axis {axis}, found dtype {arr.dtype}")
+        raise SelectionError(f"expected integers to index axis {axis}, found dtype {arr.dtype}")
     if arr.size:
         low, high = int(arr.min()), int(arr.max())
         if low < -length or high >= length:
@@ -141,9 +141,9 @@ def _normalize_index_array(item: Any, length: int, axis: int) -> np.ndarray:
     if arr.size == 0 and arr.dtype.kind == "f" and not isinstance(item, np.ndarray):
         arr = arr.astype(np.int64)
     if arr.dtype.kind not in "iu":
-        raise IndexError(f"expected integers or booleans to index axis {axis}, found dtype {arr.dtype}")
+        raise SelectionError(f"expected integers or booleans to index axis {axis}, found dtype {arr.dtype}")
     if arr.ndim != 1:
-        raise IndexError(f"expected a 1-d integer array to index axis {axis}, found {arr.ndim}-d")
+        raise SelectionError(f"expected a 1-d integer array to index axis {axis}, found {arr.ndim}-d")
     return checked_indices(arr, length, axis)
 
 
@@ -179,7 +179,7 @@ def _expand_ellipsis(selection: Any, ndim: int) -> list[Any]:
     items = list(selection) if isinstance(selection, tuple) else [selection]
     ellipses = sum(1 for s in items if s is Ellipsis)
     if ellipses > 1:
-        raise IndexError("a selection may contain at most one Ellipsis (...)")
+        raise SelectionError("a selection may contain at most one Ellipsis (...)")
     if ellipses:
         at = next(i for i, s in enumerate(items) if s is Ellipsis)
         fill = ndim - (len(items) - 1)
@@ -245,12 +245,12 @@ def basic_plan(selection: Any, shape: tuple[int, ...], chunks: tuple[int, ...]) 
             if item.step is not None and operator.index(item.step) < 0:
                 return orthogonal_plan(tuple(items), shape, chunks)
             if item.step == 0:
-                raise IndexError(f"slice step cannot be zero (axis {axis})")
+                raise SelectionError(f"slice step cannot be zero (axis {axis})")
             dims.append(_slice_dim(item, n, c))
         elif _is_int(item):
             dims.append(_int_dim(item, n, c, axis, keep=False))
         else:
-            raise IndexError(
+            raise SelectionError(
                 f"expected an int, slice or Ellipsis for basic indexing of axis {axis}, "
                 f"found {type(item).__name__}"
             )
@@ -266,7 +266,7 @@ def orthogonal_plan(selection: Any, shape: tuple[int, ...], chunks: tuple[int, .
     for axis, (item, n, c) in enumerate(zip(items, shape, chunks)):
         if isinstance(item, slice):
             if item.step == 0:
-                raise IndexError(f"slice step cannot be zero (axis {axis})")
+                raise SelectionError(f"slice step cannot be zero (axis {axis})")
             if item.step is not None and item.step < 0:
                 dims.append(_array_dim(np.arange(n, dtype=np.int64)[item], c))
             else:
@@ -294,13 +294,13 @@ def vectorized_plan(selection: Any, shape: tuple[int, ...], chunks: tuple[int, .
         out_shape: tuple[int, ...] = (coords[0].size,) if coords else ()
     else:
         if len(items) != len(shape):
-            raise IndexError(
+            raise SelectionError(
                 f"expected {len(shape)} index arrays for a point selection, found {len(items)}"
             )
         arrays = []
         for axis, (item, n) in enumerate(zip(items, shape)):
             if isinstance(item, slice) or item is Ellipsis:
-                raise IndexError(f"point selection expects integer arrays, found a slice for axis {axis}")
+                raise SelectionError(f"point selection expects integer arrays, found a slice for axis {axis}")
             arr = np.asarray(item)
             if arr.size == 0 and arr.dtype.kind == "f" and not isinstance(item, np.ndarray):
                 arr = arr.astype(np.int64)
@@ -343,7 +343,7 @@ def block_to_basic(selection: Any, shape: tuple[int, ...], blocks: tuple[int, ..
         nblocks = -(-n // c)
         if isinstance(item, slice):
             if item.step not in (None, 1):
-                raise IndexError(
+                raise SelectionError(
                     f"expected block slices with step 1 for axis {axis}, found step {item.step!r}"
                 )
             start, stop, _ = item.indices(nblocks)
@@ -355,7 +355,7 @@ def block_to_basic(selection: Any, shape: tuple[int, ...], blocks: tuple[int, ..
             k = k + nblocks if k < 0 else k
             out.append(slice(k * c, min((k + 1) * c, n)))
         else:
-            raise IndexError(
+            raise SelectionError(
                 f"expected an int or a slice of blocks for axis {axis}, found {type(item).__name__}"
             )
     return tuple(out)

@@ -1,0 +1,87 @@
+"""Where zarr-python raises a builtin error (ValueError, TypeError, KeyError, IndexError, FileNotFoundError),
+the same call on zarrlayer raises a ZarrlayerError that is also that builtin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import zarrlayer
+from zarrlayer.errors import ZarrlayerError
+
+zarr = pytest.importorskip("zarr")
+
+_BUILTINS = (ValueError, TypeError, KeyError, IndexError, FileNotFoundError)
+
+
+def _array(lib: Any, shape: tuple[int, ...] = (10,)) -> Any:
+    return lib.create_array({}, shape=shape, chunks=(3,) * len(shape), dtype="i4")
+
+
+def _twice(lib: Any) -> None:
+    store: dict[str, Any] = {}
+    lib.create_array(store, name="a", shape=(2,), dtype="i4")
+    lib.create_array(store, name="a", shape=(2,), dtype="i4")
+
+
+def _group_over_array(lib: Any) -> None:
+    store: dict[str, Any] = {}
+    lib.create_array(store, name="a", shape=(2,), dtype="i4")
+    lib.create_group(store, path="a")
+
+
+def _require_mismatch(lib: Any) -> None:
+    group = lib.group({})
+    group.create_array("x", shape=(2,), dtype="i4")
+    group.require_array("x", shape=(3,), dtype="i4")
+
+
+CASES: dict[str, Callable[[Any], Any]] = {
+    "open_group missing, mode r": lambda lib: lib.open_group({}, mode="r"),
+    "open_array missing, mode r": lambda lib: lib.open_array({}, mode="r"),
+    "create_array twice": _twice,
+    "create_group over an array": _group_over_array,
+    "group[missing]": lambda lib: lib.group({})["nope"],
+    "a[10] on length 10": lambda lib: _array(lib)[10],
+    "a[-11] on length 10": lambda lib: _array(lib)[-11],
+    "vindex out of range": lambda lib: _array(lib).vindex[[0, 20]],
+    "oindex out of range": lambda lib: _array(lib).oindex[[0, 20]],
+    "uint64 index beyond int64": lambda lib: _array(lib).vindex[np.array([2**64 - 4], dtype="u8")],
+    "too many indices": lambda lib: _array(lib)[0, 0],
+    "block out of range": lambda lib: _array(lib).blocks[5],
+    "block slice with a step": lambda lib: _array(lib).get_block_selection(slice(0, 2, 2)),
+    "float index array": lambda lib: _array(lib).oindex[np.array([0.5])],
+    "wrong shape assigned": lambda lib: _array(lib).__setitem__(slice(None), np.ones(3)),
+    "mask of the wrong shape": lambda lib: _array(lib).get_mask_selection(np.ones(3, dtype=bool)),
+    "bad mode": lambda lib: lib.open({}, mode="q"),
+    "require_array with another shape": _require_mismatch,
+    "resize to another rank": lambda lib: _array(lib).resize((2, 2)),
+    "load a missing array": lambda lib: lib.load({}),
+    "compressor of a v3 array": lambda lib: _array(lib).compressor,
+}
+
+
+def _raised(call: Callable[[], Any]) -> BaseException | None:
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - the type is what is compared
+        return exc
+    return None
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_same_builtin_error_as_zarr_python(case: str) -> None:
+    theirs = _raised(lambda: CASES[case](zarr))
+    ours = _raised(lambda: CASES[case](zarrlayer))
+    assert theirs is not None, f"zarr-python accepts {case!r}; the case no longer tests anything"
+    assert ours is not None, f"zarrlayer accepts {case!r}; zarr-python raised {type(theirs).__name__}: {theirs}"
+    expected = [b.__name__ for b in _BUILTINS if isinstance(theirs, b)]
+    found = [b.__name__ for b in _BUILTINS if isinstance(ours, b)]
+    assert set(expected) <= set(found), f"{case}: zarr-python raised {expected}, zarrlayer {type(ours).__mro__}"
+    assert isinstance(ours, ZarrlayerError) or isinstance(ours, KeyError | TypeError), (
+        f"{case}: expected a ZarrlayerError, found {type(ours).__name__}: {ours}"
+    )
