@@ -20,6 +20,7 @@ import numpy as np
 
 from zarrlayer import config
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
+from zarrlayer.core.locks import hold_plan
 from zarrlayer.core.io import ArrayLocation, DecodeQueue, batched, delete_keys, fetch, run_batches, set_values
 from zarrlayer.errors import ChunkDecodeError
 from zarrlayer.format import ArrayMetadata, ChunkCodecPipeline
@@ -297,10 +298,18 @@ def merge_chunk(
 
 
 def write_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, value: Any) -> None:
-    """Write `value` (broadcast to the selection) into every chunk of `plan`."""
+    """Write `value` (broadcast to the selection) into every chunk of `plan`.
+
+    Holds the write lock of every chunk (or shard) it rewrites, so threads never lose each other's writes.
+    """
     if not plan.entries:
         return
     work_value = _value_for(plan, value, metadata.dtype)
+    with hold_plan(loc.store, loc.prefix, metadata, plan):
+        _write_plan(loc, metadata, plan, work_value)
+
+
+def _write_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, work_value: np.ndarray) -> None:
     if metadata.sharding is not None:
         from zarrlayer.core.sharded import write_sharded
 
