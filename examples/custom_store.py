@@ -59,7 +59,7 @@ class SQLiteStore(SyncStore):
     def url(self) -> str:
         return f"sqlite://{self._path}"
 
-    def with_read_only(self, read_only: bool = True) -> Self:
+    def with_read_only(self, read_only: bool = False) -> Self:
         return type(self)(self._path, read_only=read_only)
 
     def __eq__(self, other: object) -> bool:
@@ -74,7 +74,7 @@ class SQLiteStore(SyncStore):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._read_only = state["_read_only"]
 
-    async def close(self) -> None:
+    def close(self) -> None:
         with self._lock:
             if self._db is not None:
                 self._db.close()
@@ -172,14 +172,14 @@ def _demo() -> None:
         print("keys:", sync(_collect(store.list())))
         print("children of temperature/c:", sync(_collect(store.list_dir("temperature/c"))))
         print("bytes 2..5 of chunk 3:", sync(store.get("temperature/c/3", RangeByteRequest(2, 5))))
-        copy = pickle.loads(pickle.dumps(store.with_read_only()))
+        copy = pickle.loads(pickle.dumps(store.with_read_only(True)))
         print("a pickled read-only copy reads:", sync(copy.get("zarr.json")))
         try:
             sync(copy.set("zarr.json", b"{}"))
         except PermissionError as e:
             print("and refuses writes:", e)
-        sync(store.close())
-        sync(copy.close())
+        store.close()
+        copy.close()
 
 
 async def _collect(items: AsyncIterator[str]) -> list[str]:

@@ -22,7 +22,7 @@ def main() -> None:
         print(f"files on disk: {files}")
         print(f"mean read back: {temp[:].mean():.4f}")
 
-        reader = zarrlayer.open_group(store=store.with_read_only(), mode="r")
+        reader = zarrlayer.open_group(store=store.with_read_only(True), mode="r")
         try:
             reader["temperature"][0, 0] = 5
         except ReadOnlyError as exc:

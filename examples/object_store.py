@@ -29,7 +29,7 @@ def main() -> None:
         s3 = S3Store("obstore-example", prefix="data.zarr", **obstore_s3_options(endpoint))
         objects = sorted(meta["path"] for meta in obstore.list(s3).collect())
         print(f"objects under s3://obstore-example/data.zarr: {objects}")
-        reader = zarrlayer.open_group(store=store.with_read_only(), mode="r")
+        reader = zarrlayer.open_group(store=store.with_read_only(True), mode="r")
         print(f"read back through obstore: sum = {int(reader['heights'][:].sum())}")
     print("object store: OK")
 

@@ -143,7 +143,7 @@ def test_bad_keys_and_read_only_change_nothing(make_cache) -> None:
         sync(cache.set("a//b", b"x"))
     assert upstream.reads == 0
     sync(cache.get("a/c/1"))
-    view = cache.with_read_only()
+    view = cache.with_read_only(True)
     with pytest.raises(ReadOnlyError):
         sync(view.set("a/c/1", b"changed"))
     with pytest.raises(ReadOnlyError):

@@ -30,7 +30,7 @@ class TestSQLiteStore(StoreTests):
     def store(self, tmp_path: Path):  # type: ignore[no-untyped-def]
         store = SQLiteStore(tmp_path / "kv.sqlite")
         yield store
-        self.run(store.close())
+        store.close()
 
 
 def test_demo_runs(tmp_path: Path) -> None:

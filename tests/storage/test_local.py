@@ -33,7 +33,7 @@ def test_url_root_and_equality(tmp_path: Path) -> None:
     assert store == LocalStore(tmp_path / "x" / ".." / "r")
     assert store != LocalStore(tmp_path / "r", read_only=True)
     assert store != LocalStore(tmp_path / "other")
-    copy = pickle.loads(pickle.dumps(store.with_read_only()))
+    copy = pickle.loads(pickle.dumps(store.with_read_only(True)))
     assert copy == LocalStore(tmp_path / "r", read_only=True)
 
 

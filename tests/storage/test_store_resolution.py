@@ -68,7 +68,7 @@ def test_zip_paths_make_zip_stores(tmp_path: Path, mode, zip_mode, read_only) ->
     store = make_store(str(path), mode=mode)
     assert isinstance(store, ZipStore) and store.read_only is read_only
     assert sync(store.get("k")) == (None if zip_mode == "w" else b"v")
-    sync(store.close())
+    store.close()
 
 
 def test_zip_detected_by_content_and_directories_named_zip_stay_local(tmp_path: Path) -> None:
@@ -108,7 +108,7 @@ def test_store_instances_and_modes() -> None:
     assert make_store(store) is store
     assert make_store(store, mode="a") is store
     view = make_store(store, mode="r")
-    assert view.read_only and view == store.with_read_only()
+    assert view.read_only and view == store.with_read_only(True)
     for mode in ("r+", "a", "w", "w-"):
         with pytest.raises(ModeError, match="read-only"):
             make_store(view, mode=mode)  # type: ignore[arg-type]

@@ -33,7 +33,7 @@ def test_wrapper_reports_inner_identity() -> None:
     inner = MemoryStore({"k": b"v"})
     wrapper = WrapperStore(inner)
     assert wrapper.url == inner.url and wrapper.supports_sync
-    assert wrapper.with_read_only().store == inner.with_read_only()
+    assert wrapper.with_read_only(True).store == inner.with_read_only(True)
     assert pickle.loads(pickle.dumps(wrapper)).store.store_dict == {"k": b"v"}
     assert sync(wrapper.get("k")) == b"v"
 

@@ -24,7 +24,7 @@ class TestZipStore(StoreTests):
     def store(self, tmp_path: Path) -> ZipStore:
         store = ZipStore(tmp_path / "data.zip", mode="w")
         yield store
-        sync(store.close())
+        store.close()
 
 
 class TestDeflatedZipStore(StoreTests):
@@ -35,7 +35,7 @@ class TestDeflatedZipStore(StoreTests):
     def store(self, tmp_path: Path) -> ZipStore:
         store = ZipStore(tmp_path / "data.zip", mode="a", compression=zipfile.ZIP_DEFLATED)
         yield store
-        sync(store.close())
+        store.close()
 
 
 class TestReadOnlyZipStore(ReadOnlyStoreTests):
@@ -63,7 +63,7 @@ def test_rewrite_and_delete_leave_no_duplicates(tmp_path: Path) -> None:
         sync(store.set(f"a/c/{i}", b"chunk"))
     sync(store.delete("a/c/1"))
     assert sync(store.get("a/zarr.json")) == b"v2"
-    sync(store.close())
+    store.close()
     assert sorted(_names(path)) == ["a/c/0", "a/c/2", "a/zarr.json"]
     with zipfile.ZipFile(path) as zf:
         assert zf.read("a/zarr.json") == b"v2"
@@ -76,7 +76,7 @@ def test_reopen_append_rewrite_keeps_one_entry(tmp_path: Path) -> None:
         zf.writestr("other", b"1")
     store = ZipStore(path, mode="a")
     sync(store.set("k", b"new"))
-    sync(store.close())
+    store.close()
     assert sorted(_names(path)) == ["k", "other"]
     assert sync(ZipStore(path).get("k")) == b"new"
 
@@ -89,11 +89,11 @@ def test_foreign_duplicates_read_last_and_vanish_once_written(tmp_path: Path) ->
     assert sync(ZipStore(path).get("k")) == b"second"
     reader = ZipStore(path, mode="a")
     assert sync(reader.get("k")) == b"second"
-    sync(reader.close())
+    reader.close()
     assert _names(path) == ["k", "k"]
     writer = ZipStore(path, mode="a")
     sync(writer.set("other", b"1"))
-    sync(writer.close())
+    writer.close()
     assert sorted(_names(path)) == ["k", "other"]
     assert sync(ZipStore(path).get("k")) == b"second"
 
@@ -104,11 +104,11 @@ def test_delete_dir_and_clear_compact(tmp_path: Path) -> None:
     for key, value in STORE_DATA.items():
         sync(store.set(key, value))
     sync(store.delete_dir("a"))
-    sync(store.close())
+    store.close()
     assert sorted(_names(path)) == ["ab/.zarray", "ab/0.0", "zarr.json"]
     store = ZipStore(path, mode="a")
     sync(store.clear())
-    sync(store.close())
+    store.close()
     assert _names(path) == []
 
 
@@ -116,8 +116,8 @@ def test_archive_is_readable_by_zipfile_after_close(tmp_path: Path) -> None:
     path = tmp_path / "x.zip"
     store = ZipStore(path, mode="w", compression=zipfile.ZIP_DEFLATED)
     sync(store.set("a/b", b"z" * 10000))
-    sync(store.close())
-    sync(store.close())
+    store.close()
+    store.close()
     with zipfile.ZipFile(path) as zf:
         assert zf.getinfo("a/b").compress_type == zipfile.ZIP_DEFLATED
         assert zf.read("a/b") == b"z" * 10000
@@ -138,7 +138,7 @@ def test_malicious_entry_names_refused(tmp_path: Path, name: str) -> None:
         if mode == "a":
             with pytest.raises(StoreError):
                 sync(store.set("new", b"x"))
-            sync(store.close())
+            store.close()
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
@@ -148,7 +148,7 @@ def test_modes(tmp_path: Path) -> None:
         ZipStore(path, mode="r")
     store = ZipStore(path, mode="x")
     sync(store.set("k", b"1"))
-    sync(store.close())
+    store.close()
     with pytest.raises(FileExistsError):
         ZipStore(path, mode="x")
     reader = ZipStore(path)
@@ -157,7 +157,7 @@ def test_modes(tmp_path: Path) -> None:
         sync(reader.set("k", b"2"))
     appender = ZipStore(path, mode="a")
     sync(appender.set("j", b"2"))
-    sync(appender.close())
+    appender.close()
     assert sorted(_names(path)) == ["j", "k"]
     ZipStore(path, mode="w").flush()
     assert _names(path) == []
@@ -190,11 +190,11 @@ def test_reads_of_a_missing_archive_create_nothing(tmp_path: Path, read_only: bo
     if not read_only:
         sync(store.delete("k"))
         sync(store.clear())
-    sync(store.close())
+    store.close()
     assert not (tmp_path / "none.zip").exists()
     if not read_only:
         sync(store.set("k", b"v"))
-        sync(store.close())
+        store.close()
         assert _names(tmp_path / "none.zip") == ["k"]
 
 
@@ -207,7 +207,7 @@ def test_pickle_commits_and_reopens_lazily(tmp_path: Path) -> None:
     assert copy == store and sync(copy.get("k")) == b"v"
     sync(store.set("k2", b"v2"))
     assert sync(store.get("k")) == b"v"
-    sync(store.close())
+    store.close()
     assert sorted(_names(tmp_path / "p.zip")) == ["k", "k2"]
 
 
@@ -220,7 +220,7 @@ def test_stored_byte_ranges_come_from_the_entry(tmp_path: Path) -> None:
     assert sync(store.get("v", RangeByteRequest(300, 310))) == value[300:310]
     sync(store.set("v", value[::-1]))
     assert sync(store.get("v", SuffixByteRequest(4))) == value[::-1][-4:]
-    sync(store.close())
+    store.close()
     reader = ZipStore(path)
     assert sync(reader.get("v", RangeByteRequest(1, 5))) == value[::-1][1:5]
 
@@ -230,7 +230,7 @@ def test_stored_byte_ranges_do_not_read_whole_entries(tmp_path: Path, monkeypatc
     value = bytes(range(256)) * 100
     store = ZipStore(path, mode="w")
     sync(store.set("v", value))
-    sync(store.close())
+    store.close()
 
     def whole_entry_read(*args: object, **kwargs: object) -> bytes:
         raise AssertionError("a byte range of a stored entry read the whole entry")
@@ -260,7 +260,7 @@ def test_threads_share_one_archive(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    sync(store.close())
+    store.close()
     assert len(_names(path)) == 80
 
 
@@ -274,6 +274,6 @@ def test_rewrites_after_delete_raise_no_duplicate_name_warning(tmp_path: Path) -
         sync(store.set("a", b"2"))
         sync(store.delete("a"))
         sync(store.set("a", b"3"))
-        sync(store.close())
+        store.close()
     with zipfile.ZipFile(tmp_path / "w.zip") as zf:
         assert zf.namelist() == ["a"] and zf.read("a") == b"3"

@@ -15,12 +15,12 @@ import os
 import random
 import sqlite3
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from zarrlayer.cache._spec import parse_size
-from zarrlayer.cache._tier import ABSENT, LISTING_KINDS, CacheTier, EntryKey, _payload_size
+from zarrlayer.cache._tier import ABSENT, LISTING_KINDS, CacheTier, EntryKey, _payload_size, is_metadata_key
 from zarrlayer.errors import StoreError, missing_dependency
 from zarrlayer.storage._base import OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
 from zarrlayer.storage.wrapper import WrapperStore
@@ -58,7 +58,9 @@ class DiskCacheStore(CacheTier):
 
     Several processes may open the same directory at once (dask workers on one host).
     `metadata_ttl` (seconds, None for never): metadata documents, listings and misses older
-    than this are fetched again; chunks stay until evicted. `namespace` overrides the hash
+    than this are fetched again, and when a refreshed array document differs (in any process
+    sharing the directory) the chunks the change can affect are dropped; `chunk_ttl` (seconds,
+    None for never): chunks older than this are fetched again. `namespace` overrides the hash
     of `store.cache_identity` (URL and endpoint) that keeps datasets apart (a store known only to this process, such as an
     unnamed MemoryStore, gets a namespace of its own that no later store can reuse). `eviction_policy` is diskcache's
     "least-recently-stored" (default: a hit writes nothing, so readers in many processes
@@ -77,6 +79,7 @@ class DiskCacheStore(CacheTier):
         metadata_ttl: float | None = None,
         eviction_policy: str = "least-recently-stored",
         namespace: str | None = None,
+        chunk_ttl: float | None = None,
     ) -> None:
         try:
             import diskcache
@@ -88,7 +91,7 @@ class DiskCacheStore(CacheTier):
             raise ValueError(f"expected eviction_policy in {EVICTION_POLICIES}, found {eviction_policy!r}")
         if namespace is not None and (not isinstance(namespace, str) or not namespace or ":" in namespace):
             raise ValueError(f"expected namespace as a non-empty str without ':', found {namespace!r}")
-        super().__init__(store, metadata_ttl=metadata_ttl)
+        super().__init__(store, metadata_ttl=metadata_ttl, chunk_ttl=chunk_ttl)
         self._max_bytes = parse_size(max_bytes, "max_bytes")
         self._directory = str(Path(directory).expanduser().absolute())
         self._eviction_policy = eviction_policy
@@ -139,14 +142,15 @@ class DiskCacheStore(CacheTier):
     def _config(self) -> tuple[Any, ...]:
         return (
             self._store, self._directory, self._max_bytes, self._metadata_ttl,
-            self._eviction_policy, self._namespace_given,
+            self._eviction_policy, self._namespace_given, self._chunk_ttl,
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, self._config())
 
-    async def close(self) -> None:
-        await super().close()
+    def close(self) -> None:
+        """Close the wrapped store and this process's handle on the cache directory (reopened on next use)."""
+        super().close()
         self._cache.close()
 
     # -- entries ------------------------------------------------------------------------
@@ -216,6 +220,18 @@ class DiskCacheStore(CacheTier):
                 self._cache.delete(disk_key, retry=True)
         self._cache.evict(f"{self._ns}:/", retry=True)
 
+    def _drop_matching(self, prefix: str, stale: Callable[[str], bool]) -> None:
+        self._bump()
+        start = f"{self._ns}:"
+        for disk_key in list(self._cache.iterkeys()):
+            if not isinstance(disk_key, str) or not disk_key.startswith(start) or disk_key == self._epoch_key:
+                continue
+            kind, _, key = disk_key[len(start):].partition(":")
+            if kind[0] in LISTING_KINDS or not key.startswith(prefix) or is_metadata_key(key):
+                continue
+            if stale(key[len(prefix):]):
+                self._cache.delete(disk_key, retry=True)
+
     def _drop_all(self) -> None:
         self._bump()
         start = f"{self._ns}:"
@@ -233,8 +249,20 @@ class DiskCacheStore(CacheTier):
 
 
 def _rebuild(
-    store: Store, directory: str, max_bytes: int, metadata_ttl: float | None, eviction_policy: str, namespace: str | None
+    store: Store,
+    directory: str,
+    max_bytes: int,
+    metadata_ttl: float | None,
+    eviction_policy: str,
+    namespace: str | None,
+    chunk_ttl: float | None = None,
 ) -> DiskCacheStore:
     return DiskCacheStore(
-        store, directory, max_bytes, metadata_ttl=metadata_ttl, eviction_policy=eviction_policy, namespace=namespace
+        store,
+        directory,
+        max_bytes,
+        metadata_ttl=metadata_ttl,
+        eviction_policy=eviction_policy,
+        namespace=namespace,
+        chunk_ttl=chunk_ttl,
     )

@@ -23,18 +23,20 @@ from zarrlayer.storage._base import (
 )
 from zarrlayer.storage.local import LocalStore
 from zarrlayer.storage.memory import MemoryStore
-from zarrlayer.storage.resolve import StorePath, make_store, make_store_path
-from zarrlayer.storage.wrapper import WrapperStore
+from zarrlayer.storage.resolve import StoreLike, StorePath, make_store, make_store_path
+from zarrlayer.storage.wrapper import LoggingStore, WrapperStore
 from zarrlayer.storage.zip import ZipStore
 
 __all__ = [
     "Buffer",
     "ByteRequest",
     "LocalStore",
+    "LoggingStore",
     "MemoryStore",
     "OffsetByteRequest",
     "RangeByteRequest",
     "Store",
+    "StoreLike",
     "StorePath",
     "SuffixByteRequest",
     "SyncStore",

@@ -152,6 +152,7 @@ class Store(ABC):
     supports_deletes: bool = True
     supports_listing: bool = True
     supports_partial_writes: bool = False
+    supports_consolidated_metadata: bool = True
     supports_sync: bool = False
     """True when the `*_sync` methods do local I/O without an event loop."""
 
@@ -181,8 +182,8 @@ class Store(ABC):
         return ("zarrlayer-store", type(self).__qualname__, self.cache_identity)
 
     @abstractmethod
-    def with_read_only(self, read_only: bool = True) -> Self:
-        """A store over the same location with the given read-only flag."""
+    def with_read_only(self, read_only: bool = False) -> Self:
+        """A store over the same location with the given read-only flag (writable by default, as zarr-python)."""
 
     @abstractmethod
     def __eq__(self, other: object) -> bool: ...
@@ -193,22 +194,49 @@ class Store(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r}, read_only={self.read_only})"
 
-    # -- lifecycle ------------------------------------------------------------------
+    # -- lifecycle (zarr-python 3's) ----------------------------------------------------
 
-    async def open(self) -> None:
-        """Acquire what the store needs (idempotent)."""
+    @classmethod
+    async def open(cls, *args: Any, **kwargs: Any) -> Self:
+        """Construct a store from `cls(*args, **kwargs)` and open it (zarr-python's `await Store.open(...)`)."""
+        store = cls(*args, **kwargs)
+        await store._open()
+        return store
+
+    async def _open(self) -> None:
+        """Acquire what the store needs; ValueError if it is already open (as zarr-python)."""
+        if self._is_open:
+            raise ValueError(f"store {self.url} is already open")
         self._is_open = True
 
-    async def close(self) -> None:
-        """Release what the store holds (idempotent)."""
+    async def _ensure_open(self) -> None:
+        """Open the store unless it is open."""
+        if not self._is_open:
+            await self._open()
+
+    def close(self) -> None:
+        """Release what the store holds and leave what it wrote durable (idempotent, synchronous).
+
+        Stores open lazily: a closed store still serves later calls, reopening what it needs.
+        """
         self._is_open = False
 
+    async def aclose(self) -> None:
+        """`close()` in a worker thread, for async code that must not block its loop."""
+        await asyncio.to_thread(self.close)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     async def __aenter__(self) -> Self:
-        await self.open()
+        await self._ensure_open()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+        await self.aclose()
 
     def _check_writable(self) -> None:
         if self._read_only:

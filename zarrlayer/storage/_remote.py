@@ -143,17 +143,49 @@ class Limiter:
         if capacity < 1:
             raise ValueError(f"a request limit must be at least 1, found {capacity}")
         self.capacity = capacity
+        self.limit = capacity
+        """Slots granted now: halved on a transient failure, back up by one per `limit` successes (AIMD)."""
         self._free = capacity
+        self._successes = 0
+        self._ended = 0
+        self._halved_at = -capacity
         self._waiters: deque[tuple[asyncio.Future[int], int]] = deque()
 
     @property
     def in_use(self) -> int:
         """Slots held now."""
-        return self.capacity - self._free
+        return self.limit - self._free
+
+    def backoff(self) -> None:
+        """A 429, 5xx or timeout: halve the slots granted (at least one); held slots drain back.
+
+        A burst of failures from one round of requests halves once: the next halving waits
+        until as many requests as the new limit have ended.
+        """
+        self._ended += 1
+        if self._ended - self._halved_at < self.limit:
+            return
+        new = max(1, self.limit // 2)
+        self._free -= self.limit - new
+        self.limit = new
+        self._successes = 0
+        self._halved_at = self._ended
+
+    def succeeded(self) -> None:
+        """A request answered: after `limit` of them in a row, grant one more slot, up to `capacity`."""
+        self._ended += 1
+        if self.limit >= self.capacity:
+            return
+        self._successes += 1
+        if self._successes >= self.limit:
+            self._successes = 0
+            self.limit += 1
+            self._free += 1
+            self._grant()
 
     async def acquire(self, wanted: int = 1) -> int:
         """Wait for at least one free slot, take up to `wanted`, and return how many were taken."""
-        wanted = max(1, min(wanted, self.capacity))
+        wanted = max(1, min(wanted, self.limit))
         if self._free > 0 and not self._waiters:
             taken = min(wanted, self._free)
             self._free -= taken
@@ -170,7 +202,7 @@ class Limiter:
 
     def release(self, count: int = 1) -> None:
         """Give back `count` slots."""
-        self._free = min(self.capacity, self._free + count)
+        self._free = min(self.limit, self._free + count)
         self._grant()
 
     def _grant(self) -> None:
@@ -302,7 +334,9 @@ async def call_with_retries(
             limit = min(timeout, deadline - started)
             try:
                 async with asyncio.timeout(limit):
-                    return await request()
+                    result = await request()
+                limiter.succeeded()
+                return result
             except Exception as exc:  # noqa: BLE001 - classified below
                 timed_out = isinstance(exc, TimeoutError) and loop.time() - started >= limit * 0.99
                 if timed_out:
@@ -314,6 +348,8 @@ async def call_with_retries(
                     failure = classify(exc)
                 if failure is Failure.PASS:
                     raise
+                if failure is Failure.TRANSIENT:
+                    limiter.backoff()
                 if failure is Failure.FATAL or attempt == attempts - 1:
                     raise remote_error(exc, where, attempt + 1, failure, secrets) from None
                 delay = policy.delay(attempt)
@@ -402,7 +438,7 @@ class RemoteStore(Store):
     def __hash__(self) -> int:
         return hash((type(self), self._url))
 
-    def with_read_only(self, read_only: bool = True) -> Self:
+    def with_read_only(self, read_only: bool = False) -> Self:
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone._read_only = bool(read_only) or not self.supports_writes

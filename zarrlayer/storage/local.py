@@ -3,7 +3,11 @@
 Writes are atomic (a temporary file in the target directory, then `os.replace`), so a
 reader never sees half a value and a failed write leaves the old value in place. Keys are
 validated and every path is checked to lie under the root before any I/O, so no key can
-reach outside it. Symbolic links placed inside the root by the user are followed.
+reach outside it: a symbolic link inside the root is followed only while its target lies
+under the root too; a key that passes through a link leading elsewhere is refused with
+InvalidKeyError (before anything outside is read, written or deleted), and listings do not
+descend into such links. Each directory of a key is checked once per store object (then
+remembered); the final component is checked on every read.
 
 Deleting a key leaves its (possibly empty) directory in place, so that concurrent writers
 into the same directory never race a pruning delete; listings skip directories that hold no
@@ -13,8 +17,10 @@ value, and `delete_dir` removes the directories too.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import re
+import shutil
 import stat
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
@@ -40,6 +46,8 @@ __all__ = ["LocalStore"]
 _TMP_MARK = ".zarrlayer-tmp-"
 _MAKEDIR_ATTEMPTS = 8
 _TMP_RE = re.compile(r"^\..*\.zarrlayer-tmp-[0-9a-f]{32}$")
+_INSIDE_LIMIT = 1 << 16
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class LocalStore(Store):
@@ -54,6 +62,8 @@ class LocalStore(Store):
         self._root = os.path.realpath(os.path.expanduser(os.fspath(root)))
         self._root_sep = self._root.rstrip(os.sep) + os.sep
         self._url = Path(self._root).as_uri()
+        self._inside: set[str] = set()
+        """Directory keys checked to stay under the root (not links, or links to inside it)."""
 
     @property
     def root(self) -> Path:
@@ -64,7 +74,7 @@ class LocalStore(Store):
     def url(self) -> str:
         return self._url
 
-    def with_read_only(self, read_only: bool = True) -> Self:
+    def with_read_only(self, read_only: bool = False) -> Self:
         return type(self)(self._root, read_only=read_only)
 
     def __eq__(self, other: object) -> bool:
@@ -76,28 +86,107 @@ class LocalStore(Store):
     def __reduce__(self) -> tuple[Any, ...]:
         return (_unpickle, (self._root, self.read_only))
 
+    @classmethod
+    async def open(  # type: ignore[override]
+        cls, root: str | os.PathLike[str], *, read_only: bool = False, mode: str | None = None
+    ) -> Self:
+        """Construct and open a store at `root` (zarr-python's signature). A writable store creates its
+        root; a read-only one (or `mode` 'r'/'r+') needs it to exist (FileNotFoundError). `mode` only
+        affects the opening; `read_only` decides the store returned."""
+        store = cls(root, read_only=mode in ("r", "r+") if mode is not None else read_only)
+        await store._open()
+        if store.read_only != bool(read_only):
+            store = store.with_read_only(read_only)
+            await store._open()
+        return store
+
+    async def _open(self) -> None:
+        if not self.read_only:
+            os.makedirs(self._root, exist_ok=True)
+        if not os.path.isdir(self._root):
+            raise FileNotFoundError(f"no directory at {self._root} to open store {self.url}")
+        await super()._open()
+
+    async def move(self, dest_root: str | os.PathLike[str]) -> None:
+        """Move the whole store directory to `dest_root` (which must not exist); the store follows it."""
+        self._check_writable()
+        target = os.path.realpath(os.path.expanduser(os.fspath(dest_root)))
+        if os.path.lexists(target):
+            raise FileExistsError(f"cannot move store {self.url} to {target}: something exists there")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        await asyncio.to_thread(shutil.move, self._root, target)
+        self._root = target
+        self._root_sep = target.rstrip(os.sep) + os.sep
+        self._url = Path(target).as_uri()
+        self._inside = set()
+
     # -- paths ------------------------------------------------------------------------
 
     def _path(self, key: str) -> str:
+        """The file path of `key`, after checking that no directory on the way leads outside the root."""
         validate_key(key)
         if os.sep == "/":
-            # a valid key has no '', '.' or '..' segment, so it cannot leave the root
-            return self._root_sep + key
-        path = os.path.normpath(os.path.join(self._root, *key.split("/")))
-        if not path.startswith(self._root_sep):
-            raise InvalidKeyError(f"key {key!r} resolves outside the root of store {self.url}")
+            # a valid key has no '', '.' or '..' segment, so its syntax cannot leave the root
+            path = self._root_sep + key
+        else:
+            path = os.path.normpath(os.path.join(self._root, *key.split("/")))
+            if not path.startswith(self._root_sep):
+                raise InvalidKeyError(f"key {key!r} resolves outside the root of store {self.url}")
+        parent = key.rpartition("/")[0]
+        if parent and parent not in self._inside:
+            self._check_dirs(key, parent)
+        return path
+
+    def _check_dirs(self, key: str, parent: str) -> None:
+        """Refuse `key` if a directory of it is a link whose target leaves the root; remember the good ones."""
+        directory = ""
+        for name in parent.split("/"):
+            directory = f"{directory}/{name}" if directory else name
+            if directory in self._inside:
+                continue
+            full = os.path.join(self._root, *directory.split("/"))
+            try:
+                mode = os.lstat(full).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                return  # created later by this store, as a plain directory
+            if stat.S_ISLNK(mode) and not self._inside_root(os.path.realpath(full)):
+                raise self._outside(key, directory)
+            if len(self._inside) >= _INSIDE_LIMIT:
+                self._inside.clear()
+            self._inside.add(directory)
+
+    def _inside_root(self, real: str) -> bool:
+        return real == self._root or real.startswith(self._root_sep)
+
+    def _outside(self, key: str, link: str) -> InvalidKeyError:
+        return InvalidKeyError(
+            f"key {key!r} passes through {link!r}, a symbolic link whose target lies outside the root of store "
+            f"{self.url}; expected every key to stay under the root, so nothing was read, written or deleted"
+        )
+
+    def _followed(self, key: str, path: str) -> str:
+        """`path`, or InvalidKeyError when its final component is a link that leaves the root."""
+        try:
+            is_link = stat.S_ISLNK(os.lstat(path).st_mode)
+        except OSError:
+            return path
+        if is_link and not self._inside_root(os.path.realpath(path)):
+            raise self._outside(key, key)
         return path
 
     def _dir_path(self, prefix: str) -> str:
-        """The directory for a normalized prefix ('' is the root)."""
-        return self._path(prefix[:-1]) if prefix else self._root
+        """The directory for a normalized prefix ('' is the root), refused if it leads outside the root."""
+        if not prefix:
+            return self._root
+        key = prefix[:-1]
+        return self._followed(key, self._path(key))
 
     # -- synchronous fast path --------------------------------------------------------
 
     def get_sync(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
         path = self._path(key)
         try:
-            with open(path, "rb", buffering=0) as f:
+            with open(path, "rb", buffering=0, opener=self._opener(key)) as f:
                 if byte_range is None:
                     return f.read()
                 return _read_range(f, byte_range)
@@ -110,7 +199,7 @@ class LocalStore(Store):
         return [self.get_sync(k, r) for k, r in key_ranges]
 
     def exists_sync(self, key: str) -> bool:
-        return os.path.isfile(self._path(key))
+        return os.path.isfile(self._followed(key, self._path(key)))
 
     def set_sync(self, key: str, value: Buffer) -> None:
         path = self._path(key)
@@ -152,7 +241,7 @@ class LocalStore(Store):
 
     def getsize_sync(self, key: str) -> int:
         """Synchronous `getsize` (one stat)."""
-        path = self._path(key)
+        path = self._followed(key, self._path(key))
         try:
             st = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
@@ -160,6 +249,18 @@ class LocalStore(Store):
         if st is None or not _is_regular(st.st_mode):
             raise FileNotFoundError(f"no value at key {key!r} in store {self.url}")
         return st.st_size
+
+    def _opener(self, key: str) -> Any:
+        """An `open` opener that does not follow a final link, unless the link stays under the root."""
+        def opener(path: str, flags: int) -> int:
+            try:
+                return os.open(path, flags | _NOFOLLOW)
+            except OSError as e:
+                if e.errno != errno.ELOOP:
+                    raise
+            return os.open(self._followed(key, path), flags)
+
+        return opener
 
     # -- async API --------------------------------------------------------------------
 
@@ -204,7 +305,7 @@ class LocalStore(Store):
         await asyncio.to_thread(self._delete_dir_sync, "")
 
     async def is_empty(self, prefix: str = "") -> bool:
-        return not _has_file(self._dir_path(normalize_prefix(prefix)))
+        return not self._has_file(self._dir_path(normalize_prefix(prefix)))
 
     async def list(self) -> AsyncIterator[str]:
         for key in await asyncio.to_thread(lambda: [k for k, _ in self._walk(self._root, "")]):
@@ -263,12 +364,24 @@ class LocalStore(Store):
             if _TMP_RE.match(entry.name):
                 continue
             try:
+                if not self._listable(entry, directory):
+                    continue
                 if entry.is_dir():
                     yield from self._walk(entry.path, f"{prefix}{entry.name}/")
                 elif entry.is_file():
                     yield f"{prefix}{entry.name}", entry.stat().st_size
             except FileNotFoundError:
                 continue
+
+    def _listable(self, entry: os.DirEntry[str], directory: str) -> bool:
+        """Whether a listing may show (and descend into) `entry`: not a link that leaves the root or
+        that points back at a directory it lies in (a cycle)."""
+        if not entry.is_symlink():
+            return True
+        real = os.path.realpath(entry.path)
+        if not self._inside_root(real):
+            return False
+        return not (os.path.realpath(directory) + os.sep).startswith(real.rstrip(os.sep) + os.sep)
 
     def _walk_prefix(self, prefix: str) -> Iterator[tuple[str, int]]:
         """Every (key, size) whose key starts with the string `prefix`."""
@@ -283,8 +396,9 @@ class LocalStore(Store):
                 yield key, size
 
     def _list_dir_sync(self, prefix: str) -> list[str]:
+        directory = self._dir_path(prefix)
         try:
-            entries = list(os.scandir(self._dir_path(prefix)))
+            entries = list(os.scandir(directory))
         except (FileNotFoundError, NotADirectoryError):
             return []
         names = []
@@ -292,11 +406,33 @@ class LocalStore(Store):
             if _TMP_RE.match(entry.name):
                 continue
             try:
-                if entry.is_file() or (entry.is_dir() and _has_file(entry.path)):
+                if not self._listable(entry, directory):
+                    continue
+                if entry.is_file() or (entry.is_dir() and self._has_file(entry.path)):
                     names.append(entry.name)
             except FileNotFoundError:
                 continue
         return names
+
+    def _has_file(self, directory: str) -> bool:
+        """Whether any value lies under `directory` (as listings see it), stopping at the first one found."""
+        pending = [directory]
+        while pending:
+            current = pending.pop()
+            subdirs = []
+            try:
+                with os.scandir(current) as entries:
+                    for entry in entries:
+                        if _TMP_RE.match(entry.name) or not self._listable(entry, current):
+                            continue
+                        if entry.is_file():
+                            return True
+                        if entry.is_dir():
+                            subdirs.append(entry.path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            pending.extend(subdirs)
+        return False
 
     def _delete_dir_sync(self, prefix: str) -> None:
         directory = self._dir_path(prefix)
@@ -352,24 +488,6 @@ def _exclusive_write(path: str, view: memoryview) -> None:
         return
     with os.fdopen(fd, "wb") as f:
         f.write(view)
-
-
-def _has_file(directory: str) -> bool:
-    """Whether any value lies under `directory`, stopping at the first one found."""
-    pending = [directory]
-    while pending:
-        subdirs = []
-        try:
-            with os.scandir(pending.pop()) as entries:
-                for entry in entries:
-                    if entry.is_file() and not _TMP_RE.match(entry.name):
-                        return True
-                    if entry.is_dir():
-                        subdirs.append(entry.path)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        pending.extend(subdirs)
-    return False
 
 
 def _is_regular(mode: int) -> bool:

@@ -82,7 +82,7 @@ class MemoryStore(SyncStore):
     def url(self) -> str:
         return f"memory://{self._name}" if self._name is not None else f"memory://{id(self._data):x}"
 
-    def with_read_only(self, read_only: bool = True) -> Self:
+    def with_read_only(self, read_only: bool = False) -> Self:
         clone = type(self)(self._data, read_only=read_only)
         clone._name = self._name
         return clone
@@ -131,7 +131,27 @@ class MemoryStore(SyncStore):
         self._check_writable()
         self._data.pop(key, None)
 
-    # -- async API (get, exists, set and delete come from SyncStore) --------------------
+    # -- async API (get, exists and delete come from SyncStore) -------------------------
+
+    async def set(self, key: str, value: Buffer, byte_range: tuple[int, int] | None = None) -> None:
+        """Store `value` at `key`; with `byte_range=(start, end)`, replace those bytes of the existing
+        value instead (zarr-python's MemoryStore.set; `value` must be `end - start` bytes long)."""
+        if byte_range is None:
+            self.set_sync(key, value)
+            return
+        validate_key(key)
+        self._check_writable()
+        new = to_bytes(value, key=key, url=self.url)
+        start, end = byte_range
+        old = self._data.get(key)
+        if old is None:
+            raise KeyError(f"no value at key {key!r} in store {self.url} to write bytes {start}:{end} into")
+        if not 0 <= start <= end <= len(old) or end - start != len(new):
+            raise ValueError(
+                f"expected {end - start} bytes for range {start}:{end} of the {len(old)}-byte value at key "
+                f"{key!r} in store {self.url}, found {len(new)} bytes"
+            )
+        self._data[key] = old[:start] + new + old[end:]
 
     async def getsize(self, key: str) -> int:
         value = self._data.get(validate_key(key))

@@ -4,25 +4,32 @@ Design. A zip archive cannot replace or remove an entry in place, and Python's z
 appends a second entry when a name is written twice. The store therefore keeps an
 index (key -> newest entry) in memory: a rewrite appends a new entry and points the index
 at it, a delete drops the key from the index, so reads always see the latest state while
-the process writes only forward and holds no values in memory. On `close` the central
-directory is written; if any entry was superseded or deleted, the archive is then compacted
-(every live entry is copied into a temporary file beside it, which replaces the archive
-atomically), so a closed archive never holds duplicate or dead entries.
+the process writes only forward and holds no values in memory.
+
+Crash safety. New entries are always written *after* the archive's last central directory,
+never over it, and a central directory listing only the live entries is written after them
+at each checkpoint (`flush()`, every `checkpoint_bytes` written, pickling) and on `close()`.
+A writer killed at any moment therefore leaves a file whose last complete central directory
+still lists every entry as of the previous checkpoint (or as the archive was before the
+update began); the next open finds it and drops the unfinished tail (mode 'a' truncates it,
+mode 'r' reads as if it were not there). `close()` then compacts: when entries were
+superseded or deleted, or dead bytes (an earlier central directory) lie inside the archive,
+the live entries are copied into a temporary file beside it that replaces it atomically, so
+a closed archive is a plain zip without duplicate entries or dead bytes. A temporary file
+left by a compaction that was killed is removed on the next writable open.
 
 Every operation holds one lock, so a store can be shared by threads. Views from
-`with_read_only` share the open archive (closing any view commits it; the next use reopens
-it for appending). A store pickles its path and mode, never its file handle, and reopens
-lazily; pickling a writable store commits what it has written first, so that the copy reads
-it. One writer at a time per archive: zip files have no multi-writer protocol, and while a
-writer has the archive open other readers see it only as of its last commit. Close the store
-(or use `async with`) to compact it; an archive never closed is still finalized by zipfile
-when collected, but may keep superseded entries (readers take the last one of a name). Entry names that could escape a directory on extraction (`../x`, `/abs`,
-backslashes, drive letters) make the archive refused on open.
+`with_read_only` share the open archive (closing any view commits it). A store pickles its
+path and mode, never its file handle, and reopens lazily; pickling a writable store first
+writes a checkpoint, so that the copy reads everything. One writer at a time per archive:
+zip files have no multi-writer protocol, and while a writer has the archive open other
+readers see it only as of its last checkpoint. Entry names that could escape a directory on
+extraction (`../x`, `/abs`, backslashes, drive letters as in `C:/x`, `C:x` or `D:`) are
+refused, both as keys and inside archives being opened.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
@@ -32,7 +39,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Literal, Self
+from typing import Any, BinaryIO, Literal, Self
 
 from zarrlayer.errors import InvalidKeyError, ModeError, NodeNotFoundError, StoreError
 from zarrlayer.storage._base import (
@@ -46,27 +53,51 @@ from zarrlayer.storage._base import (
     validate_prefix,
 )
 from zarrlayer.storage._buffers import to_bytes
+from zarrlayer.storage._zip_recovery import ClampedFile, archive_end, leftover_temps, temp_name
 
-__all__ = ["ZipStore"]
+__all__ = ["DEFAULT_CHECKPOINT_BYTES", "ZipStore", "validate_zip_key"]
 
 ZipMode = Literal["r", "w", "a", "x"]
-_DRIVE = re.compile(r"^[A-Za-z]:")
+DEFAULT_CHECKPOINT_BYTES = 64 * 2**20
+"""Bytes of new entries after which a writable ZipStore writes a central directory (64 MiB)."""
+
+_DRIVE = re.compile(r"(^|/)[A-Za-z]:")
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
+
+
+def validate_zip_key(key: str) -> str:
+    """`validate_key`, and no segment may start with a drive letter (`C:x`, `D:`), which Windows
+    tools would extract outside the target directory."""
+    validate_key(key)
+    if _DRIVE.search(key):
+        raise InvalidKeyError(
+            f"zip entry names may not start a segment with a drive letter (as in 'C:x' or 'D:'), found {key!r}"
+        )
+    return key
 
 
 class _Archive:
     """The open zip file and its key index, shared by every view of one ZipStore."""
 
-    def __init__(self, path: str, mode: ZipMode, compression: int) -> None:
+    def __init__(
+        self, path: str, mode: ZipMode, compression: int, allow_zip64: bool, checkpoint_bytes: int | None
+    ) -> None:
         self.path, self.mode, self.compression = path, mode, compression
+        self.allow_zip64, self.checkpoint_bytes = allow_zip64, checkpoint_bytes
         self.lock = threading.RLock()
         self.zf: zipfile.ZipFile | None = None
         self.index: dict[str, zipfile.ZipInfo] = {}
         self.offsets: dict[int, int] = {}
-        self.superseded = 0
-        """Entries of the archive as opened that a later entry of the same name hides."""
         self.dirty = False
-        """Whether closing must compact: an entry was superseded or deleted while writing."""
+        """Whether close must compact: superseded or deleted entries, or dead bytes inside the file."""
+        self.after_directory = False
+        """Whether the file holds a central directory that the next new entry makes dead bytes."""
+        self.unsaved = 0
+        """Bytes of entries written since the last central directory."""
+        self.pending = False
+        """Whether entries were written or removed since the last central directory."""
+        self.recovered_bytes = 0
+        """Bytes of an unfinished tail dropped when the archive was opened (a writer was killed)."""
 
     @property
     def writable(self) -> bool:
@@ -79,18 +110,64 @@ class _Archive:
         exists = os.path.exists(self.path)
         if self.mode == "r" and not exists:
             raise NodeNotFoundError(f"no zip archive at {self.path} to open for reading")
-        if self.mode == "a" and exists and not zipfile.is_zipfile(self.path):
-            raise StoreError(f"expected a zip archive at {self.path}, found a file that is not one")
+        if self.writable:
+            for leftover in leftover_temps(self.path):
+                _unlink_quietly(leftover)
         try:
-            zf = zipfile.ZipFile(self.path, mode=self.mode, compression=self.compression, allowZip64=True)
+            if self.mode == "r":
+                zf = self._open_for_reading()
+            elif self.mode == "a" and exists and os.path.getsize(self.path) > 0:
+                zf = self._open_for_update()
+            else:
+                zf = zipfile.ZipFile(
+                    self.path, mode="w" if self.mode == "a" else self.mode,
+                    compression=self.compression, allowZip64=self.allow_zip64,
+                )
+                self.after_directory = False
         except zipfile.BadZipFile as e:
             raise StoreError(f"expected a zip archive at {self.path}, found a damaged or foreign file: {e}") from e
-        self.index = _checked_index(zf, self.path)
-        self.superseded = sum(not i.is_dir() for i in zf.infolist()) - len(self.index)
-        self.offsets = {}
+        try:
+            self.index = _checked_index(zf, self.path)
+        except StoreError:
+            zf.close()
+            raise
+        self.offsets, self.unsaved, self.pending = {}, 0, False
         self.zf = zf
         if self.mode in ("w", "x"):
             self.mode = "a"
+        return zf
+
+    def _find_end(self, f: BinaryIO) -> int:
+        end = archive_end(f)
+        if end is None:
+            raise StoreError(
+                f"expected a zip archive at {self.path}, found a file without a complete central directory "
+                "(not a zip archive, or a new archive whose writer stopped before its first checkpoint)"
+            )
+        return end
+
+    def _open_for_reading(self) -> zipfile.ZipFile:
+        f = open(self.path, "rb")
+        try:
+            end, size = self._find_end(f), os.fstat(f.fileno()).st_size
+            if end == size:
+                f.close()
+                return zipfile.ZipFile(self.path, mode="r")
+            self.recovered_bytes = size - end
+            return zipfile.ZipFile(ClampedFile(f, end), mode="r")  # type: ignore[arg-type]
+        except BaseException:
+            f.close()
+            raise
+
+    def _open_for_update(self) -> zipfile.ZipFile:
+        with open(self.path, "r+b") as f:
+            end, size = self._find_end(f), os.fstat(f.fileno()).st_size
+            if end < size:
+                f.truncate(end)
+                self.recovered_bytes = size - end
+        zf = zipfile.ZipFile(self.path, mode="a", compression=self.compression, allowZip64=self.allow_zip64)
+        zf.start_dir = end  # new entries go after the central directory, which stays intact until replaced
+        self.after_directory = True
         return zf
 
     def _readable(self) -> zipfile.ZipFile | None:
@@ -140,22 +217,29 @@ class _Archive:
                 return
             info = zipfile.ZipInfo(key, date_time=time.localtime()[:6])
             info.compress_type = self.compression
-            if key in self.index or self.superseded:
+            if key in self.index or self.after_directory:
                 self.dirty = True
-            zf.NameToInfo.pop(key, None)  # the compaction on close drops the older entry; zipfile need not warn
+            zf.NameToInfo.pop(key, None)  # the live index decides; zipfile need not warn of the duplicate
             try:
                 zf.writestr(info, value)
-            except (OSError, ValueError) as e:
+            except (OSError, ValueError, zipfile.LargeZipFile) as e:
                 raise StoreError(f"could not write entry {key!r} of zip archive {self.path}: {e}") from e
+            self.after_directory, self.pending = False, True
             self.index[key] = info
+            self.unsaved += len(value) + 30 + len(key)
+            if self.checkpoint_bytes is not None and self.unsaved >= self.checkpoint_bytes:
+                self.checkpoint()
 
     def remove(self, keys: list[str]) -> None:
         with self.lock:
-            if self._readable() is None:
+            zf = self._readable()
+            if zf is None:
                 return
             for key in keys:
-                if self.index.pop(key, None) is not None or self.superseded:
-                    self.dirty = True
+                if self.index.pop(key, None) is not None:
+                    zf.NameToInfo.pop(key, None)
+                    zf._didModify = True  # type: ignore[attr-defined]
+                    self.dirty = self.pending = True
 
     def keys(self) -> list[str]:
         with self.lock:
@@ -165,21 +249,45 @@ class _Archive:
         with self.lock:
             return list(self.index.items()) if self._readable() is not None else []
 
-    def close(self) -> None:
+    def checkpoint(self) -> None:
+        """Write a central directory of the live entries after the last entry and go on appending
+        after it, so that a crash from here on loses nothing written so far."""
         with self.lock:
-            if self.zf is None:
+            zf = self.zf
+            if zf is None or not self.writable or not self.pending:
                 return
-            zf, self.zf = self.zf, None
-            live = dict(self.index)
-            self.index, self.offsets = {}, {}
+            zf.filelist = list(self.index.values())
+            try:
+                zf.fp.seek(zf.start_dir)  # type: ignore[union-attr]
+                zf._write_end_record()  # type: ignore[attr-defined]
+                zf.start_dir = zf.fp.tell()  # type: ignore[union-attr]
+            except (OSError, zipfile.LargeZipFile) as e:
+                raise StoreError(f"could not write a checkpoint of zip archive {self.path}: {e}") from e
+            self.after_directory, self.pending, self.unsaved = True, False, 0
+
+    def close(self) -> None:
+        """Write the central directory, then compact if needed (see the module docstring)."""
+        with self.lock:
+            zf = self.zf
+            if zf is None:
+                return
+            self.zf = None
+            fp, dirty = zf.fp, self.dirty and self.writable
+            if self.writable:
+                zf.filelist = list(self.index.values())
+                if self.after_directory and not self.pending:
+                    zf._didModify = False  # type: ignore[attr-defined]  # the file already ends with this directory
+            self.index, self.offsets, self.unsaved, self.pending = {}, {}, 0, False
             try:
                 zf.close()
-                if self.dirty:
-                    _compact(self.path, live)
-            except (OSError, zipfile.BadZipFile) as e:
+                if dirty:
+                    _compact(self.path, self.allow_zip64)
+            except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile) as e:
                 raise StoreError(f"could not finish writing zip archive {self.path}: {e}") from e
             finally:
                 self.dirty = False
+                if isinstance(fp, ClampedFile):
+                    fp.close()
 
 
 def _checked_index(zf: zipfile.ZipFile, path: str) -> dict[str, zipfile.ZipInfo]:
@@ -189,9 +297,7 @@ def _checked_index(zf: zipfile.ZipFile, path: str) -> dict[str, zipfile.ZipInfo]
         name = info.filename
         key = name[:-1] if name.endswith("/") else name
         try:
-            validate_key(key)
-            if _DRIVE.match(key):
-                raise InvalidKeyError(f"drive letter in {key!r}")
+            validate_zip_key(key)
         except InvalidKeyError as e:
             zf.close()
             raise StoreError(
@@ -203,24 +309,27 @@ def _checked_index(zf: zipfile.ZipFile, path: str) -> dict[str, zipfile.ZipInfo]
     return index
 
 
-def _compact(path: str, live: dict[str, zipfile.ZipInfo]) -> None:
-    """Rewrite the archive at `path` with only the `live` entries, replacing it atomically."""
-    directory = os.path.dirname(path) or "."
-    tmp = os.path.join(directory, f".{os.path.basename(path)[:120]}.zarrlayer-tmp-{uuid.uuid4().hex}")
+def _compact(path: str, allow_zip64: bool) -> None:
+    """Rewrite the archive at `path` entry by entry into a file beside it, then replace it atomically."""
+    tmp = temp_name(path, uuid.uuid4().hex)
     try:
-        with zipfile.ZipFile(path, "r") as src, zipfile.ZipFile(tmp, "w", allowZip64=True) as dst:
-            for key, old in live.items():
-                info = zipfile.ZipInfo(key, date_time=old.date_time)
+        with zipfile.ZipFile(path, "r") as src, zipfile.ZipFile(tmp, "w", allowZip64=allow_zip64) as dst:
+            for old in src.infolist():
+                info = zipfile.ZipInfo(old.filename, date_time=old.date_time)
                 info.compress_type = old.compress_type
                 with src.open(old) as reader, dst.open(info, "w", force_zip64=old.file_size > 2**31) as writer:
                     shutil.copyfileobj(reader, writer, 1 << 20)
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink_quietly(tmp)
         raise
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 class ZipStore(SyncStore):
@@ -236,8 +345,10 @@ class ZipStore(SyncStore):
         path: str | os.PathLike[str],
         *,
         mode: ZipMode = "r",
-        compression: int = zipfile.ZIP_STORED,
         read_only: bool | None = None,
+        compression: int = zipfile.ZIP_STORED,
+        allowZip64: bool = True,  # noqa: N803 - zarr-python's and zipfile's spelling
+        checkpoint_bytes: int | None = DEFAULT_CHECKPOINT_BYTES,
     ) -> None:
         if mode not in ("r", "w", "a", "x"):
             raise ModeError(f"expected a ZipStore mode of 'r', 'w', 'a' or 'x', found {mode!r}")
@@ -245,15 +356,20 @@ class ZipStore(SyncStore):
             raise ModeError(f"ZipStore mode 'r' is read-only, but read_only=False was asked for {path}")
         if read_only is True and mode in ("w", "x"):
             raise ModeError(f"ZipStore mode {mode!r} writes, but read_only=True was asked for {path}")
+        if checkpoint_bytes is not None and (not isinstance(checkpoint_bytes, int) or checkpoint_bytes <= 0):
+            raise ValueError(f"expected checkpoint_bytes to be a positive int or None, found {checkpoint_bytes!r}")
         super().__init__(read_only=mode == "r" if read_only is None else read_only)
         self._path = os.path.realpath(os.path.expanduser(os.fspath(path)))
+        self._mode: ZipMode = mode
         self._compression = compression
+        self._allow_zip64 = bool(allowZip64)
+        self._checkpoint_bytes = checkpoint_bytes
         archive_mode: ZipMode = "r" if self.read_only else mode
         if mode == "x" and os.path.exists(self._path):
             raise FileExistsError(f"a file exists at {self._path}; mode 'x' creates a new zip archive only")
         if archive_mode == "r" and mode == "r" and not os.path.exists(self._path):
             raise NodeNotFoundError(f"no zip archive at {self._path} to open for reading")
-        self._archive = _Archive(self._path, archive_mode, compression)
+        self._archive = _Archive(self._path, archive_mode, compression, self._allow_zip64, checkpoint_bytes)
         if archive_mode in ("w", "x"):
             with self._archive.lock:
                 self._archive.ensure_open()
@@ -264,12 +380,40 @@ class ZipStore(SyncStore):
         return self._path
 
     @property
+    def mode(self) -> ZipMode:
+        """The mode the store was created with ('r', 'w', 'a' or 'x')."""
+        return self._mode
+
+    @property
+    def compression(self) -> int:
+        """The zipfile compression constant used for new entries."""
+        return self._compression
+
+    @property
+    def allowZip64(self) -> bool:  # noqa: N802 - zarr-python's spelling
+        """Whether entries and archives past 4 GiB / 65,535 entries may use the ZIP64 extensions."""
+        return self._allow_zip64
+
+    @property
+    def checkpoint_bytes(self) -> int | None:
+        """Bytes of new entries after which a central directory is written (None: only on flush/close)."""
+        return self._checkpoint_bytes
+
+    @property
+    def recovered_bytes(self) -> int:
+        """Bytes of an unfinished tail (left by a killed writer) that the last open dropped; 0 if none."""
+        return self._archive.recovered_bytes
+
+    @property
     def url(self) -> str:
         return f"zip://{self._path}"
 
-    def with_read_only(self, read_only: bool = True) -> Self:
+    def with_read_only(self, read_only: bool = False) -> Self:
         if not read_only and not self._archive.writable:
-            return type(self)(self._path, mode="a", compression=self._compression)
+            return type(self)(
+                self._path, mode="a", compression=self._compression, allowZip64=self._allow_zip64,
+                checkpoint_bytes=self._checkpoint_bytes,
+            )
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone._read_only = read_only
@@ -285,43 +429,64 @@ class ZipStore(SyncStore):
         if self._archive.writable:
             self.flush()
         mode = "a" if self._archive.writable else "r"
-        return (_unpickle, (self._path, mode, self._compression, self.read_only))
+        return (
+            _unpickle,
+            (self._path, mode, self._compression, self.read_only, self._allow_zip64, self._checkpoint_bytes),
+        )
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        await super()._open()
+        with self._archive.lock:
+            if self._archive.writable or os.path.exists(self._path):
+                self._archive.ensure_open()
 
     def flush(self) -> None:
-        """Write the central directory (compacting if needed) so other readers see every write."""
-        self._archive.close()
+        """Write a central directory of the live entries now (a checkpoint): every write so far
+        survives a crash and other readers see it. Cheap: nothing is copied."""
+        self._archive.checkpoint()
 
-    async def close(self) -> None:
-        await asyncio.to_thread(self._archive.close)
+    def close(self) -> None:
+        """Finish the archive: write its central directory and compact it; a valid zip when this returns."""
+        self._archive.close()
         self._is_open = False
+
+    async def move(self, path: str | os.PathLike[str]) -> None:
+        """Close the archive and move it to `path` (its parent directories are created); the store follows."""
+        self.close()
+        target = os.path.realpath(os.path.expanduser(os.fspath(path)))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.move(self._path, target)
+        self._path = self._archive.path = target
 
     # -- synchronous fast path --------------------------------------------------------
 
     def get_sync(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
-        return self._archive.read(validate_key(key), byte_range)
+        return self._archive.read(validate_zip_key(key), byte_range)
 
     def get_many_sync(self, key_ranges: Sequence[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
         for key, _ in key_ranges:
-            validate_key(key)
+            validate_zip_key(key)
         return [self._archive.read(k, r) for k, r in key_ranges]
 
     def exists_sync(self, key: str) -> bool:
-        return self._archive.info(validate_key(key)) is not None
+        return self._archive.info(validate_zip_key(key)) is not None
 
     def set_sync(self, key: str, value: Buffer) -> None:
-        validate_key(key)
+        validate_zip_key(key)
         self._check_writable()
         self._archive.write(key, to_bytes(value, key=key, url=self.url))
 
     def delete_sync(self, key: str) -> None:
-        validate_key(key)
+        validate_zip_key(key)
         self._check_writable()
         self._archive.remove([key])
 
     # -- async API (get, exists, set and delete come from SyncStore) --------------------
 
     async def getsize(self, key: str) -> int:
-        info = self._archive.info(validate_key(key))
+        info = self._archive.info(validate_zip_key(key))
         if info is None:
             raise FileNotFoundError(f"no value at key {key!r} in store {self.url}")
         return info.file_size
@@ -331,7 +496,7 @@ class ZipStore(SyncStore):
         return sum(i.file_size for k, i in self._archive.items() if k.startswith(prefix))
 
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
-        validate_key(key)
+        validate_zip_key(key)
         self._check_writable()
         self._archive.write(key, to_bytes(value, key=key, url=self.url), only_if_missing=True)
 
@@ -363,5 +528,11 @@ class ZipStore(SyncStore):
             yield child
 
 
-def _unpickle(path: str, mode: ZipMode, compression: int, read_only: bool) -> ZipStore:
-    return ZipStore(path, mode=mode, compression=compression, read_only=read_only)
+def _unpickle(
+    path: str, mode: ZipMode, compression: int, read_only: bool, allow_zip64: bool = True,
+    checkpoint_bytes: int | None = DEFAULT_CHECKPOINT_BYTES,
+) -> ZipStore:
+    return ZipStore(
+        path, mode=mode, compression=compression, read_only=read_only, allowZip64=allow_zip64,
+        checkpoint_bytes=checkpoint_bytes,
+    )

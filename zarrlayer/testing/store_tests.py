@@ -15,6 +15,7 @@ zarrlayer's background loop (`run`), so the suite needs no pytest-asyncio.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import pickle
 import threading
 from collections.abc import Coroutine, Iterator
@@ -275,18 +276,48 @@ class ReadOnlyStoreTests:
         assert type(populated_store).__name__ in text
         assert isinstance(populated_store.url, str) and "://" in populated_store.url
 
-    def test_context_manager_and_idempotent_open_close(self, populated_store: Store) -> None:
+    def test_with_statement_closes_and_close_is_a_plain_call(self, populated_store: Store) -> None:
+        with populated_store as s:
+            assert s is populated_store
+            assert bytes(self.run(s.get("zarr.json"))) == STORE_DATA["zarr.json"]
+        assert populated_store._is_open is False
+        result = populated_store.close()
+        assert result is None, f"close() must be a plain call, it returned {type(result).__name__}"
+        assert populated_store.close() is None
+        assert bytes(self.run(populated_store.get("a/c/0/0"))) == STORE_DATA["a/c/0/0"]
+
+    def test_async_spellings_stay_as_extras(self, populated_store: Store) -> None:
         async def scenario() -> bytes | None:
             async with populated_store as s:
-                assert s is populated_store
-                await s.open()
+                assert s is populated_store and s._is_open
+                await s._ensure_open()
                 value = await s.get("zarr.json")
-            await populated_store.close()
-            await populated_store.close()
+            assert not populated_store._is_open
+            await populated_store.aclose()
             return None if value is None else bytes(value)
 
         assert self.run(scenario()) == STORE_DATA["zarr.json"]
-        assert bytes(self.run(populated_store.get("a/c/0/0"))) == STORE_DATA["a/c/0/0"]
+
+    def test_open_and_is_open(self, populated_store: Store) -> None:
+        assert inspect.iscoroutinefunction(type(populated_store).open)
+        assert isinstance(inspect.getattr_static(type(populated_store), "open"), classmethod)
+        populated_store.close()
+        self.run(populated_store._open())
+        assert populated_store._is_open is True
+        with pytest.raises(ValueError, match="already open"):
+            self.run(populated_store._open())
+        self.run(populated_store._ensure_open())
+        populated_store.close()
+        assert populated_store._is_open is False
+
+    def test_with_read_only_defaults_to_writable(self, populated_store: Store) -> None:
+        default = inspect.signature(type(populated_store).with_read_only).parameters["read_only"].default
+        assert default is False
+        view = populated_store.with_read_only(True)
+        assert view.read_only is True
+        if populated_store.supports_writes and not populated_store.read_only:
+            assert view.with_read_only().read_only is False
+            assert view.with_read_only() == populated_store
 
     def test_concurrent_gets(self, populated_store: Store) -> None:
         keys = [list(STORE_DATA)[i % len(STORE_DATA)] for i in range(100)]
@@ -352,13 +383,41 @@ class StoreTests(ReadOnlyStoreTests):
             raise NotImplementedError("set store_cls or override the `store` fixture with a fresh, empty store")
         store = self.store_cls(**store_kwargs)
         yield store
-        self.run(store.close())
+        store.close()
 
     @pytest.fixture
     def populated_store(self, store: Store) -> Store:
         for key, value in STORE_DATA.items():
             self.run(store.set(key, value))
         return store
+
+    def reopen(self, store: Store) -> Store:
+        """A new store over the location of `store` (default: a pickle round trip); override where
+        pickling does not reach the same data, or to reopen from disk in another way."""
+        return pickle.loads(pickle.dumps(store))
+
+    def test_store_cls_open_constructs_and_opens(self, store_kwargs: dict[str, Any]) -> None:
+        if self.store_cls is None:
+            pytest.skip("suite builds its store without store_cls; test_open_and_is_open covers it")
+        opened = self.run(self.store_cls.open(**store_kwargs))
+        try:
+            assert type(opened) is self.store_cls and opened._is_open is True
+            with pytest.raises(ValueError, match="already open"):
+                self.run(opened._open())
+        finally:
+            opened.close()
+        assert opened._is_open is False
+
+    def test_close_leaves_every_write_durable(self, store: Store) -> None:
+        for key, value in STORE_DATA.items():
+            self.run(store.set(key, value))
+        self.run(store.set("a/c/0/0", b"rewritten"))
+        self.run(store.delete("ab/0.0"))
+        expected = {**STORE_DATA, "a/c/0/0": b"rewritten"}
+        del expected["ab/0.0"]
+        store.close()
+        assert self.snapshot(self.reopen(store)) == expected
+        assert self.snapshot(store) == expected
 
     def test_fresh_store_is_empty_and_writable(self, store: Store) -> None:
         assert store.read_only is False
