@@ -7,7 +7,7 @@ Accepted specs:
 - `"disk"`: a `DiskCacheStore` of `DEFAULT_DISK_BYTES` (10 GiB) in
   `platformdirs.user_cache_dir("zarrlayer")`;
 - a dict, e.g. `{"memory": "2 GiB", "disk": {"directory": "/scratch/c", "max_bytes": "20 GiB"},
-  "metadata_ttl": 60}`: each tier present is stacked as memory over disk over the store;
+  "metadata_ttl": 60, "chunk_ttl": 3600}`: each tier present is stacked as memory over disk over the store;
   a tier's value is a size, `True` (its default size) or a dict of its options;
 - a ready `Store` (already wrapping the data store): used as is, as a read-only view when
   `store` is read-only (mode 'r'); one over another location is refused.
@@ -66,11 +66,11 @@ def default_cache_directory() -> str:
     return platformdirs.user_cache_dir("zarrlayer")
 
 
-def _check_ttl(value: Any) -> float | None:
+def _check_ttl(value: Any, name: str = "metadata_ttl") -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"expected metadata_ttl as None or a non-negative number of seconds, found {value!r}")
+        raise ValueError(f"expected {name} as None or a non-negative number of seconds, found {value!r}")
     return float(value)
 
 
@@ -124,10 +124,13 @@ def resolve_cache(store: Store, cache: None | str | dict[str, Any] | Store) -> S
             "{'memory': '2 GiB', 'disk': {'directory': ..., 'max_bytes': '20 GiB'}, 'metadata_ttl': 60} "
             f"or a Store, found {cache!r}"
         )
-    unknown = set(cache) - {"memory", "disk", "metadata_ttl"}
+    unknown = set(cache) - {"memory", "disk", "metadata_ttl", "chunk_ttl"}
     if unknown:
-        raise ValueError(f"unknown cache option(s) {sorted(unknown)}; expected some of ['disk', 'memory', 'metadata_ttl']")
+        raise ValueError(
+            f"unknown cache option(s) {sorted(unknown)}; expected some of ['chunk_ttl', 'disk', 'memory', 'metadata_ttl']"
+        )
     ttl = _check_ttl(cache.get("metadata_ttl"))
+    chunk_ttl = _check_ttl(cache.get("chunk_ttl"), "chunk_ttl")
     tiers = {name: cache[name] for name in ("memory", "disk") if cache.get(name) not in (None, False)}
     if not tiers:
         raise ValueError(f"expected a 'memory' and/or 'disk' tier in the cache spec, found {cache!r}")
@@ -135,7 +138,7 @@ def resolve_cache(store: Store, cache: None | str | dict[str, Any] | Store) -> S
     memory = _tier_options("memory", tiers["memory"], DEFAULT_MEMORY_BYTES) if "memory" in tiers else None
     if disk is not None:
         directory = disk.pop("directory", None) or default_cache_directory()
-        store = DiskCacheStore(store, directory, disk.pop("max_bytes"), metadata_ttl=ttl, **disk)
+        store = DiskCacheStore(store, directory, disk.pop("max_bytes"), metadata_ttl=ttl, chunk_ttl=chunk_ttl, **disk)
     if memory is not None:
-        store = MemoryCacheStore(store, memory["max_bytes"], metadata_ttl=ttl)
+        store = MemoryCacheStore(store, memory["max_bytes"], metadata_ttl=ttl, chunk_ttl=chunk_ttl)
     return store

@@ -26,10 +26,13 @@ from concurrent.futures import Future
 from typing import Any, TypeAlias
 
 from zarrlayer.cache._singleflight import LeaderCancelled, SingleFlight
+from zarrlayer.cache._staleness import ARRAY_DOCUMENTS, stale_chunks
 from zarrlayer.storage._base import (
     Buffer,
     ByteRequest,
+    RangeByteRequest,
     Store,
+    SuffixByteRequest,
     apply_byte_request,
     normalize_prefix,
     validate_key,
@@ -96,6 +99,15 @@ def _resolve(op: Op, found: dict[EntryKey, Any]) -> Any:
     return _NO_SIZE if exists is False else ABSENT
 
 
+def _incomplete(result: Any, request: ByteRequest | None) -> bool:
+    """Whether a range answer holds fewer bytes than asked (the object's end, or a fault: never cached)."""
+    if isinstance(request, RangeByteRequest):
+        return len(result) != request.end - request.start
+    if isinstance(request, SuffixByteRequest):
+        return len(result) != request.suffix
+    return False
+
+
 def _entries_for(op: Op, result: Any) -> list[tuple[EntryKey, Any]]:
     kind, key, request = op
     if kind in LISTING_KINDS:
@@ -103,6 +115,8 @@ def _entries_for(op: Op, result: Any) -> list[tuple[EntryKey, Any]]:
     if kind == "get":
         if result is None:
             return [(("v", key, None), None)]
+        if _incomplete(result, request):
+            return []
         return [(("v", key, None) if request is None else ("r", key, request), result)]
     if kind == "exists":
         return [(("x", key, None), True)] if result else [(("v", key, None), None)]
@@ -147,11 +161,12 @@ class CacheTier(WrapperStore[Store]):
     """Whether async methods run the tier's own I/O in a worker thread (the disk tier does)."""
     _tier_name = "cache"
 
-    def __init__(self, store: Store, *, metadata_ttl: float | None = None) -> None:
+    def __init__(self, store: Store, *, metadata_ttl: float | None = None, chunk_ttl: float | None = None) -> None:
         from zarrlayer.cache._spec import _check_ttl
 
         super().__init__(store)
         self._metadata_ttl = _check_ttl(metadata_ttl)
+        self._chunk_ttl = _check_ttl(chunk_ttl, "chunk_ttl")
         self._flights = SingleFlight()
         self._counters = _Counters()
 
@@ -182,6 +197,10 @@ class CacheTier(WrapperStore[Store]):
         """Forget every entry of this tier."""
 
     @abstractmethod
+    def _drop_matching(self, prefix: str, stale: Callable[[str], bool]) -> None:
+        """Forget the entries of each key `prefix + rest` (not a listing) for which `stale(rest)` holds."""
+
+    @abstractmethod
     def _held(self) -> dict[str, Any]:
         """`bytes`, `entries` and any tier-specific figures for `stats()`."""
 
@@ -206,6 +225,24 @@ class CacheTier(WrapperStore[Store]):
             stats["inner"] = self._store.stats()
         return stats
 
+    @property
+    def chunk_ttl(self) -> float | None:
+        """Seconds after which any other value (chunks, shard indexes) is fetched again (None: never)."""
+        return self._chunk_ttl
+
+    def drop_cached(self, keys: Sequence[str]) -> None:
+        """Forget every cached form of `keys` here and in the cache tiers below.
+
+        The read path calls it when a cached value fails to parse or decode, before it
+        fetches the value once more from upstream.
+        """
+        keys = [validate_key(key) for key in keys]
+        store: Store = self
+        while isinstance(store, WrapperStore):
+            if isinstance(store, CacheTier):
+                store._invalidate(keys)
+            store = store.store
+
     def clear_cache(self, *, inner: bool = True) -> None:
         """Empty this tier (and, with `inner`, the cache tiers below it); the store itself is untouched."""
         self._drop_all()
@@ -213,13 +250,32 @@ class CacheTier(WrapperStore[Store]):
             self._store.clear_cache(inner=True)
 
     def _expiry(self, entry: EntryKey, value: Any) -> float | None:
-        """The time-to-live of `entry` holding `value`: metadata, listings and misses expire."""
-        if self._metadata_ttl is None:
-            return None
+        """The time-to-live of `entry` holding `value`: metadata, listings and misses after
+        metadata_ttl, any other value after chunk_ttl; the last-seen array documents never."""
         kind, key, _ = entry
+        if kind == "m":
+            return None
         if kind in LISTING_KINDS or value is None or value is False or is_metadata_key(key):
             return self._metadata_ttl
-        return None
+        return self._chunk_ttl
+
+    def _note_metadata(self, fetched: dict[Op, Any]) -> None:
+        """Compare each array document just fetched with the one last seen; drop the chunks a change affects."""
+        for (kind, key, request), value in fetched.items():
+            if kind != "get" or request is not None or value is None:
+                continue
+            head, _, name = key.rpartition("/")
+            if name not in ARRAY_DOCUMENTS:
+                continue
+            seen = ("m", key, None)
+            previous = self._lookup([seen]).get(seen)
+            if previous is not None:
+                stale = stale_chunks(name, previous, value)
+                if stale is not None:
+                    logger.debug("array metadata %s of %s changed: dropping affected chunks", key, self.url)
+                    self._drop_matching(f"{head}/" if head else "", stale)
+            if previous != value:
+                self._fill([(seen, value)], self._epoch())
 
     async def _hop(self, function: Callable[..., Any], *args: Any) -> Any:
         if self._hop_to_thread:
@@ -231,6 +287,14 @@ class CacheTier(WrapperStore[Store]):
             self._fill(items, epoch)
         except Exception as error:  # a cache that cannot store must not fail the read
             logger.warning("could not cache %d entries of %s: %r", len(items), self.url, error)
+
+    def _refresh(self, fetched: dict[Op, Any], epoch: int) -> None:
+        """Hold what was fetched, after dropping what changed array metadata makes stale."""
+        try:
+            self._note_metadata(fetched)
+        except Exception as error:  # noqa: BLE001 - then drop the whole array rather than fail the read
+            logger.warning("could not compare array metadata in %s: %r", self.url, error)
+        self._safe_fill(_items(fetched), epoch)
 
     def _lookup_ops(self, ops: Sequence[Op]) -> list[Any]:
         wanted = {entry for op in ops for entry in _candidates(op)}
@@ -287,7 +351,7 @@ class CacheTier(WrapperStore[Store]):
                 todo = [op for (op, _), value in zip(leaders, again) if value is ABSENT]
                 fetched = dict(zip(todo, await self._upstream(todo))) if todo else {}
                 if fetched:
-                    await self._hop(self._safe_fill, _items(fetched), epoch)
+                    await self._hop(self._refresh, fetched, epoch)
             except BaseException as error:
                 self._fail(leaders, error)
                 raise
@@ -344,7 +408,7 @@ class CacheTier(WrapperStore[Store]):
                 todo = [op for (op, _), value in zip(leaders, again) if value is ABSENT]
                 fetched = dict(zip(todo, self._upstream_sync(todo))) if todo else {}
                 if fetched:
-                    self._safe_fill(_items(fetched), epoch)
+                    self._refresh(fetched, epoch)
             except BaseException as error:
                 self._fail(leaders, error)
                 raise

@@ -11,11 +11,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from zarrlayer.cache._spec import parse_size
-from zarrlayer.cache._tier import LISTING_KINDS, CacheTier, EntryKey, _payload_size
+from zarrlayer.cache._tier import LISTING_KINDS, CacheTier, EntryKey, _payload_size, is_metadata_key
 from zarrlayer.storage._base import Store
 
 __all__ = ["MemoryCacheStore"]
@@ -28,15 +28,23 @@ class MemoryCacheStore(CacheTier):
     """An LRU cache of `store` holding at most `max_bytes` (an int or a string like "2 GiB").
 
     `metadata_ttl` (seconds, None for never): metadata documents, listings and misses older
-    than this are fetched again so that upstream changes are seen; chunks stay until
-    evicted. Values larger than `max_bytes` pass through uncached. `stats()` and
+    than this are fetched again so that upstream changes are seen; when a refreshed array
+    document differs, the chunks the change can affect are dropped. `chunk_ttl` (seconds,
+    None for never): chunks older than this are fetched again (data rewritten in place). Values larger than `max_bytes` pass through uncached. `stats()` and
     `clear_cache()` are the cache API; pickling carries the configuration, not the contents.
     """
 
     _tier_name = "memory"
 
-    def __init__(self, store: Store, max_bytes: int | str, *, metadata_ttl: float | None = None) -> None:
-        super().__init__(store, metadata_ttl=metadata_ttl)
+    def __init__(
+        self,
+        store: Store,
+        max_bytes: int | str,
+        *,
+        metadata_ttl: float | None = None,
+        chunk_ttl: float | None = None,
+    ) -> None:
+        super().__init__(store, metadata_ttl=metadata_ttl, chunk_ttl=chunk_ttl)
         self._max_bytes = parse_size(max_bytes, "max_bytes")
         self._lock = threading.Lock()
         self._entries: OrderedDict[EntryKey, tuple[Any, int, float | None]] = OrderedDict()
@@ -56,15 +64,19 @@ class MemoryCacheStore(CacheTier):
             and self._store == other._store  # type: ignore[attr-defined]
             and self._max_bytes == other._max_bytes  # type: ignore[attr-defined]
             and self._metadata_ttl == other._metadata_ttl  # type: ignore[attr-defined]
+            and self._chunk_ttl == other._chunk_ttl  # type: ignore[attr-defined]
         )
 
     __hash__ = CacheTier.__hash__
 
     def __repr__(self) -> str:
-        return f"MemoryCacheStore({self._store!r}, max_bytes={self._max_bytes}, metadata_ttl={self._metadata_ttl})"
+        return (
+            f"MemoryCacheStore({self._store!r}, max_bytes={self._max_bytes}, metadata_ttl={self._metadata_ttl}"
+            + (f", chunk_ttl={self._chunk_ttl})" if self._chunk_ttl is not None else ")")
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (self._store, self._max_bytes, self._metadata_ttl))
+        return (_rebuild, (self._store, self._max_bytes, self._metadata_ttl, self._chunk_ttl))
 
     # -- entries ------------------------------------------------------------------------
 
@@ -144,6 +156,14 @@ class MemoryCacheStore(CacheTier):
             for entry in list(self._listings):
                 self._remove(entry)
 
+    def _drop_matching(self, prefix: str, stale: Callable[[str], bool]) -> None:
+        with self._lock:
+            self._generation += 1
+            for key in [k for k in self._by_key if k.startswith(prefix) and not is_metadata_key(k)]:
+                if stale(key[len(prefix):]):
+                    for entry in list(self._by_key.get(key, ())):
+                        self._remove(entry)
+
     def _drop_all(self) -> None:
         with self._lock:
             self._generation += 1
@@ -157,5 +177,7 @@ class MemoryCacheStore(CacheTier):
             return {"bytes": self._bytes, "entries": len(self._entries), "max_bytes": self._max_bytes}
 
 
-def _rebuild(store: Store, max_bytes: int, metadata_ttl: float | None) -> MemoryCacheStore:
-    return MemoryCacheStore(store, max_bytes, metadata_ttl=metadata_ttl)
+def _rebuild(
+    store: Store, max_bytes: int, metadata_ttl: float | None, chunk_ttl: float | None = None
+) -> MemoryCacheStore:
+    return MemoryCacheStore(store, max_bytes, metadata_ttl=metadata_ttl, chunk_ttl=chunk_ttl)

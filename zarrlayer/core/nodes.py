@@ -112,7 +112,16 @@ def load_nodes(
     out: list[NodeMetadata | None] = []
     for i, path in enumerate(paths):
         docs = dict(zip(names, values[i * len(names) : (i + 1) * len(names)]))
-        out.append(_parse(store, path, docs, use_consolidated))
+        try:
+            out.append(_parse(store, path, docs, use_consolidated))
+        except MetadataError:
+            drop = getattr(store, "drop_cached", None)  # a cache: its copy may be what is broken
+            if drop is None:
+                raise
+            keys = [join_path(path, n) for n in names]
+            drop(keys)
+            docs = dict(zip(names, fetch(store, [(k, None) for k in keys])))
+            out.append(_parse(store, path, docs, use_consolidated))
     return out
 
 
@@ -143,9 +152,14 @@ def encode_metadata(store: Store, path: str, metadata: NodeMetadata) -> dict[str
 
 
 def write_metadata(store: Store, path: str, metadata: NodeMetadata) -> None:
-    """Write the node's documents (and drop a stale v2 `.zattrs` when attributes are now empty)."""
+    """Write the node's documents (and drop a stale v2 `.zattrs` when attributes are now empty).
+
+    Consolidated metadata recording the node is updated in the same operation (core.consolidation).
+    """
+    from zarrlayer.core.consolidation import write_in_step
+
     documents = encode_metadata(store, path, metadata)
-    set_values(store, [(join_path(path, name), value) for name, value in documents.items()])
+    write_in_step(store, path, metadata.zarr_format, documents)
     if metadata.zarr_format == 2 and V2_ATTRS_KEY not in documents:
         delete_keys(store, [join_path(path, V2_ATTRS_KEY)])
 

@@ -30,6 +30,7 @@ from zarrlayer.storage._buffers import to_bytes
 from zarrlayer.storage._remote import (
     Failure,
     RemoteStore,
+    ShortReadError,
     collect_secrets,
     public_settings,
     redact_url,
@@ -42,6 +43,8 @@ _STATUS = re.compile(r"status code:\s*(\d{3})")
 _RANGE_TEXT = ("Range started at", "non-partial response", "range not satisfiable", "InvalidRange")
 _DROPPED_TEXT = ("IncompleteMessage", "ConnectionReset", "connection reset", "BrokenPipe", "ConnectionAborted")
 _HTTP_KIND = re.compile(r"HttpError \{\s*kind: (\w+)")
+_SHORT_RANGE = re.compile(r"Requested \d+\.\.\d+, got \d+\.\.\d+")
+"""object_store's complaint about a range answered with fewer bytes than asked (a transient fault)."""
 _TRANSIENT_TEXT = ("timed out", "timeout", "connection reset", "connection closed", "incompletemessage", "broken pipe")
 
 
@@ -65,6 +68,8 @@ def classify_obstore_error(exc: BaseException) -> Failure:
     if not type(exc).__module__.startswith("obstore"):
         return Failure.PASS
     text = str(exc)
+    if _SHORT_RANGE.search(text):
+        return Failure.TRANSIENT
     match = _STATUS.search(text)
     if match:
         return status_failure(int(match.group(1))) or Failure.FATAL
@@ -203,7 +208,16 @@ class ObjectStore(RemoteStore):
 
         async def fetch() -> bytes:
             result = await obstore.get_async(self._store, key, options=options)
-            return (await result.bytes_async()).to_bytes()
+            data = (await result.bytes_async()).to_bytes()
+            if byte_range is not None:
+                size = int(result.meta["size"])
+                start, stop = byte_request_slice(byte_range, size)
+                if len(data) < stop - start:
+                    raise ShortReadError(
+                        f"range {byte_range} answered with {len(data)} bytes where the object of {size} bytes "
+                        f"holds {stop - start}"
+                    )
+            return data
 
         try:
             return await self._call(fetch, key)
@@ -218,6 +232,9 @@ class ObjectStore(RemoteStore):
             start, stop = byte_request_slice(byte_range, size)
             if start >= stop:
                 return b""
+            if "RangeNotSupported" in str(exc):  # the server ignores Range: read it all, keep the range
+                whole = await self.get(key)
+                return None if whole is None else bytes(whole)[start:stop]
             raise StoreError(f"range {byte_range} of key {key!r} in store {self.url} failed: {type(exc).__name__}") from None
 
     async def get_partial_values(
@@ -259,7 +276,10 @@ class ObjectStore(RemoteStore):
             values = await obstore.get_ranges_async(
                 self._store, key, starts=[r.start for r in ranges], ends=[r.end for r in ranges]
             )
-            return [v.to_bytes() for v in values]
+            out = [v.to_bytes() for v in values]
+            if any(len(v) < r.end - r.start for v, r in zip(out, ranges)):
+                raise ShortReadError(f"a range of {key!r} answered with fewer bytes than asked")
+            return out
 
         try:
             return await self._call(fetch, key)
