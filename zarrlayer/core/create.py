@@ -90,6 +90,9 @@ def clear_node(store: Store, path: str) -> None:
     sync(store.delete_dir(path))
     names = (V3_METADATA_KEY, V2_ARRAY_KEY, V2_GROUP_KEY, V2_ATTRS_KEY, V2_CONSOLIDATED_KEY)
     delete_keys(store, [join_path(path, n) for n in names])
+    from zarrlayer.core.consolidation import forget_in_step
+
+    forget_in_step(store, path)
 
 
 def _write_new_node(store: Store, path: str, metadata: ArrayMetadata | GroupMetadata, overwrite: bool) -> None:
