@@ -200,19 +200,27 @@ def decode_entries(
 def read_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan) -> np.ndarray:
     """The selection's values, shaped `plan.out_shape`; the output is allocated once.
 
-    Through a cache (a store with `drop_cached`), a chunk that fails to decode is dropped from
-    the cache and read once more from upstream before its ChunkDecodeError is raised.
+    Through a cache (a store with `drop_cached`), when a chunk fails to decode the cached
+    copies of every chunk (or shard) the read touches are dropped and the read is done once
+    more from upstream (two passes at most); only then is the ChunkDecodeError raised.
     """
-    dropped: set[str] = set()
-    while True:
-        try:
-            return _read_plan(loc, metadata, plan)
-        except ChunkDecodeError as exc:
-            key, drop = getattr(exc, "store_key", None), getattr(loc.store, "drop_cached", None)
-            if key is None or drop is None or key in dropped:
-                raise
-            dropped.add(key)
-            drop([key])
+    try:
+        return _read_plan(loc, metadata, plan)
+    except ChunkDecodeError:
+        drop = getattr(loc.store, "drop_cached", None)
+        if drop is None:
+            raise
+        drop(_stored_keys(loc, metadata, plan))
+    return _read_plan(loc, metadata, plan)
+
+
+def _stored_keys(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan) -> list[str]:
+    """The store keys of the chunks (or the shards holding them) that `plan` reads."""
+    coords = {entry[0] for entry in plan.entries}
+    if metadata.sharding is not None:
+        per_shard = metadata.sharding.chunks_per_shard(metadata.chunk_grid_shape)
+        coords = {tuple(c // n for c, n in zip(coord, per_shard)) for coord in coords}
+    return [loc.prefix + metadata.chunk_key(coord) for coord in sorted(coords)]
 
 
 def _read_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan) -> np.ndarray:
