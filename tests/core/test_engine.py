@@ -81,11 +81,15 @@ def test_whole_chunks_decode_straight_into_the_output():
     assert pipeline.direct == 0
 
 
-@pytest.mark.parametrize("chunks, pooled", [((64, 100), True), ((16, 16), False)])
-def test_large_reads_use_the_pool_only_for_chunks_worth_it(chunks, pooled):
+@pytest.mark.parametrize(
+    "shape, chunks, pooled",
+    [((400, 300), (64, 100), True), ((400, 300), (16, 16), False), ((1000, 600), (16, 16), True)],
+)
+def test_reads_use_the_pool_by_total_bytes_not_chunk_size(shape, chunks, pooled):
+    """Under 1 MiB a read decodes inline; above it small chunks are pooled too (issue 15: 2 KiB chunks)."""
     store = MemoryStore()
-    a = _array(store, shape=(400, 300), chunks=chunks, dtype="<f8")
-    ref = np.random.default_rng(1).random((400, 300))
+    a = _array(store, shape=shape, chunks=chunks, dtype="<f8")
+    ref = np.random.default_rng(1).random(shape)
     with config.override(decode_threads=2):
         a[...] = ref
         a.metadata.codecs.threads.clear()

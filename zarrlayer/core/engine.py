@@ -4,9 +4,8 @@ Per-chunk Python work is O(1) calls and no thread or loop hop: on stores with a 
 path each pool task reads and decodes its own run of chunks (local reads release the GIL
 too); on remote stores the caller fetches a batch with one `get_partial_values` while the
 pool decodes the previous one. A chunk whose output region is the whole chunk (and
-contiguous) is decoded straight into the output; others are decoded and copied. The
-number of threads a plan uses grows with the chunk size, since per-chunk Python work
-holds the GIL and small chunks only contend.
+contiguous) is decoded straight into the output; others are decoded and copied. Work
+is split by the plan's total bytes and chunk count (see `threads_for`).
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from zarrlayer.core.locks import hold_plan
 from zarrlayer.core.io import ArrayLocation, DecodeQueue, batched, delete_keys, fetch, run_batches, set_values
 from zarrlayer.errors import ChunkDecodeError
 from zarrlayer.format import ArrayMetadata, ChunkCodecPipeline
+from zarrlayer.format.common import allocation_error
 from zarrlayer.format.fill_value import all_fill_bits
 
 __all__ = [
@@ -47,7 +47,8 @@ _SCRATCH_BYTES = 1 << 20
 _TASK_BYTES = 4 << 20
 _SCRATCH_KEEP = 4 << 20
 _INLINE_BYTES = 1 << 20
-_BYTES_PER_THREAD = 20 * 1024
+_THREAD_BYTES = 256 * 1024
+_THREAD_CHUNKS = 8
 
 
 def fill_scalar(metadata: ArrayMetadata) -> Any:
@@ -113,16 +114,20 @@ def _local_task_size(metadata: ArrayMetadata, count: int, threads: int) -> int:
 
 
 def threads_for(plan: ChunkPlan, metadata: ArrayMetadata) -> int:
-    """How many pool threads a plan is worth (1: decode inline).
+    """How many pool threads a plan is worth (1: decode inline), from its total bytes and chunk count.
 
-    Per-chunk Python work holds the GIL, so small chunks scale to few threads: past about one
-    thread per 20 KiB of chunk, more threads only contend (measured on 16 cores).
+    Work is split by what the whole plan holds, not by chunk size: 16 KiB inner chunks of a
+    4 MiB shard, or thousands of 1 KiB chunks, still spread over every core (file reads and
+    codecs release the GIL). A thread is worth `_THREAD_BYTES` of decoded data and
+    `_THREAD_CHUNKS` chunks; smaller plans decode inline.
     """
     chunk_bytes = math.prod(metadata.chunks) * metadata.dtype.itemsize
     count = len(plan.entries)
-    if count < 2 or chunk_bytes * count < _INLINE_BYTES:
+    total = chunk_bytes * count
+    if count < 2 or total < _INLINE_BYTES:
         return 1
-    return max(1, min(config.get().decode_threads, chunk_bytes // _BYTES_PER_THREAD, count))
+    by_count = count if chunk_bytes >= _THREAD_BYTES else count // _THREAD_CHUNKS
+    return max(1, min(config.get().decode_threads, total // _THREAD_BYTES, by_count))
 
 
 def decode_chunk(loc: ArrayLocation, pipeline: ChunkCodecPipeline, data: Any, shape: tuple[int, ...], key: str) -> np.ndarray:
@@ -224,14 +229,17 @@ def _stored_keys(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan) -
 
 
 def _read_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan) -> np.ndarray:
-    work = np.empty(plan.work_shape, dtype=metadata.dtype)
-    if plan.entries:
-        if metadata.sharding is not None:
-            from zarrlayer.core.sharded import read_sharded
+    try:
+        work = np.empty(plan.work_shape, dtype=metadata.dtype)
+        if plan.entries:
+            if metadata.sharding is not None:
+                from zarrlayer.core.sharded import read_sharded
 
-            read_sharded(loc, metadata, plan, work, threads=threads_for(plan, metadata))
-        else:
-            _read_chunks(loc, metadata, plan, work)
+                read_sharded(loc, metadata, plan, work, threads=threads_for(plan, metadata))
+            else:
+                _read_chunks(loc, metadata, plan, work)
+    except MemoryError as exc:  # an absurd chunk shape in a document, or a selection too big for memory
+        raise allocation_error(loc.store.url, loc.path, metadata, plan.out_shape, exc) from None
     return work.reshape(plan.out_shape)
 
 
