@@ -52,11 +52,11 @@ def _resolve(
     Node-level modes ('w' clearing a node, 'w-' refusing one) are applied by the callers, so the
     store itself is opened with 'a' for them (a 'w' Zip archive would otherwise be truncated whole).
     """
-    from zarrlayer.storage.resolve import make_store_path
+    from zarrlayer.storage.resolve import AccessMode, make_store_path
 
     if isinstance(store_like, os.PathLike):
         store_like = os.fspath(store_like)
-    store_mode = mode if mode in ("r", "r+") else "a"
+    store_mode: AccessMode = "r" if mode == "r" else "r+" if mode == "r+" else "a"
     store_path = make_store_path(store_like, path=path, mode=store_mode, storage_options=storage_options)
     store = store_path.store
     if cache is not None:
@@ -310,7 +310,9 @@ def consolidate_metadata(
             f"expected a group at path '{node_path}' in store {zstore.url} to consolidate, found an array"
         )
     nodes = _walk(zstore, node_path, root.zarr_format)
-    documents = build_consolidated(nodes, zarr_format=root.zarr_format, root=root)
+    documents = build_consolidated(nodes, zarr_format=2 if root.zarr_format == 2 else 3, root=root)
     set_values(zstore, [(join_path(node_path, name), value) for name, value in documents.items()])
-    return Group(zstore, node_path, load_node(zstore, node_path, zarr_format=root.zarr_format))
+    consolidated = load_node(zstore, node_path, zarr_format=root.zarr_format)
+    assert isinstance(consolidated, GroupMetadata)
+    return Group(zstore, node_path, consolidated)
 

@@ -91,7 +91,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> "Settings":
         """The defaults, as the ZARRLAYER_* environment variables change them (checked like `set`)."""
-        values = dict(
+        values: dict[str, Any] = dict(
             remote_backend=os.environ.get("ZARRLAYER_REMOTE_BACKEND", "fsspec"),
             max_concurrency=_env_int("ZARRLAYER_MAX_CONCURRENCY", 64),
             decode_threads=_env_int("ZARRLAYER_DECODE_THREADS", _usable_cpus()),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -127,12 +127,14 @@ def create_group_node(
     return Group(store, path, metadata)
 
 
-def _format(zarr_format: int | None) -> int:
+def _format(zarr_format: int | None) -> Literal[2, 3]:
     if zarr_format is None:
         return config.get().default_zarr_format
-    if zarr_format not in (2, 3):
-        raise ModeError(f"expected zarr_format 2 or 3, found {zarr_format!r}")
-    return int(zarr_format)
+    if zarr_format == 2:
+        return 2
+    if zarr_format == 3:
+        return 3
+    raise ModeError(f"expected zarr_format 2 or 3, found {zarr_format!r}")
 
 
 def create_array_node(
@@ -190,7 +192,7 @@ def create_array_node(
         compressors=compressors,
         filters=filters,
         serializer=serializer,
-        order=order,
+        order=cast(Literal["C", "F"] | None, order),
         dimension_names=dimension_names,
         attributes=attributes,
         chunk_key_encoding=chunk_key_encoding,

@@ -41,7 +41,8 @@ class Group(Node[GroupMetadata]):
     def _children(self) -> list[tuple[str, NodeMetadata]]:
         consolidated = self._metadata.consolidated
         if consolidated is not None:
-            return [(k, self._recorded(k)) for k in sorted(k for k in consolidated if "/" not in k)]
+            recorded = [(k, self._recorded(k)) for k in sorted(k for k in consolidated if "/" not in k)]
+            return [(k, md) for k, md in recorded if md is not None]
         return list_children(self._store, self._path, self.zarr_format)
 
     def _child_kinds(self) -> list[tuple[str, bool]]:
