@@ -52,7 +52,7 @@ def _relative(path: str, holder: str) -> str:
 def _load(store: Store, key: str, raw: Any) -> dict[str, Any]:
     try:
         doc = json.loads(bytes(raw))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MetadataError(f"{store.url}/{key}: expected a JSON document, found unreadable bytes ({exc})") from None
     if not isinstance(doc, dict):
         raise MetadataError(f"{store.url}/{key}: expected a JSON object, found {type(doc).__name__}")

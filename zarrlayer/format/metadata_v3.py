@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,13 +117,29 @@ def parse_shape(value: Any, *, where: str, name: str = "shape", positive: bool =
     """A list of non-negative (or positive) integers as a tuple; MetadataError otherwise."""
     lo = 1 if positive else 0
     if type(value) is list and all(type(v) is int for v in value) and (not value or min(value) >= lo):
-        return tuple(value)  # the common case: a JSON list of plain ints
-    if not isinstance(value, (list, tuple)) or not all(
+        shape = tuple(value)  # the common case: a JSON list of plain ints
+    elif not isinstance(value, (list, tuple)) or not all(
         isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= lo for v in value
     ):
         kind = "positive" if positive else "non-negative"
-        raise MetadataError(f"{where}: {name} must be a list of {kind} integers, found {value!r}")
-    return tuple(int(v) for v in value)
+        raise MetadataError(f"{where}: {name} must be a list of {kind} integers, found {_short(value)}")
+    else:
+        shape = tuple(int(v) for v in value)
+    if len(shape) > _MAX_NDIM or math.prod(shape) > _MAX_EXTENT or (shape and max(shape) > _MAX_EXTENT):
+        raise MetadataError(
+            f"{where}: {name} must have at most {_MAX_NDIM} dimensions and at most 2**63 - 1 elements "
+            f"(numpy's limits), found {_short(value)}"
+        )
+    return shape
+
+
+_MAX_NDIM = 64
+_MAX_EXTENT = 2**63 - 1
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def parse_attributes(value: Any, *, where: str) -> dict[str, Any]:
