@@ -12,7 +12,7 @@ from collections import deque
 from typing import Any
 
 from zarrlayer.core.array import Array
-from zarrlayer.core.create import DEFAULT_FILL_VALUE, create_array_node, create_group_node
+from zarrlayer.core.create import DEFAULT_FILL_VALUE, array_config, create_array_node, create_group_node
 from zarrlayer.core.group import Group, make_node
 from zarrlayer.core.io import join_path
 from zarrlayer.core.io import set_values
@@ -156,9 +156,16 @@ def open_array(
     zarr_format: int | None = None,
     storage_options: dict[str, Any] | None = None,
     cache: Any = None,
+    config: Any = None,
     **create_kwargs: Any,
 ) -> Array:
-    """Open the array at `path`; with 'w', 'w-' (or 'a' and a `shape`) create it from `create_kwargs`."""
+    """Open the array at `path`; with 'w', 'w-' (or 'a' and a `shape`) create it from `create_kwargs`.
+
+    `config` is zarr-python's array config, checked as the create functions check it.
+    """
+    array_config(config, None)
+    if config is not None:
+        create_kwargs["config"] = config
     mode = _default_mode(store, mode)
     zstore, node_path = _resolve(store, path=path, mode=mode, storage_options=storage_options, cache=cache)
     creates = mode != "a" or create_kwargs.get("shape") is not None or create_kwargs.get("data") is not None
@@ -179,9 +186,16 @@ def open(  # noqa: A001 - mirrors zarr.open
     storage_options: dict[str, Any] | None = None,
     use_consolidated: bool | None = None,
     cache: Any = None,
+    config: Any = None,
     **kwargs: Any,
 ) -> Array | Group:
-    """Open the array or group at `path`; create an array (with `shape=`) or a group where the mode allows."""
+    """Open the array or group at `path`; create an array (with `shape=`) or a group where the mode allows.
+
+    `config` is zarr-python's array config, checked as the create functions check it.
+    """
+    array_config(config, None)
+    if config is not None:
+        kwargs["config"] = config
     mode = _default_mode(store, mode)
     zstore, node_path = _resolve(store, path=path, mode=mode, storage_options=storage_options, cache=cache)
     wants_array = kwargs.get("shape") is not None or kwargs.get("data") is not None

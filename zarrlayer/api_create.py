@@ -83,8 +83,9 @@ def create(
     cache: Any = None,
     compressors: Any = "auto",
     shards: Any = None,
+    data: Any = None,
 ) -> Array:
-    """A new array of `shape` (dtype float64 unless given), with zarr-python's `zarr.create` options.
+    """A new array of `shape` (dtype float64 unless given), with zarr-python's `zarr.create` options; `data` is written.
 
     Returns it read-only when `read_only`. ContainsArrayError/ContainsGroupError when a node is
     there and neither `overwrite` nor mode 'w' was given; UnsupportedFeatureError (a ValueError)
@@ -112,6 +113,8 @@ def create(
         chunk_key_encoding=chunk_key_encoding, zarr_format=zarr_format, overwrite=overwrite,
         storage_options=storage_options, cache=cache, mode=mode, config=config,
     )
+    if data is not None:
+        array[...] = data
     if read_only:
         return Array(array.store.with_read_only(True), array.path, array.metadata)
     return array
@@ -156,8 +159,15 @@ def _like_args(a: Any) -> dict[str, Any]:
     return args
 
 
-def _like(a: Any, kwargs: dict[str, Any], fill: Any = None) -> dict[str, Any]:
+def _like(a: Any, kwargs: dict[str, Any], fill: Any = None, zarr_format: int | None = None) -> dict[str, Any]:
     options = {**_like_args(a), **kwargs}
+    if zarr_format is not None:
+        if zarr_format != options.get("zarr_format", zarr_format):
+            options.pop("codecs", None)
+            options.pop("compressors", None)
+            options.pop("filters", None)
+            options.pop("shards", None) if zarr_format == 2 else None
+        options["zarr_format"] = zarr_format
     if "codecs" in options and ("compressors" in kwargs or "compressor" in kwargs or "filters" in kwargs):
         del options["codecs"]
     if fill is not None:
@@ -167,32 +177,32 @@ def _like(a: Any, kwargs: dict[str, Any], fill: Any = None) -> dict[str, Any]:
     return options
 
 
-def zeros_like(a: Any, **kwargs: Any) -> Array:
-    """`zeros` with the shape, dtype and chunks of `a` (and the codecs and format of an Array)."""
-    return create(**_like(a, kwargs, fill=0))
+def zeros_like(a: Any, zarr_format: int | None = None, **kwargs: Any) -> Array:
+    """`zeros` with the shape, dtype and chunks of `a` (and the codecs and format of an Array, unless `zarr_format`)."""
+    return create(**_like(a, kwargs, fill=0, zarr_format=zarr_format))
 
 
-def ones_like(a: Any, **kwargs: Any) -> Array:
+def ones_like(a: Any, zarr_format: int | None = None, **kwargs: Any) -> Array:
     """`ones` shaped like `a`."""
-    return create(**_like(a, kwargs, fill=1))
+    return create(**_like(a, kwargs, fill=1, zarr_format=zarr_format))
 
 
-def empty_like(a: Any, **kwargs: Any) -> Array:
+def empty_like(a: Any, zarr_format: int | None = None, **kwargs: Any) -> Array:
     """`empty` shaped like `a` (an Array's fill value is kept)."""
-    return create(**_like(a, kwargs))
+    return create(**_like(a, kwargs, zarr_format=zarr_format))
 
 
-def full_like(a: Any, **kwargs: Any) -> Array:
+def full_like(a: Any, zarr_format: int | None = None, **kwargs: Any) -> Array:
     """`full` shaped like `a`: `fill_value=` or, for an Array, its fill value."""
-    options = _like(a, kwargs)
+    options = _like(a, kwargs, zarr_format=zarr_format)
     if "fill_value" not in options:
         raise TypeError("full_like needs fill_value= when `a` is not a zarrlayer Array")
     return create(**options)
 
 
-def open_like(a: Any, path: str, **kwargs: Any) -> Array:
+def open_like(a: Any, path: str, zarr_format: int | None = None, **kwargs: Any) -> Array:
     """The array at `path` (a store-like), created shaped like `a` when missing (zarr-python's `open_like`)."""
-    options = _like(a, kwargs)
+    options = _like(a, kwargs, zarr_format=zarr_format)
     options.pop("codecs", None)
     shape = options.pop("shape")
     return open_array(path, shape=shape, **options)

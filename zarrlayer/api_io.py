@@ -75,13 +75,13 @@ def save(
     *args: Any,
     zarr_format: int | None = None,
     path: str | None = None,
+    storage_options: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
     """`save_array` for one positional array and nothing else, else `save_group`."""
     if len(args) == 1 and not kwargs:
-        save_array(store, args[0], zarr_format=zarr_format, path=path)
+        save_array(store, args[0], zarr_format=zarr_format, path=path, storage_options=storage_options)
         return
-    storage_options = kwargs.pop("storage_options", None)
     save_group(store, *args, zarr_format=zarr_format, path=path, storage_options=storage_options, **kwargs)
 
 

@@ -8,12 +8,18 @@ from typing import Any
 from zarrlayer.core.array import Array
 import numpy as np
 
-from zarrlayer.core.create import DEFAULT_FILL_VALUE, clear_node, create_array_node, create_group_node, create_nodes, like_options
+from zarrlayer.core.create import DEFAULT_FILL_VALUE, array_config, clear_node, create_array_node, create_group_node, create_nodes, like_options
 from zarrlayer.core.info import GroupInfo
 from zarrlayer.core.io import join_path
 from zarrlayer.core.node import Node
 from zarrlayer.core.nodes import NodeMetadata, list_children, load_node, load_nodes, with_store
-from zarrlayer.errors import ContainsArrayError, ContainsGroupError, MemberNotFoundError, ZarrlayerError
+from zarrlayer.errors import (
+    ContainsArrayError,
+    ContainsGroupError,
+    MemberNotFoundError,
+    NodeNotFoundError,
+    ZarrlayerError,
+)
 from zarrlayer.format import ArrayMetadata, GroupMetadata
 from zarrlayer.storage._base import Store
 from zarrlayer.storage.resolve import StorePath, make_store_path
@@ -244,11 +250,14 @@ class Group(Node[GroupMetadata]):
         self._remember(name.strip("/"), array.metadata)
         return array
 
-    def require_array(self, name: str, *, shape: Any, dtype: Any = None, **kwargs: Any) -> Array:
+    def require_array(
+        self, name: str, *, shape: Any, dtype: Any = None, config: Any = None, **kwargs: Any
+    ) -> Array:
         """The array `name` if it has this shape (and dtype), else created; TypeError on a mismatch."""
+        array_config(config, None)
         existing = self._lookup(name)
         if existing is None:
-            return self.create_array(name, shape=shape, dtype=dtype, **kwargs)
+            return self.create_array(name, shape=shape, dtype=dtype, config=config, **kwargs)
         if isinstance(existing, GroupMetadata):
             raise ContainsGroupError(
                 f"expected an array at '{join_path(self._path, name)}' in store {self._store.url}, found a group"
@@ -262,6 +271,32 @@ class Group(Node[GroupMetadata]):
                 f"{existing.dtype}; expected shape {shape}" + (f" and dtype {np.dtype(dtype)}" if dtype else "")
             )
         return self._wrap(name.strip("/"), existing)  # type: ignore[return-value]
+
+    def get_array(self, path: str) -> Array:
+        """The array at `path` (a name or 'a/b'); NodeNotFoundError when absent, ContainsGroupError for a group."""
+        node = self._member(path)
+        if not isinstance(node, Array):
+            raise ContainsGroupError(
+                f"expected an array at '{join_path(self._path, path)}' in store {self._store.url}, found a group"
+            )
+        return node
+
+    def get_group(self, path: str) -> Group:
+        """The group at `path`; NodeNotFoundError when absent, ContainsArrayError for an array."""
+        node = self._member(path)
+        if not isinstance(node, Group):
+            raise ContainsArrayError(
+                f"expected a group at '{join_path(self._path, path)}' in store {self._store.url}, found an array"
+            )
+        return node
+
+    def _member(self, path: str) -> Array | Group:
+        metadata = self._lookup(path)
+        if metadata is None:
+            raise NodeNotFoundError(
+                f"no array or group at '{join_path(self._path, path)}' in store {self._store.url}"
+            )
+        return self._wrap(path.strip("/"), metadata)
 
     def require_groups(self, *names: str) -> tuple[Group, ...]:
         """`require_group` for each of `names`."""
