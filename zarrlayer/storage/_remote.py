@@ -390,7 +390,8 @@ _CONNECTION_ERRORS = frozenset(
 def _hint(exc: BaseException) -> str:
     """What to do about a backend error whose kind is known (credentials, permission, connection, bad request)."""
     name = type(exc).__name__
-    if name in _CREDENTIAL_ERRORS:
+    text = str(exc).lower()
+    if name in _CREDENTIAL_ERRORS or "/latest/api/token" in text or "no credentials" in text:
         return (
             " (no usable credentials: pass them in storage_options, e.g. key/secret, set the backend's "
             "environment variables such as AWS_ACCESS_KEY_ID, or use anon=True for public data)"
@@ -405,8 +406,9 @@ def _hint(exc: BaseException) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:500] if text else "(no message)"
+    """The message on one line (validation errors say what is wrong on their later lines)."""
+    text = " ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
+    return text[:500] if text else "(no message)"
 
 
 # -- the shared base ----------------------------------------------------------------------------
