@@ -9,6 +9,7 @@ from zarrlayer.errors import ZarrlayerError
 __all__ = [
     "InvalidWriteError",
     "UnalignedWriteError",
+    "UnknownVariableError",
     "check_aligned_chunks",
     "check_aligned_region",
     "normalize_region",
@@ -21,6 +22,13 @@ class InvalidWriteError(ZarrlayerError, ValueError, TypeError):
 
     A ValueError, and a TypeError too where an argument has the wrong type, as xarray raises.
     """
+
+
+class UnknownVariableError(InvalidWriteError, KeyError):
+    """A write option (such as `encoding`) names a variable that is not in the dataset; also a KeyError."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class UnalignedWriteError(InvalidWriteError):

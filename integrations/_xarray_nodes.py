@@ -82,8 +82,23 @@ def array_codecs(array: Any) -> dict[str, Any]:
     }
 
 
+def _invalid_attrs(err: Exception, where: str) -> Exception:
+    from zarrlayer.integrations._regions import InvalidWriteError
+
+    return InvalidWriteError(f"Invalid attribute in Dataset.attrs. (the attrs of {where}): {err}")
+
+
 def put_attrs(node: Any, attrs: dict[str, Any]) -> None:
-    """Replace the attributes of `node` by `attrs` in one metadata write."""
+    """Replace the attributes of `node` by `attrs` in one metadata write (InvalidWriteError if not JSON)."""
+    from zarrlayer.errors import MetadataError
+
+    try:
+        _put_attrs(node, attrs)
+    except (MetadataError, TypeError) as err:
+        raise _invalid_attrs(err, f"group {node.path or '/'!r}") from None
+
+
+def _put_attrs(node: Any, attrs: dict[str, Any]) -> None:
     current = node.attrs
     if hasattr(current, "put"):
         current.put(attrs)
@@ -132,6 +147,9 @@ def create_child_array(
         if encoding.get(key) is not None:
             codecs = key in ("compressors", "filters", "serializer")
             kwargs[key] = _codec_arg(encoding[key]) if codecs else encoding[key]
+    for key in ("chunks", "shards"):
+        if isinstance(kwargs.get(key), tuple | list):
+            kwargs[key] = tuple(max(int(c), 1) for c in kwargs[key])  # a zero-length dimension's chunk holds 1
     if check_vlen_dtype(dtype) is str or np.dtype(dtype).kind == "T" or _fixed_unicode_with_vlen(dtype, kwargs):
         dtype = str
     attrs = dict(attrs)
@@ -139,6 +157,19 @@ def create_child_array(
         kwargs["dimension_names"] = tuple(dims)
     else:
         attrs["_ARRAY_DIMENSIONS"] = list(dims)
+    from zarrlayer.errors import MetadataError
+
+    try:
+        return _create(group, name, shape, dtype, fill_value, attrs, overwrite, kwargs)
+    except MetadataError as err:
+        if "JSON" not in str(err):
+            raise
+        raise _invalid_attrs(err, f"variable {name!r}") from None
+
+
+def _create(
+    group: Any, name: str, shape: Any, dtype: Any, fill_value: Any, attrs: Any, overwrite: bool, kwargs: Any
+) -> Any:
     return group.create_array(
         name,
         shape=tuple(shape),

@@ -39,9 +39,14 @@ def open_group_for_xarray(
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
     options = {"mode": mode, "zarr_format": zarr_format, "storage_options": storage_options, "cache": store_cache}
-    if consolidated is False:
-        return open_group(source, path=group or None, use_consolidated=False, **options)
-    return _subgroup(open_group(source, use_consolidated=consolidated, **options), group)
+    try:
+        if consolidated is False:
+            return open_group(source, path=group or None, use_consolidated=False, **options)
+        return _subgroup(open_group(source, use_consolidated=consolidated, **options), group)
+    except FileNotFoundError as err:
+        if err.args and isinstance(err.args[0], str) and "does not exist" not in err.args[0]:
+            err.args = (f"{err.args[0]} (the store does not exist)", *err.args[1:])
+        raise
 
 
 def _subgroup(root: Any, group: str) -> Any:

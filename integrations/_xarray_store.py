@@ -7,11 +7,13 @@ fill values as xarray treats them, CF encoding with xarray's zarr coders.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 from xarray import conventions
+from xarray.coding.variables import SerializationWarning
 from xarray.backends.common import AbstractWritableDataStore, _encode_variable_name
 from xarray.backends.zarr import (
     FillValueCoder,
@@ -24,7 +26,12 @@ from xarray.core.utils import FrozenDict
 from xarray.core.variable import Variable
 
 from zarrlayer.errors import MetadataError, ModeError, NodeNotFoundError
-from zarrlayer.integrations._regions import InvalidWriteError, check_aligned_chunks, storage_unit
+from zarrlayer.integrations._regions import (
+    InvalidWriteError,
+    check_aligned_chunks,
+    check_aligned_region,
+    storage_unit,
+)
 from zarrlayer.integrations._xarray_array import CoordinatePrefetch, ZarrlayerBackendArray
 from zarrlayer.integrations._xarray_nodes import (
     array_codecs,
@@ -73,13 +80,17 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
     """One zarrlayer Group seen as an xarray data store (read, and write with modes w, w-, a, a-, r+)."""
 
     __slots__ = (
+        "_align_chunks",
         "_append_dim",
         "_members",
         "_mode",
         "_prefetch",
+        "_safe_chunks",
         "_use_fill_as_mask",
+        "_write_empty",
         "_write_region",
         "group",
+        "written",
     )
 
     def __init__(
@@ -90,8 +101,15 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
         use_zarr_fill_value_as_mask: bool | None = None,
         append_dim: Hashable | None = None,
         write_region: Mapping[str, slice] | None = None,
+        safe_chunks: bool = True,
+        align_chunks: bool = False,
+        write_empty_chunks: bool | None = None,
     ) -> None:
         self.group = group
+        self._write_empty = write_empty_chunks
+        self.written: list[tuple[Any, tuple[slice, ...]]] = []
+        self._safe_chunks = safe_chunks and not align_chunks
+        self._align_chunks = align_chunks
         self._mode = mode
         if use_zarr_fill_value_as_mask is None:
             use_zarr_fill_value_as_mask = zarr_format_of(group) == 2
@@ -100,6 +118,15 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
         self._write_region = write_region
         self._members = members(group)
         self._prefetch: CoordinatePrefetch | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The group and options; the coordinate prefetch (a lock and cached values) is rebuilt on demand."""
+        return {name: getattr(self, name) for name in self.__slots__ if name != "_prefetch"}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._prefetch = None
 
     @property
     def zarr_format(self) -> int:
@@ -207,14 +234,16 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
         new_names = [vn for vn in variables if vn not in existing_names]
         if self._mode == "r+" and new_names:
             raise ModeError(
-                f"mode 'r+' only writes to existing arrays; the dataset has new variables {new_names!r} "
+                f"dataset contains non-pre-existing variables {new_names!r}: mode 'r+' only writes to "
+                f"existing arrays "
                 f"(group {self.group.path!r}); use mode='a' to add them"
             )
         if self._append_dim is not None and self._append_dim not in self.get_dimensions():
             raise InvalidWriteError(
-                f"append_dim={self._append_dim!r} is not a dimension of the existing dataset "
+                f"append_dim={self._append_dim!r} does not match any existing dataset dimensions "
                 f"{sorted(self.get_dimensions())}"
             )
+        self._check_append_complete(variables)
         encoded, attributes = self.encode({vn: variables[vn] for vn in new_names}, attributes)
         if existing_names:
             encoded.update(self._encode_like_existing(variables, existing_names))
@@ -225,6 +254,20 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
             self.set_attributes(attributes)
         self._write(plans, writer)
 
+    def _check_append_complete(self, variables: Mapping[Hashable, Variable]) -> None:
+        """Refuse an append that leaves out a stored variable along `append_dim` (it would fall out of step)."""
+        if self._append_dim is None or self._mode not in ("a", "a-"):
+            return
+        given = {_encode_variable_name(vn) for vn in variables}
+        for name, array in self.arrays().items():
+            dims, _ = _dims_and_attrs(array, name)
+            if self._append_dim in dims and name not in given:
+                raise InvalidWriteError(
+                    f"variable {name!r} (group {self.group.path or '/'!r} of {self.group.store.url}) has "
+                    f"dimension {self._append_dim!r} but is missing from the dataset to append; appending "
+                    f"without it would leave it shorter than the others. Include it, or drop it first"
+                )
+
     def _encode_like_existing(self, variables: Mapping[Hashable, Variable], names: set) -> dict:
         existing_vars, _, _ = conventions.decode_cf_variables(
             {k: self.open_store_variable(k) for k in names}, {}
@@ -234,8 +277,22 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
             _check_append_dtype(vn, existing_vars[vn], variables[vn])
             like[vn] = variables[vn].copy(deep=False)
             like[vn].encoding = existing_vars[vn].encoding
-        encoded, _ = self.encode(like, {})
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SerializationWarning)
+            warnings.filterwarnings("error", message=".*can't be serialized faithfully", category=UserWarning)
+            encoded = {}
+            for vn in names:
+                try:
+                    encoded.update(self.encode({vn: like[vn]}, {})[0])
+                except (SerializationWarning, UserWarning) as warning:
+                    raise InvalidWriteError(
+                        f"variable {vn!r} cannot be encoded exactly like it is stored (units, dtype; group "
+                        f"{self.group.path or '/'!r} of {self.group.store.url}): {warning}"
+                    ) from None
+        stored = {k: self.open_store_variable(k) for k in names}
         for vn in names:
+            if existing_vars[vn].dtype.kind in "mM":
+                _check_same_encoding(vn, encoded[vn], stored[_encode_variable_name(vn)])
             encoded[vn] = self._conform_dims(vn, encoded[vn], existing_vars[vn])
         return encoded
 
@@ -243,7 +300,8 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
         if new.dims != old.dims:
             if set(new.dims) != set(old.dims):
                 raise InvalidWriteError(
-                    f"variable {name!r} exists with dimensions {old.dims}; the dataset has {new.dims}"
+                    f"variable {name!r} already exists with different dimension names {old.dims}; "
+                    f"the dataset has {new.dims}"
                 )
             new = new.transpose(*old.dims)
         region = self._write_region or {}
@@ -257,7 +315,8 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
         new_sizes = {d: s for d, s in new.sizes.items() if d != self._append_dim}
         if old_sizes != new_sizes:
             raise InvalidWriteError(
-                f"variable {name!r} exists with sizes {old_sizes}; the dataset has {new_sizes}; "
+                f"variable {name!r} already exists with different dimension sizes {old_sizes}; the "
+                f"dataset has {new_sizes}; "
                 f"only append_dim ({self._append_dim!r}) may change, use region= to write part of it"
             )
         return new
@@ -272,14 +331,19 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
     def _checked_plans(self, variables: Mapping[Hashable, Variable], check_encoding_set: Any) -> list[dict]:
         existing = self.arrays() if self._mode != "w" else {}
         plans = [self._plan(vn, v, existing, vn in check_encoding_set) for vn, v in variables.items()]
-        for plan in plans:
-            _check_alignment(plan)
+        if self._safe_chunks:
+            for plan in plans:
+                _check_alignment(plan, partial_ends=self._mode != "r+")
         return plans
 
     def _write(self, plans: list[dict], writer: Any) -> None:
         for plan in plans:
             array = self._target(plan)
-            writer.add(plan["var"].data, array, tuple(plan["region"][d] for d in plan["var"].dims))
+            region = tuple(plan["region"][d] for d in plan["var"].dims)
+            writer.add(plan["var"].data, array, region)
+            empty = plan["encoding"].get("write_empty_chunks")
+            if empty if empty is not None else self._write_empty:
+                self.written.append((array, region))
 
     def _plan(self, vn: Hashable, v: Variable, existing: Mapping[str, Any], check: bool) -> dict[str, Any]:
         name = _encode_variable_name(vn)
@@ -299,7 +363,14 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
             axis = v.dims.index(self._append_dim)
             region[self._append_dim] = slice(shape[axis], None)
             shape = shape[:axis] + (shape[axis] + v.shape[axis],) + shape[axis + 1 :]
+        if array is None and encoding.get("shards") == "auto":
+            encoding.update(_auto_shards(v, encoding.get("chunks"), name))
         unit = storage_unit(array) if array is not None else encoding.get("shards") or encoding.get("chunks")
+        if self._align_chunks and v.chunks is not None and isinstance(unit, tuple):
+            from xarray.backends.chunks import grid_rechunk
+
+            target = tuple(region[d].indices(n)[:2] for d, n in zip(v.dims, shape, strict=True))
+            v = grid_rechunk(v=v, enc_chunks=unit, region=tuple(slice(*b) for b in target))
         return {
             "name": name, "var": v, "attrs": attrs, "fill_value": fill_value, "encoding": encoding,
             "region": region, "array": array, "shape": shape, "unit": unit,
@@ -354,16 +425,72 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
             use_zarr_fill_value_as_mask=self._use_fill_as_mask,
             append_dim=self._append_dim,
             write_region=self._write_region,
+            safe_chunks=self._safe_chunks,
+            align_chunks=self._align_chunks,
+            write_empty_chunks=self._write_empty,
         )
 
 
-def _check_alignment(plan: dict[str, Any]) -> None:
-    """Refuse dask chunks of a variable that would share a stored chunk (or shard) of its target."""
+def _check_alignment(plan: dict[str, Any], *, partial_ends: bool) -> None:
+    """Refuse dask chunks of a variable that would share a stored chunk (or shard) of its target.
+
+    Without `partial_ends` (mode 'r+', as xarray's engine) the region must also start and end on
+    stored chunk boundaries: a partial chunk at its ends may be shared with another writer.
+    """
     v, unit, shape = plan["var"], plan["unit"], plan["shape"]
     if v.chunks is None or not isinstance(unit, tuple) or len(unit) != v.ndim:
         return
     bounds = tuple(slice(*plan["region"][d].indices(n)[:2]) for d, n in zip(v.dims, shape, strict=True))
-    check_aligned_chunks(v.chunks, bounds, unit, shape, f"writing variable {plan['name']!r}")
+    where = f"the stored chunks of the variable named {plan['name']!r} would overlap multiple Dask chunks"
+    check_aligned_chunks(v.chunks, bounds, unit, shape, where)
+    if not partial_ends:
+        check_aligned_region(bounds, unit, shape, where)
+
+
+_CF_KEYS = ("units", "calendar")
+
+
+def _check_same_encoding(name: Hashable, new: Variable, stored: Variable) -> None:
+    """Refuse times or timedeltas whose CF encoding (units, calendar, stored dtype) differs from what is stored."""
+    for key in _CF_KEYS:
+        if key in stored.attrs and not _same_cf(key, new.attrs.get(key), stored.attrs[key]):
+            raise InvalidWriteError(
+                f"variable {name!r} is stored with {key}={stored.attrs.get(key)!r}; the data to write "
+                f"encodes to {key}={new.attrs.get(key)!r}, which would be read back wrong"
+            )
+    if new.dtype != stored.dtype:
+        raise InvalidWriteError(
+            f"variable {name!r} is stored as {stored.dtype}; the data to write encodes to {new.dtype}"
+        )
+
+
+def _same_cf(key: str, new: Any, old: Any) -> bool:
+    """Whether two CF `units` (or `calendar`) strings mean the same ('days since 2000-01-01' and '... 00:00:00')."""
+    if new == old:
+        return True
+    if not (isinstance(new, str) and isinstance(old, str)):
+        return False
+    if key == "calendar":
+        standard = ("standard", "gregorian")
+        return new.lower() == old.lower() or (new.lower() in standard and old.lower() in standard)
+    import pandas as pd
+
+    try:
+        new_unit, new_ref = (part.strip() for part in new.split(" since "))
+        old_unit, old_ref = (part.strip() for part in old.split(" since "))
+        return new_unit == old_unit and pd.Timestamp(new_ref) == pd.Timestamp(old_ref)
+    except ValueError:
+        return False
+
+
+def _auto_shards(v: Variable, chunks: Any, name: str) -> dict[str, Any]:
+    """encoding `shards="auto"` resolved as zarr-python does: two chunks per shard along each axis
+    that holds more than 8 chunks, one chunk elsewhere."""
+    if not isinstance(chunks, tuple | list) or len(chunks) != v.ndim:
+        chunks = tuple(max(1, n) for n in v.shape) if v.chunks is None else tuple(max(c[0], 1) for c in v.chunks)
+    chunks = tuple(int(c) for c in chunks)
+    shards = tuple(c * 2 if n // max(c, 1) > 8 else c for n, c in zip(v.shape, chunks, strict=True))
+    return {"chunks": chunks, "shards": shards}
 
 
 def _check_append_dtype(name: Hashable, old: Variable, new: Variable) -> None:
@@ -377,6 +504,7 @@ def _check_append_dtype(name: Hashable, old: Variable, new: Variable) -> None:
     )
     if not easy and new.dtype != old.dtype:
         raise InvalidWriteError(
-            f"variable {name!r} is stored with dtype {old.dtype}; the data to append has dtype {new.dtype}"
+            f"Mismatched dtypes for variable {name!r}: it is stored with dtype {old.dtype}; the data to "
+            f"append has dtype {new.dtype}"
         )
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from zarrlayer.errors import ModeError
-from zarrlayer.integrations._regions import InvalidWriteError
+from zarrlayer.integrations._regions import InvalidWriteError, UnknownVariableError
 from zarrlayer.integrations._xarray_open import join_path
 from zarrlayer.integrations._xarray_store import ZarrlayerDataStore
 
@@ -24,9 +24,11 @@ def _choose_mode(mode: str | None, append_dim: Hashable | None, region: Any) -> 
     if mode not in _MODES:
         raise ModeError(f"to_zarrlayer mode must be one of {_MODES}, found {mode!r}")
     if append_dim is not None and mode not in ("a", "a-"):
-        raise ModeError(f"append_dim needs mode 'a' or 'a-', found mode={mode!r}")
+        raise ModeError(f"cannot set append_dim unless mode='a' or mode=None (or 'a-'); found mode={mode!r}")
     if region is not None and mode not in ("a", "a-", "r+"):
-        raise ModeError(f"region needs mode 'a', 'a-' or 'r+', found mode={mode!r}")
+        raise ModeError(
+            f"cannot set region unless mode='a', mode='a-', mode='r+' or mode=None; found mode={mode!r}"
+        )
     return mode
 
 
@@ -39,7 +41,7 @@ def _auto_region(ds: Any, region: Any, root: Any) -> dict[str, Any]:
         region = dict.fromkeys(ds.dims, "auto")
     if not isinstance(region, Mapping):
         raise InvalidWriteError(
-            f"region must be 'auto' or a dict of dimension name -> slice, found {type(region).__name__}"
+            f"region must be a dict of dimension name -> slice (or 'auto'), found {type(region).__name__}"
         )
     region = dict(region)
     stored = ZarrlayerDataStore(root)
@@ -70,7 +72,7 @@ def _check_region(ds: Any, region: Mapping[str, slice], append_dim: Hashable | N
             raise InvalidWriteError(f"region[{dim!r}] must be a slice with step 1, found {sl!r}")
     if append_dim is not None and append_dim in region:
         raise InvalidWriteError(f"dimension {append_dim!r} cannot be both append_dim and in region")
-    outside = [k for k, v in ds.variables.items() if not set(region) & set(v.dims)]
+    outside = [k for k, v in ds.variables.items() if region and not set(region) & set(v.dims)]
     if outside:
         raise InvalidWriteError(
             f"every variable written to a region needs one of its dimensions {list(region)}; "
@@ -86,7 +88,9 @@ class _NoWrites:
         """Ignore the data; only the arrays' creation is rehearsed."""
 
 
-def _rehearse(ds: Any, encoding: Mapping[Hashable, Mapping[str, Any]] | None, zarr_format: int) -> None:
+def _rehearse(
+    ds: Any, encoding: Mapping[Hashable, Mapping[str, Any]], zarr_format: int, **options: Any
+) -> None:
     """Run the whole write of a new dataset into memory, without data, so bad input fails before the target
     is created or cleared (mode 'w' would otherwise have removed what was there)."""
     from xarray.backends.writers import dump_to_store
@@ -95,8 +99,9 @@ def _rehearse(ds: Any, encoding: Mapping[Hashable, Mapping[str, Any]] | None, za
     from zarrlayer.storage import MemoryStore
 
     scratch = open_group(MemoryStore(), mode="w", zarr_format=zarr_format)
-    copies = {k: dict(v) for k, v in (encoding or {}).items()}
-    dump_to_store(_lazy(ds, copies), ZarrlayerDataStore(scratch, mode="w"), _NoWrites(), encoding=copies)
+    copies = {k: dict(v) for k, v in encoding.items()}
+    target = ZarrlayerDataStore(scratch, mode="w", **options)
+    dump_to_store(_lazy(ds, copies), target, _NoWrites(), encoding=copies)
 
 
 def _lazy(ds: Any, encoding: Mapping[Hashable, Mapping[str, Any]]) -> Any:
@@ -124,59 +129,213 @@ def _finished(*writes: Any) -> None:
     """The end of a deferred write (a node that depends on every chunk write)."""
 
 
+def _store_empty(written: list[tuple[Any, tuple[slice, ...]]], *writes: Any) -> None:
+    """After the data writes: stored objects for the chunks left empty (write_empty_chunks=True)."""
+    from zarrlayer.integrations._empty_chunks import store_empty_chunks
+
+    for array, region in written:
+        store_empty_chunks(array, region)
+
+
+def _validate_encoding(ds: Any, encoding: Any) -> dict[Hashable, dict[str, Any]]:
+    """`encoding` as {variable name: dict of options}, or InvalidWriteError naming what is wrong."""
+    if encoding is None:
+        return {}
+    if not isinstance(encoding, Mapping):
+        raise InvalidWriteError(
+            f"encoding must be a dict of variable name -> dict of options, found {type(encoding).__name__}"
+        )
+    out: dict[Hashable, dict[str, Any]] = {}
+    for name, options in encoding.items():
+        if not isinstance(options, Mapping):
+            raise InvalidWriteError(
+                f"encoding[{name!r}] must be castable to a dict of options (chunks, compressors, ...), "
+                f"found {type(options).__name__} {options!r}"
+            )
+        out[name] = dict(options)
+    unknown = sorted(map(str, set(out) - set(ds.variables)))
+    if unknown:
+        raise UnknownVariableError(f"encoding names variables {unknown} that are not in the dataset {sorted(map(str, ds.variables))}")
+    return out
+
+
+def _existing_format(store: Any, group: str, storage_options: dict[str, Any] | None) -> int | None:
+    """The Zarr format of the group at `group` (or, when it is missing, of the store's root); None if neither exists."""
+    from zarrlayer.api import open_group
+    from zarrlayer.errors import NodeNotFoundError
+
+    for path in dict.fromkeys((group, "")):
+        try:
+            return int(open_group(store, mode="r", path=path or None, storage_options=storage_options).metadata.zarr_format)
+        except (NodeNotFoundError, FileNotFoundError, KeyError):
+            continue
+    return None
+
+
+def _target_exists(store: Any, group: str, storage_options: dict[str, Any] | None) -> bool:
+    from zarrlayer.api import open_group
+    from zarrlayer.errors import NodeNotFoundError
+
+    try:
+        open_group(store, mode="r", path=group or None, storage_options=storage_options)
+    except (NodeNotFoundError, FileNotFoundError, KeyError):
+        return False
+    return True
+
+
+def _default_format() -> int:
+    from zarrlayer import config
+
+    return int(config.get("default_zarr_format"))
+
+
+def _resolve_format(mode: str, zarr_format: int | None, zarr_version: int | None, existing: int | None) -> int:
+    if zarr_version is not None:
+        if zarr_format is not None and zarr_format != zarr_version:
+            raise InvalidWriteError(f"zarr_format={zarr_format} and zarr_version={zarr_version} disagree")
+        zarr_format = zarr_version
+    if zarr_format not in (None, 2, 3):
+        raise InvalidWriteError(f"zarr_format must be 2 or 3, found {zarr_format!r}")
+    if mode in ("a", "a-", "r+") and existing is not None:
+        if zarr_format is not None and zarr_format != existing:
+            raise InvalidWriteError(
+                f"the store holds Zarr v{existing}; cannot add Zarr v{zarr_format} data to it with mode={mode!r}"
+            )
+        return existing
+    return zarr_format or _default_format()
+
+
+def _write_options(chunk_store: Any) -> None:
+    if chunk_store is not None:
+        raise InvalidWriteError("a separate chunk_store is not supported: chunks are kept beside their metadata")
+
+
 def to_zarrlayer(
     ds: Any,
-    store: Any,
+    store: Any = None,
     mode: str | None = None,
     group: str | None = None,
     encoding: Mapping[Hashable, Mapping[str, Any]] | None = None,
     append_dim: Hashable | None = None,
     region: Mapping[str, slice | str] | str | None = None,
-    consolidated: bool = True,
-    zarr_format: int = 3,
+    consolidated: bool | None = None,
+    zarr_format: int | None = None,
     compute: bool = True,
     storage_options: dict[str, Any] | None = None,
+    *,
+    safe_chunks: bool = True,
+    align_chunks: bool = False,
+    write_empty_chunks: bool | None = None,
+    chunkmanager_store_kwargs: dict[str, Any] | None = None,
+    write_inherited_coords: bool = False,
+    synchronizer: Any = None,
+    chunk_store: Any = None,
+    zarr_version: int | None = None,
 ) -> Any:
-    """Write `ds` to `store` (path, URL or Store) at `group`; the Group, or a Delayed when `compute=False`.
+    """Write `ds` (a Dataset or DataTree) to `store` (path, URL, Store, zarr-python store or mapper) at `group`.
 
-    Modes as in `Dataset.to_zarr`: 'w-' creates (default), 'w' overwrites, 'a' adds or
-    appends along `append_dim` (the default with it), 'r+' writes `region` of existing
-    arrays (the default with it; 'auto' entries are found from the stored coordinates).
-    Dask-backed variables are written in parallel without a lock; chunks that would share
-    a stored chunk are refused (UnalignedWriteError).
+    Returns the Group written, or a dask Delayed when `compute=False`. Keywords are
+    those of `Dataset.to_zarr` (and `DataTree.to_zarr`). Modes: 'w-' creates (default),
+    'w' overwrites, 'a' adds or appends along `append_dim` (the default with it), 'a-'
+    appends only the variables with `append_dim`, 'r+' writes `region` of existing arrays
+    (the default with it; 'auto' entries are found from the stored coordinates).
+    `consolidated` None or True writes consolidated metadata. Dask-backed variables are
+    written in parallel without a lock: chunks that would share a stored chunk are refused
+    (UnalignedWriteError) unless `safe_chunks=False` (then writes are serialised by a lock)
+    or `align_chunks=True` (then they are rechunked to the stored chunks first). A chunk of
+    only fill values is never stored (`write_empty_chunks=True` is refused); `synchronizer`
+    is accepted and unused. Raises InvalidWriteError (naming the variable) before anything in
+    the store changes when the write cannot be done exactly.
     """
+    from xarray.core.datatree import DataTree
+
+    _write_options(chunk_store)
+    if store is None:
+        from zarrlayer.storage import MemoryStore
+
+        store = MemoryStore()
+    if isinstance(store, os.PathLike):
+        store = os.fspath(store)
+    options = {
+        "append_dim": append_dim, "region": region, "consolidated": consolidated, "compute": compute,
+        "storage_options": storage_options, "safe_chunks": safe_chunks, "align_chunks": align_chunks,
+        "chunkmanager_store_kwargs": chunkmanager_store_kwargs, "write_empty_chunks": write_empty_chunks,
+    }  # fmt: skip
+    if isinstance(ds, DataTree):
+        from zarrlayer.integrations._xarray_tree import tree_to_zarrlayer
+
+        return tree_to_zarrlayer(
+            ds, store, mode=mode, group=group, encoding=encoding, zarr_format=zarr_format,
+            zarr_version=zarr_version, write_inherited_coords=write_inherited_coords, **options,
+        )  # fmt: skip
+    mode = _choose_mode(mode, append_dim, region)
+    fmt = _resolve_format(mode, zarr_format, zarr_version, _existing_format(store, join_path(group), storage_options))
+    writes = write_dataset(ds, store, mode=mode, group=group, encoding=encoding, zarr_format=fmt, **options)
+    return writes
+
+
+def write_dataset(
+    ds: Any,
+    store: Any,
+    *,
+    mode: str,
+    group: str | None,
+    encoding: Any,
+    zarr_format: int,
+    append_dim: Hashable | None,
+    region: Any,
+    consolidated: bool | None,
+    compute: bool,
+    storage_options: dict[str, Any] | None,
+    safe_chunks: bool,
+    align_chunks: bool,
+    chunkmanager_store_kwargs: dict[str, Any] | None,
+    write_empty_chunks: bool | None = None,
+    consolidate: bool = True,
+) -> Any:
+    """One Dataset written as the group `group` of `store` (the checked core of `to_zarrlayer`)."""
+    import threading
+
     from xarray.backends.common import ArrayWriter
     from xarray.backends.writers import _validate_dataset_names, dump_to_store
 
     from zarrlayer.api import consolidate_metadata, open_group
 
-    mode = _choose_mode(mode, append_dim, region)
     _validate_dataset_names(ds)
-    if isinstance(store, os.PathLike):
-        store = os.fspath(store)
+    encoding = _validate_encoding(ds, encoding)
     group = join_path(group)
-    fmt = None if mode in ("a", "a-", "r+") else zarr_format
-    if fmt is not None:
-        _rehearse(ds, encoding, fmt)
+    if mode in ("w", "w-") or not _target_exists(store, group, storage_options):
+        if mode == "r+":
+            raise ModeError(f"mode 'r+' writes into an existing group; there is no group {group or '/'!r} in {store!r}")
+        _rehearse(ds, encoding, zarr_format, safe_chunks=safe_chunks, align_chunks=align_chunks)
     root = open_group(
-        store, mode={"a-": "a"}.get(mode, mode), path=group or None, zarr_format=fmt, storage_options=storage_options
-    )
+        store, mode={"a-": "a"}.get(mode, mode), path=group or None, zarr_format=zarr_format,
+        storage_options=storage_options,
+    )  # fmt: skip
     if region is not None:
         region = _check_region(ds, _auto_region(ds, region, root), append_dim)
         ds = ds.drop_vars(ds.indexes)
     if encoding and mode in ("a", "a-", "r+"):
         clash = sorted(set(map(str, encoding)) & set(ZarrlayerDataStore(root).arrays()))
         if clash:
-            raise InvalidWriteError(f"variables {clash} already exist; encoding can only be given for new variables")
-    target = ZarrlayerDataStore(root, mode=mode, append_dim=append_dim, write_region=region)
-    writer = ArrayWriter(lock=False)
-    dump_to_store(ds, target, writer, encoding={k: dict(v) for k, v in (encoding or {}).items()})
-    writes = writer.sync(compute=compute)
+            raise InvalidWriteError(
+                f"variables {clash} already exist, but encoding was provided for them; encoding can only "
+                f"be given for new variables (it is read from the store for existing ones)"
+            )
+    target = ZarrlayerDataStore(
+        root, mode=mode, append_dim=append_dim, write_region=region, safe_chunks=safe_chunks,
+        align_chunks=align_chunks, write_empty_chunks=write_empty_chunks,
+    )  # fmt: skip
+    writer = ArrayWriter(lock=False if safe_chunks or align_chunks else threading.Lock())
+    dump_to_store(ds, target, writer, encoding=encoding)
+    writes = writer.sync(compute=compute, chunkmanager_store_kwargs=chunkmanager_store_kwargs)
     if not compute:
         import dask
 
-        writes = dask.delayed(_finished, pure=False)(writes)
-    if consolidated and mode != "r+":
+        writes = dask.delayed(_store_empty, pure=False)(target.written, writes)
+    else:
+        _store_empty(target.written)
+    if consolidate and consolidated is not False and mode != "r+":
         base = root.path[: len(root.path) - len(group)].strip("/") if group else root.path
         consolidate_metadata(root.store, path=base or None, zarr_format=root.metadata.zarr_format)
     return root if compute else writes

@@ -12,10 +12,11 @@ zarrlayer's, and `use_zarr_fill_value_as_mask` is honoured (xarray's engine igno
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-from zarrlayer.errors import missing_dependency
+from zarrlayer.errors import ModeError, missing_dependency
 
 try:
     import xarray  # noqa: F401
@@ -29,7 +30,7 @@ from xarray.core.datatree import DataTree
 
 from zarrlayer.integrations._regions import InvalidWriteError, UnalignedWriteError
 from zarrlayer.integrations._xarray_nodes import is_group
-from zarrlayer.integrations._xarray_open import open_group_for_xarray
+from zarrlayer.integrations._xarray_open import join_path, open_group_for_xarray
 from zarrlayer.integrations._xarray_store import ZarrlayerDataStore
 from zarrlayer.integrations._xarray_write import to_zarrlayer
 
@@ -63,6 +64,13 @@ class ZarrlayerBackendEntrypoint(BackendEntrypoint):
         "store_cache",
         "zarr_format",
         "use_zarr_fill_value_as_mask",
+        "mode",
+        "cache_members",
+        "store",
+        "engine",
+        "synchronizer",
+        "chunk_store",
+        "zarr_version",
     )
 
     def guess_can_open(self, filename_or_obj: Any) -> bool:
@@ -96,6 +104,13 @@ class ZarrlayerBackendEntrypoint(BackendEntrypoint):
         store_cache: Any = None,
         zarr_format: int | None = None,
         use_zarr_fill_value_as_mask: bool | None = None,
+        mode: str = "r",
+        cache_members: bool = True,
+        store: Any = None,
+        engine: Any = None,
+        synchronizer: Any = None,
+        chunk_store: Any = None,
+        zarr_version: int | None = None,
     ) -> Dataset:
         """One group as a lazy Dataset: metadata is read now, chunks when values are needed."""
         options = locals()
@@ -118,6 +133,13 @@ class ZarrlayerBackendEntrypoint(BackendEntrypoint):
         store_cache: Any = None,
         zarr_format: int | None = None,
         use_zarr_fill_value_as_mask: bool | None = None,
+        mode: str = "r",
+        cache_members: bool = True,
+        store: Any = None,
+        engine: Any = None,
+        synchronizer: Any = None,
+        chunk_store: Any = None,
+        zarr_version: int | None = None,
     ) -> dict[str, Dataset]:
         """Every group under `group` (itself included) as a Dataset, keyed by its path ('/', '/a', '/a/b')."""
         options = locals()
@@ -140,11 +162,51 @@ class ZarrlayerBackendEntrypoint(BackendEntrypoint):
         return datatree_from_dict_with_io_cleanup(self.open_groups_as_dict(filename_or_obj, **kwargs))
 
 
+_OPEN_MODES = ("r", "r+", "a", "w", "w-")
+
+
 def _data_store(source: Any, options: Mapping[str, Any]) -> ZarrlayerDataStore:
-    """The data store of the group `options["group"]` under `source`, opened with the engine's options."""
-    names = ("group", "consolidated", "storage_options", "store_cache", "zarr_format")
+    """The data store of the group `options["group"]` under `source`, opened with the engine's options.
+
+    `engine`, `synchronizer` and `cache_members` are accepted as xarray's zarr engine accepts
+    them and change nothing here: zarrlayer needs no synchronizer (reads take no locks,
+    parallel writes are refused unless chunk-aligned) and always reads a group's members
+    once per open. `chunk_store` (a separate store for chunks) is not supported.
+    """
+    options = dict(options)
+    mode = options["mode"]
+    if mode not in _OPEN_MODES:
+        raise ModeError(f"engine='zarrlayer' mode must be one of {_OPEN_MODES}, found {mode!r}")
+    if options["chunk_store"] is not None:
+        raise ValueError(
+            "engine='zarrlayer' keeps chunks beside their metadata; a separate chunk_store "
+            f"is not supported (found chunk_store={options['chunk_store']!r})"
+        )
+    options["zarr_format"] = _zarr_format(options["zarr_format"], options["zarr_version"])
+    if options["store"] is not None:
+        source, prefix = _unwrap_xarray_store(options["store"])
+        options["group"] = join_path(prefix, options["group"])
+    names = ("group", "consolidated", "storage_options", "store_cache", "zarr_format", "mode")
     root = open_group_for_xarray(source, **{name: options[name] for name in names})
     return ZarrlayerDataStore(root, use_zarr_fill_value_as_mask=options["use_zarr_fill_value_as_mask"])
+
+
+def _zarr_format(zarr_format: int | None, zarr_version: int | None) -> int | None:
+    """`zarr_format`, or the deprecated `zarr_version` spelling of it (both given: they must agree)."""
+    if zarr_version is None:
+        return zarr_format
+    if zarr_format is not None and zarr_format != zarr_version:
+        raise ValueError(f"zarr_format={zarr_format} and zarr_version={zarr_version} disagree; give zarr_format only")
+    warnings.warn("zarr_version is deprecated; use zarr_format", FutureWarning, stacklevel=4)
+    return zarr_version
+
+
+def _unwrap_xarray_store(store: Any) -> tuple[Any, str]:
+    """What an xarray `ZarrStore` passed as `store=` opened: its zarr-python store and group path."""
+    group = getattr(store, "zarr_group", None)
+    if group is None:
+        return store, ""
+    return group.store, str(getattr(group, "path", "") or "")
 
 
 def _decoders(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -108,7 +108,7 @@ def test_modes(tmp_path):
     with pytest.raises(ModeError):
         to_zarrlayer(small, path, mode="x")
     before = _zarr_read(path)
-    with pytest.raises(ModeError, match="new variables"):
+    with pytest.raises(ModeError, match="non-pre-existing variables"):
         new = cf_dataset()[["temp"]].isel(time=slice(0, 3)).drop_vars(["x", "lat"])
         to_zarrlayer(new, path, region={"time": slice(0, 3)})
     xr.testing.assert_identical(_zarr_read(path), before)

@@ -1,0 +1,85 @@
+"""Writing an xarray DataTree with `to_zarrlayer`: one group per node, checked before anything is written."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+from zarrlayer.integrations._regions import InvalidWriteError
+from zarrlayer.integrations._xarray_open import join_path
+from zarrlayer.integrations._xarray_write import (
+    _choose_mode,
+    _existing_format,
+    _finished,
+    _rehearse,
+    _resolve_format,
+    _validate_encoding,
+    write_dataset,
+)
+
+__all__ = ["tree_to_zarrlayer"]
+
+
+def tree_to_zarrlayer(
+    tree: Any,
+    store: Any,
+    *,
+    mode: str | None,
+    group: str | None,
+    encoding: Mapping[str, Any] | None,
+    zarr_format: int | None,
+    zarr_version: int | None,
+    write_inherited_coords: bool,
+    append_dim: Hashable | None,
+    region: Any,
+    consolidated: bool | None,
+    compute: bool,
+    storage_options: dict[str, Any] | None,
+    safe_chunks: bool,
+    align_chunks: bool,
+    chunkmanager_store_kwargs: dict[str, Any] | None,
+    write_empty_chunks: bool | None,
+) -> Any:
+    """Every node of `tree` as a group below `group` (the root node at `group` itself); as `DataTree.to_zarr`.
+
+    `encoding` is keyed by node path ('/', '/a/b'); unknown paths are an InvalidWriteError.
+    Every node's dataset is rehearsed before the first one is written.
+    """
+    from zarrlayer.api import consolidate_metadata, open_group
+
+    mode = _choose_mode(mode or "w-", append_dim, region)
+    encoding = dict(encoding or {})
+    unknown = sorted(set(encoding) - set(tree.groups))
+    if unknown:
+        raise InvalidWriteError(f"encoding names groups {unknown} that are not in the tree {sorted(tree.groups)}")
+    base = join_path(group)
+    fmt = _resolve_format(mode, zarr_format, zarr_version, _existing_format(store, base, storage_options))
+    nodes = []
+    for rel_path, node in tree.subtree_with_keys:
+        at_root = node is tree
+        dataset = node.to_dataset(inherit=write_inherited_coords or at_root)
+        node_encoding = _validate_encoding(dataset, encoding.get(node.path))
+        if mode in ("w", "w-"):
+            _rehearse(dataset, node_encoding, fmt, safe_chunks=safe_chunks, align_chunks=align_chunks)
+        nodes.append((join_path(base, "" if at_root else rel_path), dataset, node_encoding, at_root))
+    writes = []
+    for path, dataset, node_encoding, at_root in nodes:
+        node_mode = mode if at_root or mode not in ("w", "w-") else "a"
+        writes.append(
+            write_dataset(
+                dataset, store, mode=node_mode, group=path, encoding=node_encoding, zarr_format=fmt,
+                append_dim=append_dim, region=region, consolidated=False, compute=compute,
+                storage_options=storage_options, safe_chunks=safe_chunks, align_chunks=align_chunks,
+                chunkmanager_store_kwargs=chunkmanager_store_kwargs, consolidate=False,
+                write_empty_chunks=write_empty_chunks,
+            )  # fmt: skip
+        )
+    root = open_group(store, mode="r+", path=base or None, storage_options=storage_options)
+    if consolidated is not False and mode != "r+":
+        consolidate_metadata(root.store, path=None, zarr_format=fmt)
+        root = open_group(store, mode="r+", path=base or None, storage_options=storage_options)
+    if compute:
+        return root
+    import dask
+
+    return dask.delayed(_finished, pure=False)(*writes)
