@@ -64,7 +64,6 @@ def test_ls_of_an_array_and_over_http(sample: tuple[Path, dict], capsys: Any) ->
         (["info", "{sample}", "--path", "nope"], "no array or group at path 'nope'"),
         (["ls", "{sample}", "-o", "novalue"], "KEY=VALUE"),
         (["tree", "{sample}", "--storage-options-file", "{tmp}/absent.json"], "cannot read storage options file"),
-        (["cache", "stats", "--dir", "{tmp}/no-cache-here"], "expected a zarrlayer disk cache"),
     ],
 )
 def test_errors_are_one_line_and_exit_1(sample: tuple[Path, dict], tmp_path: Path, capsys: Any,
@@ -142,6 +141,71 @@ def test_cache_stats_and_clear(tmp_path: Path, capsys: Any) -> None:
     assert f"cleared {entries} entries" in capsys.readouterr().out
     assert main(["cache", "stats", "--dir", str(directory)]) == 0
     assert dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())["entries"] == "0"
+
+
+def _info_rows(out: str) -> dict[str, str]:
+    return {key.strip(): value.strip() for key, value in (line.split(" : ", 1) for line in out.splitlines())}
+
+
+@pytest.mark.parametrize("action", ["stats", "clear"])
+@pytest.mark.parametrize("exists", [False, True])
+def test_cache_commands_without_a_cache_exit_0_and_say_so(tmp_path: Path, capsys: Any, action: str,
+                                                          exists: bool) -> None:
+    directory = tmp_path / "no-cache-here"
+    if exists:
+        directory.mkdir()
+    assert main(["cache", action, "--dir", str(directory)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and f"no zarrlayer disk cache in {directory}" in captured.out
+    assert ("nothing to clear" if action == "clear" else "nothing is cached there yet") in captured.out
+    assert directory.exists() == exists and (not exists or not any(directory.iterdir())), "nothing is created"
+
+
+def test_cache_sizes_are_the_bytes_of_the_cached_values(tmp_path: Path, capsys: Any) -> None:
+    directory = tmp_path / "cache"
+    _fill_disk_cache(directory)  # 5 values of 100 bytes (SQLite's file is tens of KiB)
+    assert main(["cache", "stats", "--dir", str(directory)]) == 0
+    stats = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())
+    assert stats["size"] == "500 B (500 bytes of cached values)"
+    on_disk = sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
+    assert stats["files"].endswith("on disk (database and value files)") and on_disk > 10_000
+    assert main(["cache", "clear", "--dir", str(directory)]) == 0
+    assert "(500 B of cached values)" in capsys.readouterr().out
+
+
+def test_cache_sizes_count_values_kept_in_files(tmp_path: Path, capsys: Any) -> None:
+    from zarrlayer.cache import DiskCacheStore
+    from zarrlayer.core.sync import sync
+    from zarrlayer.storage import MemoryStore
+
+    big = bytes(range(256)) * 400  # 102400 bytes: diskcache keeps it in a file of its own
+    cache = DiskCacheStore(MemoryStore({"c/0": big, "c/1": b"x" * 10}), tmp_path / "cache", "10 MiB")
+    assert sync(cache.get("c/0")) == big and sync(cache.get("c/1")) == b"x" * 10
+    assert cache.stats()["bytes"] == 102410 and cache.stats()["disk_bytes"] > 102410
+    cache.close()
+    assert main(["cache", "stats", "--dir", str(tmp_path / "cache")]) == 0
+    assert "(102410 bytes of cached values)" in capsys.readouterr().out
+
+
+def test_info_of_a_sharded_array_shows_inner_chunks_codecs_and_counts(sample: tuple[Path, dict],
+                                                                       capsys: Any) -> None:
+    path, _ = sample  # temperature: shape (8, 6, 4), shards (4, 6, 4), chunks (2, 3, 4), fully written
+    assert main(["info", str(path), "--path", "temperature", "--complete"]) == 0
+    rows = _info_rows(capsys.readouterr().out)
+    assert rows["Chunk shape"] == "(2, 3, 4)" and rows["Shard shape"] == "(4, 6, 4)"
+    assert "sharding" not in rows["Serializer"] and "'bytes'" in rows["Serializer"]
+    assert "zstd" in rows["Compressors"]
+    assert rows["Shards Initialized"] == "2" and rows["Chunks Initialized"] == "8"
+
+
+def test_info_of_a_partly_written_sharded_array_counts_both(tmp_path: Path, capsys: Any) -> None:
+    a = zarrlayer.create_array(store=tmp_path / "a.zarr", shape=(100, 100), chunks=(10, 10), shards=(50, 50),
+                               dtype="float32", compressors=[{"name": "gzip", "configuration": {"level": 1}}])
+    a[:60, :60] = 1  # touches all 4 shards, 36 inner chunks
+    assert main(["info", str(tmp_path / "a.zarr"), "--complete"]) == 0
+    rows = _info_rows(capsys.readouterr().out)
+    assert rows["Shards Initialized"] == "4" and rows["Chunks Initialized"] == "36"
+    assert "gzip" in rows["Compressors"] and rows["Chunk shape"] == "(10, 10)"
 
 
 def test_cache_commands_default_to_the_user_cache_directory(tmp_path: Path, capsys: Any,

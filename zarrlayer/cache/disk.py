@@ -16,6 +16,7 @@ import random
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -241,11 +242,25 @@ class DiskCacheStore(CacheTier):
 
     def _held(self) -> dict[str, Any]:
         return {
-            "bytes": self._cache.volume(),
+            "bytes": _value_bytes(self._directory),
+            "disk_bytes": self._cache.volume(),
             "entries": len(self._cache),
             "max_bytes": self._max_bytes,
             "directory": self._directory,
         }
+
+
+# Inline values are SQLite blobs (their length); larger ones live in files (diskcache's `size` column).
+VALUE_BYTES_SQL = (
+    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN filename IS NOT NULL THEN size"
+    " WHEN typeof(value) IN ('blob', 'text') THEN LENGTH(CAST(value AS BLOB)) ELSE 0 END), 0) FROM Cache"
+)
+
+
+def _value_bytes(directory: str) -> int:
+    """The bytes of the values cached in `directory` (what `max_bytes` budgets, less SQLite's own pages)."""
+    with closing(sqlite3.connect(os.path.join(directory, "cache.db"), timeout=60)) as con:
+        return int(con.execute(VALUE_BYTES_SQL).fetchone()[1])
 
 
 def _rebuild(

@@ -367,6 +367,7 @@ class Array(Node[ArrayMetadata]):
     # -- info ------------------------------------------------------------------------------
 
     def _info(self, **extra: Any) -> ArrayInfo:
+        filters, serializer, compressors = self._info_codecs()
         return ArrayInfo(
             zarr_format=self._metadata.zarr_format,
             data_type=str(self.dtype),
@@ -377,12 +378,21 @@ class Array(Node[ArrayMetadata]):
             order=self.order,
             read_only=self.read_only,
             store_type=type(self._store).__name__,
-            filters=self.filters,
-            serializer=self.serializer,
-            compressors=self.compressors,
+            filters=filters,
+            serializer=serializer,
+            compressors=compressors,
             count_bytes=self.nbytes,
             **extra,
         )
+
+    def _info_codecs(self) -> tuple[tuple[Any, ...], Any, tuple[Any, ...]]:
+        """The codecs `info` shows: for a sharded array those inside the shard, as zarr-python's info does."""
+        filters, serializer, compressors = self._codec_groups()
+        if not (isinstance(serializer, dict) and serializer.get("name") == "sharding_indexed"):
+            return filters, serializer, compressors
+        inner = list((serializer.get("configuration") or {}).get("codecs") or ())
+        at = next((i for i, c in enumerate(inner) if c.get("name") in _SERIALIZERS), len(inner))
+        return (*filters, *inner[:at]), (inner[at] if at < len(inner) else None), tuple(inner[at + 1 :])
 
     @property
     def info(self) -> ArrayInfo:
@@ -391,8 +401,10 @@ class Array(Node[ArrayMetadata]):
 
     def info_complete(self) -> ArrayInfo:
         """The summary plus bytes stored, storage ratio and initialized chunks (lists the store)."""
+        shards = len(self._stored_keys()) if self._metadata.sharding is not None else None
         return self._info(
-            count_bytes_stored=self.nbytes_stored(), count_chunks_initialized=self.nchunks_initialized
+            count_bytes_stored=self.nbytes_stored(), count_chunks_initialized=self.nchunks_initialized,
+            count_shards_initialized=shards,
         )
 
     def _stored_keys(self) -> list[str]:

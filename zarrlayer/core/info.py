@@ -83,6 +83,7 @@ class ArrayInfo:
     count_bytes: int
     count_bytes_stored: int | None = None
     count_chunks_initialized: int | None = None
+    count_shards_initialized: int | None = None
     count_chunks: int | None = field(default=None)
 
     def rows(self) -> list[tuple[str, Any]]:
@@ -110,6 +111,8 @@ class ArrayInfo:
             rows.append(("No. bytes stored", _bytes_cell(self.count_bytes_stored)))
             ratio = self.count_bytes / self.count_bytes_stored if self.count_bytes_stored else 0.0
             rows.append(("Storage ratio", f"{ratio:.1f}"))
+        if self.count_shards_initialized is not None:
+            rows.append(("Shards Initialized", self.count_shards_initialized))
         if self.count_chunks_initialized is not None:
             rows.append(("Chunks Initialized", self.count_chunks_initialized))
         return rows
