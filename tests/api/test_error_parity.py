@@ -62,6 +62,17 @@ CASES: dict[str, Callable[[Any], Any]] = {
     "load a missing array": lambda lib: lib.load({}),
     "compressor of a v3 array": lambda lib: _array(lib).compressor,
 }
+if hasattr(zarr.Group, "get_array"):  # zarr-python 3.2+
+    CASES["get_array of a group"] = lambda lib: _with_members(lib).get_array("g")
+    CASES["get_group of an array"] = lambda lib: _with_members(lib).get_group("a")
+    CASES["get_array of nothing"] = lambda lib: _with_members(lib).get_array("nope")
+
+
+def _with_members(lib: Any) -> Any:
+    group = lib.group({})
+    group.create_group("g")
+    group.create_array("a", shape=(2,), dtype="i4")
+    return group
 
 
 def _raised(call: Callable[[], Any]) -> BaseException | None:

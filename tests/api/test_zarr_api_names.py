@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import zarrlayer
-from zarrlayer.errors import ContainsArrayError, ShapeError, UnsupportedFeatureError
+from zarrlayer.errors import ContainsArrayError, ContainsGroupError, ShapeError, UnsupportedFeatureError
 from zarrlayer.format import GroupMetadata
 
 
@@ -185,3 +185,24 @@ def test_selection_methods_out_fields_and_config() -> None:
     assert zarrlayer.create((2,), dtype="i4", zarr_format=2, compressor=None).compressor is None
     with pytest.raises(TypeError):
         array.compressor  # noqa: B018 - v3 arrays have no single compressor, as in zarr-python
+
+
+def test_zarr_3_4_additions() -> None:
+    plain = zarrlayer.create_array({}, dtype="i1", shape=(100, 80), chunks=(30, 40))
+    assert plain.read_chunk_sizes == plain.write_chunk_sizes == ((30, 30, 30, 10), (40, 40))
+    sharded = zarrlayer.create_array({}, dtype="i1", shape=(40,), chunks=(10,), shards=(20,))
+    assert (sharded.read_chunk_sizes, sharded.write_chunk_sizes) == (((10, 10, 10, 10),), ((20, 20),))
+    root = zarrlayer.group({})
+    root.create_group("g").create_array("a", shape=(2,), dtype="i1")
+    assert root.get_array("g/a").shape == (2,) and root.get_group("g").path == "g"
+    with pytest.raises(ContainsGroupError):
+        root.get_array("g")
+    with pytest.raises(ContainsArrayError):
+        root.get_group("g/a")
+    with pytest.raises(FileNotFoundError):
+        root.get_array("nope")
+    assert zarrlayer.create((3,), data=np.arange(3))[...].tolist() == [0.0, 1.0, 2.0]
+    assert zarrlayer.zeros_like(plain, zarr_format=2).zarr_format == 2
+    assert zarrlayer.Array.open(plain.store_path, config={"order": "C"}).shape == (100, 80)
+    with pytest.raises(UnsupportedFeatureError):
+        zarrlayer.open_array(plain.store_path.store, config={"write_empty_chunks": True})

@@ -131,10 +131,26 @@ class Array(Node[ArrayMetadata]):
 
         return StorePath(self._store, self._path)
 
+    @property
+    def read_chunk_sizes(self) -> tuple[tuple[int, ...], ...]:
+        """Per axis, the length of each read chunk (inner chunks when sharded), the last one clipped to the shape."""
+        return _chunk_sizes(self.shape, self.chunks)
+
+    @property
+    def write_chunk_sizes(self) -> tuple[tuple[int, ...], ...]:
+        """Per axis, the length of each stored unit (shards when sharded), the last one clipped to the shape."""
+        return _chunk_sizes(self.shape, self.shards or self.chunks)
+
     @classmethod
-    def open(cls, store: Any) -> Array:
-        """The existing array at `store` (a store-like or StorePath); NodeNotFoundError when there is none."""
+    def open(cls, store: Any, *, config: Any = None) -> Array:
+        """The existing array at `store` (a store-like or StorePath); NodeNotFoundError when there is none.
+
+        `config` is zarr-python's array config, checked as the create functions check it.
+        """
+        from zarrlayer.core.create import array_config
         from zarrlayer.core.nodes import load_node
+
+        array_config(config, None)
         from zarrlayer.errors import ContainsGroupError
         from zarrlayer.storage.resolve import make_store_path
 
@@ -545,6 +561,12 @@ def _broadcast(value: Any, shape: tuple[int, ...]) -> np.ndarray:
         return np.broadcast_to(np.asarray(value), shape)
     except ValueError:
         raise ShapeError(f"cannot assign a value of shape {np.shape(value)} to a selection of shape {shape}") from None
+
+
+def _chunk_sizes(shape: tuple[int, ...], chunks: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    return tuple(
+        tuple(min(c, n - start) for start in range(0, n, c)) if n else () for n, c in zip(shape, chunks)
+    )
 
 
 def _parse_shape(shape: Any, ndim: int | None = None) -> tuple[int, ...]:
