@@ -62,6 +62,7 @@ class TestBridgedMemoryStore(_BridgeTests):
 class TestBridgedLocalStore(_BridgeTests):
     @pytest.fixture
     def store_kwargs(self, tmp_path: Path) -> dict[str, Any]:
+        (tmp_path / "root").mkdir()  # as zarr-python's LocalStore, a read-only store opens an existing directory
         return {"store": LocalStore(tmp_path / "root")}
 
 
@@ -92,6 +93,7 @@ class TestBridgedCacheStack(_BridgeTests):
 
     @pytest.fixture
     def store_kwargs(self, tmp_path: Path) -> dict[str, Any]:
+        (tmp_path / "root").mkdir()
         cache: Store = MemoryCacheStore(
             DiskCacheStore(LocalStore(tmp_path / "root"), tmp_path / "cache", "64 MiB"), "16 MiB"
         )

@@ -97,7 +97,7 @@ class DiskCacheStore(CacheTier):
         self._directory = str(Path(directory).expanduser().absolute())
         self._eviction_policy = eviction_policy
         self._namespace_given = namespace
-        self._ns = namespace or hashlib.sha256(_identity(store).encode()).hexdigest()[:32]
+        self._ns = namespace or hashlib.sha256(_identity(self.store).encode()).hexdigest()[:32]
         self._epoch_key = f"{self._ns}:#epoch"
         try:
             self._cache = diskcache.Cache(

@@ -8,6 +8,7 @@ one of these is made (the caller already holds a zarr store, so zarr is loaded).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Self
 
@@ -150,7 +151,12 @@ class ZarrPythonStore(Store):
         from zarr.core.buffer import default_buffer_prototype
 
         pairs = [(validate_key(k), _to_zarr_request(r)) for k, r in key_ranges]
-        values = await self._zstore.get_partial_values(default_buffer_prototype(), pairs)
+        prototype = default_buffer_prototype()
+        try:
+            values = await self._zstore.get_partial_values(prototype, pairs)
+        except FileNotFoundError:
+            # some zarr-python stores raise here for a missing key where `get` returns None
+            values = await asyncio.gather(*(self._zstore.get(k, prototype, r) for k, r in pairs))
         return [None if v is None else _host_bytes(v) for v in values]
 
     async def exists(self, key: str) -> bool:

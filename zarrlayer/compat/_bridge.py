@@ -193,6 +193,9 @@ class BridgeStore(ZarrStore):
         return await self._store.getsize(key)
 
     async def getsize_prefix(self, prefix: str) -> int:
+        """The total size under the directory `prefix` ("c" counts "c/0", never "cc/0", as zarr-python 3.4)."""
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
         return await self._store.getsize_prefix(prefix)
 
     async def is_empty(self, prefix: str) -> bool:
