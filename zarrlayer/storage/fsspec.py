@@ -17,7 +17,7 @@ from typing import Any
 
 from fsspec.utils import tokenize
 
-from zarrlayer.errors import ReadOnlyError, missing_dependency
+from zarrlayer.errors import ReadOnlyError, RemoteStoreError, missing_dependency
 from zarrlayer.storage._base import Buffer, ByteRequest, empty_request, normalize_prefix, validate_key, validate_prefix
 from zarrlayer.storage._buffers import to_bytes
 from zarrlayer.storage._fsspec_support import (
@@ -50,6 +50,10 @@ from zarrlayer.storage._remote import (
 )
 
 __all__ = ["FsspecStore"]
+
+
+class _Unbatched(Exception):
+    """A batch read failed as a whole (a chained cache raising for one missing key): read each key alone."""
 
 class FsspecStore(RemoteStore):
     """A store over an fsspec filesystem rooted at `path`; HTTP filesystems are read-only.
@@ -94,6 +98,7 @@ class FsspecStore(RemoteStore):
         self._sync_fs = None if self._native else fs
         self._fs_token = tokenize(self._fs_cls.__module__, self._fs_cls.__qualname__, self._fs_options)
         self._wrapped: Any = None
+        self._lists: bool | None = None  # whether an HTTP server gives directory listings (asked once)
         self._full_read_kwargs: dict[str, Any] = (
             {"max_concurrency": 1}
             if self._native and "max_concurrency" in inspect.signature(self._fs_cls._cat_file).parameters
@@ -315,6 +320,8 @@ class FsspecStore(RemoteStore):
                         )
                 except TimeoutError:  # the batch was the first attempt: each is read again alone
                     out = [TimeoutError()] * len(batch)
+                except Exception:  # noqa: BLE001 - one missing key fails a whole simplecache:: batch
+                    out = [_Unbatched()] * len(batch)
             for i, value in zip(batch, out):
                 value = trim_ignored_range(value, requests[i][1])
                 results[i] = ShortReadError() if short_read(value, requests[i][1]) else value
@@ -323,7 +330,7 @@ class FsspecStore(RemoteStore):
         for i in redo:
             exc = results[i]
             if isinstance(exc, BaseException) and not isinstance(exc, self._allowed) and not unsatisfiable(exc):
-                if not isinstance(exc, (ShortReadError, TimeoutError)) and self._classify(exc) is Failure.FATAL:
+                if not isinstance(exc, (ShortReadError, TimeoutError, _Unbatched)) and self._classify(exc) is Failure.FATAL:
                     raise remote_error(exc, f"{self._url} key {requests[i][0]!r}", 1, Failure.FATAL, self._secrets)
         if redo:
             again = await asyncio.gather(*(self._settle(requests[i], results[i]) for i in redo))
@@ -336,6 +343,8 @@ class FsspecStore(RemoteStore):
         key, byte_range = request
         if isinstance(outcome, self._allowed):
             return None
+        if isinstance(outcome, _Unbatched):
+            return await self.get(key, byte_range)
         if isinstance(outcome, BaseException):  # the batch was this read's first attempt
             attempts = self._policy.attempts
             policy = replace(self._policy, retries=max(attempts - 2, 0)) if attempts > 1 else None
@@ -451,6 +460,7 @@ class FsspecStore(RemoteStore):
             try:
                 entries = await self._call(lambda d=directory: fs._ls(d + "/" + self._query, detail=True), prefix or "/")
             except self._allowed:
+                await self._check_listings(prefix)
                 continue
             for entry in entries:
                 name = entry["name"]
@@ -461,6 +471,25 @@ class FsspecStore(RemoteStore):
                 else:
                     found[name] = entry
         return found
+
+    async def _check_listings(self, prefix: str) -> None:
+        """RemoteStoreError when the HTTP server gives no directory listing even at the store's root
+        (then a missing listing means "cannot list", not "nothing there")."""
+        if self._lists is None:
+            fs = self._async_fs()
+            try:
+                entries = await self._call(lambda: fs._ls(self._path + "/" + self._query, detail=False), "/")
+                self._lists = bool(entries)
+            except self._allowed:
+                self._lists = False
+        if not self._lists:
+            raise RemoteStoreError(
+                f"cannot list {repr(prefix) if prefix else 'the root'} of {self.url}: the HTTP server gives no "
+                "directory listings, and finding a group's members without consolidated metadata needs one. "
+                "Consolidate the hierarchy where it is written (zarrlayer.consolidate_metadata(path) or "
+                "zarr.consolidate_metadata), then open it with xarray or open_group as before; or open each "
+                "array by its path (zarrlayer.open_array(url, path='name', zarr_format=3))"
+            )
 
     async def list(self) -> AsyncIterator[str]:  # type: ignore[override]
         async for key in self.list_prefix(""):
@@ -485,6 +514,8 @@ class FsspecStore(RemoteStore):
             listed = directory + "/" + self._query if self._http else directory
             entries = await self._call(lambda: fs._ls(listed, detail=True), prefix or "/")
         except self._allowed:
+            if self._http:
+                await self._check_listings(prefix)
             return
         head = directory.rstrip("/") + "/" if directory else ""
         names = set()

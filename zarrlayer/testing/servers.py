@@ -203,11 +203,12 @@ class LoopbackHTTPServer:
     a directory is not a value: `/a` is 404 where `a` is a directory, `/a/` its listing.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], latency: float = 0.0) -> None:
+    def __init__(self, directory: str | os.PathLike[str], latency: float = 0.0, *, listings: bool = True) -> None:
         self.directory = Path(directory).resolve()
         if not self.directory.is_dir():
             raise NotADirectoryError(f"http_server needs an existing directory, found {str(directory)!r}")
         self.latency = float(latency)
+        self.listings = bool(listings)
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
         self._counts: Counter[str] = Counter()
@@ -240,7 +241,7 @@ class LoopbackHTTPServer:
 
     @property
     def requests(self) -> list[tuple[str, str, str | None]]:
-        """(method, path, Range header) of every request answered, oldest first."""
+        """(method, path with any query string, Range header) of every request answered, oldest first."""
         with self._lock:
             return list(self._log)
 
@@ -375,12 +376,13 @@ class LoopbackHTTPServer:
         return f"LoopbackHTTPServer({self.url!r}, directory={str(self.directory)!r}, latency={self.latency})"
 
 
-def http_server(directory: str | os.PathLike[str], latency: float = 0.0) -> LoopbackHTTPServer:
+def http_server(directory: str | os.PathLike[str], latency: float = 0.0, *, listings: bool = True) -> LoopbackHTTPServer:
     """Serve `directory` over HTTP on 127.0.0.1 (a free port), adding `latency` seconds per request.
 
+    With `listings=False` a directory is 404, as on object stores served as static files.
     Returns the running server; use it as a context manager to stop it.
     """
-    return LoopbackHTTPServer(directory, latency)
+    return LoopbackHTTPServer(directory, latency, listings=listings)
 
 
 def write_files(directory: str | os.PathLike[str], data: dict[str, bytes]) -> Path:
@@ -460,9 +462,10 @@ def _make_handler(server: LoopbackHTTPServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(payload)
 
         def _serve(self, body: bool) -> None:
-            url_path = urllib.parse.urlsplit(self.path).path
+            parts = urllib.parse.urlsplit(self.path)
+            url_path = parts.path
             range_header = self.headers.get("Range")
-            server._record(self.command, url_path, range_header)
+            server._record(self.command, url_path + (f"?{parts.query}" if parts.query else ""), range_header)
             self._counted = True
             try:
                 self._answer(url_path, range_header, body)
@@ -490,6 +493,8 @@ def _make_handler(server: LoopbackHTTPServer) -> type[BaseHTTPRequestHandler]:
                 return
             target = self._resolve(url_path)
             if target is None or not target.exists() or (target.is_dir() and not url_path.endswith("/")):
+                self._reply(404, b"", {}, body)
+            elif target.is_dir() and not server.listings:
                 self._reply(404, b"", {}, body)
             elif target.is_dir():
                 self._reply(200, _listing(target, url_path), {"Content-Type": "text/html; charset=utf-8"}, body)
@@ -586,7 +591,7 @@ class FaultServer:
     A stalled answer then never holds the test process's own threads or GIL.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], latency: float = 0.0) -> None:
+    def __init__(self, directory: str | os.PathLike[str], latency: float = 0.0, *, listings: bool = True) -> None:
         import subprocess
         import sys
 
@@ -594,7 +599,7 @@ class FaultServer:
         if not self.directory.is_dir():
             raise NotADirectoryError(f"fault_server needs an existing directory, found {str(directory)!r}")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "zarrlayer.testing.servers", str(self.directory), str(float(latency))],
+            [sys.executable, "-m", "zarrlayer.testing.servers", str(self.directory), str(float(latency)), str(int(listings))],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -682,19 +687,19 @@ class FaultServer:
         return f"FaultServer({self.url!r}, directory={str(self.directory)!r})"
 
 
-def fault_server(directory: str | os.PathLike[str], latency: float = 0.0) -> FaultServer:
+def fault_server(directory: str | os.PathLike[str], latency: float = 0.0, *, listings: bool = True) -> FaultServer:
     """Serve `directory` over HTTP on 127.0.0.1 from a separate process, with fault injection.
 
     Returns the running server; use it as a context manager to stop it.
     """
-    return FaultServer(directory, latency)
+    return FaultServer(directory, latency, listings=listings)
 
 
-def _serve_forever(directory: str, latency: float) -> None:
+def _serve_forever(directory: str, latency: float, listings: bool) -> None:
     import signal
     import sys
 
-    server = LoopbackHTTPServer(directory, latency)
+    server = LoopbackHTTPServer(directory, latency, listings=listings)
     print(server.url, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
@@ -717,4 +722,4 @@ def _listing(directory: Path, url_path: str) -> bytes:
 if __name__ == "__main__":
     import sys
 
-    _serve_forever(sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 0.0)
+    _serve_forever(sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 0.0, sys.argv[3:4] != ["0"])
