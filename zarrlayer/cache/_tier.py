@@ -42,7 +42,7 @@ from zarrlayer.storage.wrapper import WrapperStore
 
 __all__ = ["ABSENT", "CacheTier", "EntryKey", "METADATA_NAMES", "is_metadata_key"]
 
-logger = logging.getLogger("zarrlayer.cache")
+logger = logging.getLogger(__name__)
 
 EntryKey: TypeAlias = "tuple[str, str, ByteRequest | None]"
 Op: TypeAlias = "tuple[str, str, ByteRequest | None]"
@@ -237,6 +237,7 @@ class CacheTier(WrapperStore[Store]):
         fetches the value once more from upstream.
         """
         keys = [validate_key(key) for key in keys]
+        logger.debug("dropping cached %s of %s (failed to parse or decode); fetching again from upstream", keys, self.url)
         store: Store = self
         while isinstance(store, WrapperStore):
             if isinstance(store, CacheTier):

@@ -11,6 +11,7 @@ methods do their disk I/O in a worker thread, off the event loop.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import random
 import sqlite3
@@ -27,6 +28,8 @@ from zarrlayer.storage._base import OffsetByteRequest, RangeByteRequest, Store, 
 from zarrlayer.storage.wrapper import WrapperStore
 
 __all__ = ["DiskCacheStore"]
+
+logger = logging.getLogger(__name__)
 
 EVICTION_POLICIES = ("least-recently-used", "least-recently-stored")
 
@@ -199,7 +202,10 @@ class DiskCacheStore(CacheTier):
             for disk_key in stored:
                 self._cache.delete(disk_key, retry=True)
         if self._cache.volume() > self._max_bytes:
-            self._counters.add(evictions=self._cache.cull(retry=True))
+            evicted = self._cache.cull(retry=True)
+            self._counters.add(evictions=evicted)
+            logger.debug("disk cache of %s in %s evicted %d entries to stay within %d bytes",
+                         self.url, self._directory, evicted, self._max_bytes)
 
     def _bump(self) -> None:
         self._cache.incr(self._epoch_key, default=random.getrandbits(60), retry=True)

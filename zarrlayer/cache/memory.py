@@ -8,6 +8,7 @@ offers one. Safe to share between threads and event loops (one threading.Lock).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -17,6 +18,8 @@ from typing import Any
 from zarrlayer.cache._spec import parse_size
 from zarrlayer.cache._tier import LISTING_KINDS, CacheTier, EntryKey, _payload_size, is_metadata_key
 from zarrlayer.storage._base import Store
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["MemoryCacheStore"]
 
@@ -123,6 +126,8 @@ class MemoryCacheStore(CacheTier):
                 evicted += 1
         if evicted:
             self._counters.add(evictions=evicted)
+            logger.debug("memory cache of %s evicted %d entries (least recently used) to stay within %d bytes",
+                         self.url, evicted, self._max_bytes)
 
     def _remove(self, entry: EntryKey) -> None:
         _, cost, _ = self._entries.pop(entry)

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import logging
 import threading
 import weakref
 from typing import Any
 
 from zarrlayer.storage._base import ByteRequest, OffsetByteRequest, RangeByteRequest, SuffixByteRequest
 from zarrlayer.storage._remote import Failure, status_failure
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "ALLOWED_EXCEPTIONS",
@@ -160,8 +163,10 @@ def trim_ignored_range(value: Any, request: ByteRequest | None) -> Any:
     if isinstance(value, BaseException) or value is None:
         return value
     if isinstance(request, RangeByteRequest) and len(value) > request.end - request.start:
+        logger.debug("the server ignored a Range request (%s): kept that range of the %d bytes sent", request, len(value))
         return value[request.start : request.end]
     if isinstance(request, SuffixByteRequest) and len(value) > request.suffix:
+        logger.debug("the server ignored a Range request (%s): kept that range of the %d bytes sent", request, len(value))
         return value[len(value) - request.suffix :]
     return value
 

@@ -46,7 +46,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-logger = logging.getLogger("zarrlayer.storage")
+logger = logging.getLogger(__name__)
 
 REDACTED = "***"
 
@@ -166,6 +166,8 @@ class Limiter:
         if self._ended - self._halved_at < self.limit:
             return
         new = max(1, self.limit // 2)
+        logger.debug("backing off: requests in flight limited to %d (was %d of %d) after a transient failure",
+                     new, self.limit, self.capacity)
         self._free -= self.limit - new
         self.limit = new
         self._successes = 0

@@ -8,6 +8,7 @@ Several ranges of one object are fetched with one coalescing `get_ranges_async` 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
@@ -38,6 +39,8 @@ from zarrlayer.storage._remote import (
 )
 
 __all__ = ["ObjectStore"]
+
+logger = logging.getLogger(__name__)
 
 _STATUS = re.compile(r"status code:\s*(\d{3})")
 _RANGE_TEXT = ("Range started at", "non-partial response", "range not satisfiable", "InvalidRange")
@@ -233,6 +236,7 @@ class ObjectStore(RemoteStore):
             if start >= stop:
                 return b""
             if "RangeNotSupported" in str(exc):  # the server ignores Range: read it all, keep the range
+                logger.debug("%s does not support range requests; reading all of %r for %s", self.url, key, byte_range)
                 whole = await self.get(key)
                 return None if whole is None else bytes(whole)[start:stop]
             raise StoreError(f"range {byte_range} of key {key!r} in store {self.url} failed: {type(exc).__name__}") from None
