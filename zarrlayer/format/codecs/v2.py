@@ -12,7 +12,7 @@ from numcodecs.abc import Codec
 from zarrlayer.errors import ChunkDecodeError, ZarrlayerError
 from zarrlayer.format.codecs.base import Buffer, check_size
 from zarrlayer.format.codecs.bounded import bounded_decode, loose_limit, over_limit
-from zarrlayer.format.codecs.compressors import check_blosc_header, zstd_content_size
+from zarrlayer.format.codecs.compressors import blosc_decode_into, check_blosc_header, zstd_content_size
 from zarrlayer.format.codecs.pipeline import ChunkCodecPipeline, as_bytes
 from zarrlayer.format.codecs.serializers import VLEN_IDS, BytesCodec, check_vlen_header
 
@@ -104,8 +104,7 @@ class V2CodecPipeline(ChunkCodecPipeline):
             out.reshape(-1).view(np.uint8)[:] = np.frombuffer(data, dtype=np.uint8)
             return
         if codec.codec_id == "blosc":
-            check_blosc_header(data, out.nbytes)
-            codec.decode(data, out=out)
+            blosc_decode_into(data, out)
             return
         size = zstd_content_size(data)
         if size is not None and size != out.nbytes:
