@@ -7,12 +7,15 @@ import shutil
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zarrlayer._cli._format import human_bytes
 from zarrlayer._cli.inspect import format_rows, info_text, ls_rows, open_node, tree_text
 from zarrlayer._cli.options import parse_storage_options
 from zarrlayer.errors import ZarrlayerError, missing_dependency
+
+if TYPE_CHECKING:
+    from zarrlayer.storage.resolve import AccessMode
 
 __all__ = ["open_store", "run_info", "run_tree", "run_ls", "run_copy", "run_cache", "run_demo"]
 
@@ -39,7 +42,7 @@ def run_ls(args: argparse.Namespace, options: dict[str, Any]) -> int:
     return 0
 
 
-def open_store(url: str, *, mode: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
+def open_store(url: str, *, mode: AccessMode, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
     """`(store, path)` for `url` (directory, .zip, memory://, s3://, http(s)://...), opened in `mode`."""
     from zarrlayer.storage.resolve import make_store_path
 

@@ -7,7 +7,7 @@ from typing import Any
 
 __all__ = ["CACHE_SPEC", "build_cache", "cache_stats", "stats_delta"]
 
-CACHE_SPEC = {"memory": "1 GiB", "disk": {"max_bytes": "4 GiB"}}
+CACHE_SPEC: dict[str, Any] = {"memory": "1 GiB", "disk": {"max_bytes": "4 GiB"}}
 """What the demo asks for; the disk directory is filled in per run."""
 
 
