@@ -33,6 +33,7 @@ __all__ = [
     "format_seconds",
     "format_table",
     "load_results",
+    "plot_peers",
     "plot_results",
     "print_flush",
     "print_progress",
@@ -209,7 +210,7 @@ def _ratio(value: float | None, suffix: str = "x") -> str:
 def format_table(results: Iterable[CaseResult]) -> str:
     """A plain-text table: medians per contestant, speedup over the peer, distance to the floor, targets."""
     rows = [
-        ("case", SUBJECT, PEER, "speedup", "target", "raw loop", "vs raw", "max", "per unit", "cpu x", "met")
+        ("case", SUBJECT, "peer", "speedup", "target", "raw loop", "vs raw", "max", "per unit", "cpu x", "met")
     ]
     for r in results:
         met = {True: "yes", False: "MISS", None: ""}[r.met]
@@ -218,7 +219,7 @@ def format_table(results: Iterable[CaseResult]) -> str:
             (
                 r.case,
                 format_seconds(r.median(r.subject)),
-                format_seconds(r.median(r.peer)),
+                f"{format_seconds(r.median(r.peer))}" + (f" ({r.peer})" if r.peer and r.peer != PEER else ""),
                 _ratio(r.speedup),
                 ">=" + _ratio(r.target) if r.target else "-",
                 format_seconds(r.median(r.floor)),
@@ -366,3 +367,55 @@ def print_progress(result: CaseResult) -> None:
     medians = ", ".join(f"{name} {format_seconds(result.median(name))}" for name in result.samples)
     print_flush(f"  {result.case}: {medians}")
 
+
+
+_PEER_COLORS = {
+    "zarr-python": "#1f77b4",
+    "zarr-python (equal concurrency)": "#6baed6",
+    "zarrs": "#d62728",
+    "tensorstore": "#2ca02c",
+    "raw loop x2": "#7f7f7f",
+    "raw client": "#bdbdbd",
+}
+
+
+def plot_peers(documents: Sequence[Mapping[str, Any]], out: Path | None = None) -> Path:
+    """One row per case, one dot per contestant at (its median / zarrlayer's median): right of 1 = zarrlayer faster.
+
+    Every contestant that ran is drawn, so the cases zarrlayer loses show as dots left of 1.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = [c for d in documents for c in d["cases"] if c["medians"].get(c.get("subject", SUBJECT))]
+    out = Path(out) if out is not None else PLOT_PATH
+    fig, ax = plt.subplots(figsize=(11, max(3.0, 0.38 * len(cases) + 1.6)))
+    seen: set[str] = set()
+    for y, case in enumerate(cases):
+        subject = case["medians"][case.get("subject", SUBJECT)]
+        best = case.get("speedup")
+        for name, median in case["medians"].items():
+            if name == case.get("subject", SUBJECT) or not median:
+                continue
+            color = _PEER_COLORS.get(name, "#9467bd")
+            ax.scatter(median / subject, y, color=color, s=28, zorder=3, label=None if name in seen else name,
+                       marker="s" if name.startswith("raw") else "o")
+            seen.add(name)
+        if best:
+            ax.text(ax.get_xlim()[0] if False else 1.0, y - 0.32, f" best peer {best:.2f}x", fontsize=7,
+                    color="#c0392b" if best < 1 else "#3a7d44")
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_yticks(range(len(cases)), [f"{c['benchmark']}: {c['case']}" for c in cases], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("contestant's median time / zarrlayer's (right of 1: zarrlayer faster; red label: the best peer is faster)")
+    env = documents[0].get("environment", {}) if documents else {}
+    ax.set_title(f"zarrlayer against every peer, {env.get('cpu_count', '?')} cores ({env.get('time_utc', '')})", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -25,6 +25,7 @@ from common import (  # noqa: E402
     add_common_args,
     format_table,
     load_results,
+    plot_peers,
     plot_results,
 )
 
@@ -108,7 +109,14 @@ def main(argv: list[str] | None = None) -> int:
             for line in document.get("summary_lines", []):
                 print(f"{document['benchmark']}: {line}")
         plot = args.plot or (args.results_dir / "results-quick.png" if args.quick else PLOT_PATH)
-        print(f"\nplot: {plot_results(documents, plot)}")
+        peers = [d for d in documents if d.get("benchmark") in ("peers", "xarray_dask")]
+        if peers:  # every peer in one picture; the zarr-python-only plot of the other scripts beside it
+            print(f"\nplot: {plot_peers(peers, plot)}")
+            others = [d for d in documents if d not in peers]
+            if others:
+                print(f"plot (against zarr-python): {plot_results(others, plot.with_name(plot.stem + '-zarr-python.png'))}")
+        else:
+            print(f"\nplot: {plot_results(documents, plot)}")
         print(f"results: {args.results_dir}")
     if failed:
         print("\nFAILED: " + ", ".join(failed), file=sys.stderr)
