@@ -17,7 +17,14 @@ from zarrlayer.core.group import Group, make_node
 from zarrlayer.core.io import join_path
 from zarrlayer.core.io import set_values
 from zarrlayer.core.nodes import NodeMetadata, list_children, load_node
-from zarrlayer.errors import ContainsArrayError, ContainsGroupError, ModeError, NodeNotFoundError
+from zarrlayer.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    ContainsArrayError,
+    ContainsGroupError,
+    ModeError,
+    NodeNotFoundError,
+)
 from zarrlayer.format import ArrayMetadata, GroupMetadata, build_consolidated
 from zarrlayer.storage._base import Store
 
@@ -96,7 +103,7 @@ def _node_name(name: str | None, path: str | None) -> str | None:
     """`name`, or `path` as its synonym (zarr.create's spelling); both only when equal."""
     if path is None or name is None or name.strip("/") == path.strip("/"):
         return name if path is None else path
-    raise ValueError(f"give the array's location once: name={name!r} and path={path!r} differ")
+    raise ArgumentError(f"give the array's location once: name={name!r} and path={path!r} differ")
 
 
 def _existing(
@@ -144,7 +151,7 @@ def open_consolidated(
 ) -> Group:
     """`open_group` that requires consolidated metadata (MetadataError when there is none)."""
     if use_consolidated is not True:
-        raise TypeError(f"open_consolidated needs use_consolidated=True, found {use_consolidated!r}; use open_group")
+        raise ArgumentTypeError(f"open_consolidated needs use_consolidated=True, found {use_consolidated!r}; use open_group")
     return open_group(store, mode=mode, path=path, use_consolidated=True, **kwargs)
 
 

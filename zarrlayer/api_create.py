@@ -14,6 +14,7 @@ import numpy as np
 from zarrlayer.api import create_array, open_array
 from zarrlayer.core.array import Array
 from zarrlayer.core.create import DEFAULT_FILL_VALUE, merge_compressor
+from zarrlayer.errors import ArgumentError, ArgumentTypeError
 
 __all__ = [
     "create",
@@ -38,7 +39,7 @@ def _split_codecs(codecs: Any) -> tuple[Any, Any, Any]:
     names = [c.get("name") if isinstance(c, dict) else None for c in items]
     at = next((i for i, n in enumerate(names) if n in _SERIALIZER_NAMES), None)
     if at is None:
-        raise ValueError(f"expected a serializer (one of {sorted(_SERIALIZER_NAMES)}) in codecs, found {names}")
+        raise ArgumentError(f"expected a serializer (one of {sorted(_SERIALIZER_NAMES)}) in codecs, found {names}")
     return items[:at], items[at], items[at + 1 :]
 
 
@@ -46,7 +47,7 @@ def _chunks(chunks: Any, chunk_shape: Any, shape: Any) -> Any:
     """zarr.create's chunks: None/True guess, False one chunk, int or tuple as given; `chunk_shape` is an alias."""
     if chunk_shape is not None:
         if chunks is not None and tuple(np.atleast_1d(chunks)) != tuple(np.atleast_1d(chunk_shape)):
-            raise ValueError(f"give the chunk shape once: chunks={chunks!r} and chunk_shape={chunk_shape!r} differ")
+            raise ArgumentError(f"give the chunk shape once: chunks={chunks!r} and chunk_shape={chunk_shape!r} differ")
         chunks = chunk_shape
     if chunks is None or chunks is True:
         return "auto"
@@ -99,7 +100,7 @@ def create(
         filters = [object_codec, *(filters or [])]
     if dimension_separator is not None:
         if chunk_key_encoding is not None:
-            raise ValueError("give dimension_separator= or chunk_key_encoding=, not both")
+            raise ArgumentError("give dimension_separator= or chunk_key_encoding=, not both")
         chunk_key_encoding = dimension_separator if zarr_format == 2 else {
             "name": "default", "configuration": {"separator": dimension_separator},
         }
@@ -196,7 +197,7 @@ def full_like(a: Any, zarr_format: int | None = None, **kwargs: Any) -> Array:
     """`full` shaped like `a`: `fill_value=` or, for an Array, its fill value."""
     options = _like(a, kwargs, zarr_format=zarr_format)
     if "fill_value" not in options:
-        raise TypeError("full_like needs fill_value= when `a` is not a zarrlayer Array")
+        raise ArgumentTypeError("full_like needs fill_value= when `a` is not a zarrlayer Array")
     return create(**options)
 
 

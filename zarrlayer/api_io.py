@@ -15,6 +15,7 @@ from zarrlayer.core.array import Array
 from zarrlayer.core.create import create_nodes
 from zarrlayer.core.group import Group
 from zarrlayer.core.nodes import NodeMetadata
+from zarrlayer.errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["create_hierarchy", "load", "print_debug_info", "save", "save_array", "save_group", "tree"]
 
@@ -23,7 +24,7 @@ def _ndarray(value: Any, what: str) -> np.ndarray:
     if np.isscalar(value):
         return np.asarray(value)
     if not hasattr(value, "shape") or not hasattr(value, "dtype"):
-        raise TypeError(f"expected a numpy (or other ndarray-like) array for {what}, found {type(value).__name__}")
+        raise ArgumentTypeError(f"expected a numpy (or other ndarray-like) array for {what}, found {type(value).__name__}")
     return np.asarray(value)
 
 
@@ -62,7 +63,7 @@ def save_group(
     arrays = {f"arr_{i}": _ndarray(a, f"positional argument {i}") for i, a in enumerate(args)}
     arrays.update({name: _ndarray(a, f"keyword argument {name!r}") for name, a in kwargs.items()})
     if not arrays:
-        raise ValueError("save_group needs at least one array to save")
+        raise ArgumentError("save_group needs at least one array to save")
     from zarrlayer.api import open_group
 
     group = open_group(store, mode="a", path=path, zarr_format=zarr_format, storage_options=storage_options)

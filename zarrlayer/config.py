@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
+from zarrlayer.errors import ArgumentError, ArgumentTypeError, UnknownSettingError
+
 __all__ = [
     "ZARR_KEYS",
     "Settings",
@@ -51,7 +53,7 @@ def _env_bool(name: str, default: bool) -> bool:
         return True
     if word in _FALSE:
         return False
-    raise ValueError(
+    raise ArgumentError(
         f"expected a boolean in the environment variable {name} (one of {', '.join(_TRUE + _FALSE[:-1])}), "
         f"found {value!r}"
     )
@@ -64,7 +66,7 @@ def _env_int(name: str, default: int) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ValueError(f"expected an int in the environment variable {name}, found {value!r}") from None
+        raise ArgumentError(f"expected an int in the environment variable {name}, found {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class Settings:
         try:
             _validate(values)
         except ValueError as e:
-            raise ValueError(f"{e} (from the ZARRLAYER_* environment variables)") from None
+            raise ArgumentError(f"{e} (from the ZARRLAYER_* environment variables)") from None
         return cls(**values)
 
 
@@ -113,22 +115,22 @@ _names = {f.name for f in fields(Settings)}
 def _validate(changes: dict[str, Any]) -> None:
     unknown = changes.keys() - _names
     if unknown:
-        raise TypeError(f"unknown zarrlayer setting(s) {sorted(unknown)}; expected some of {sorted(_names)}")
+        raise ArgumentTypeError(f"unknown zarrlayer setting(s) {sorted(unknown)}; expected some of {sorted(_names)}")
     if "remote_backend" in changes and changes["remote_backend"] not in ("fsspec", "obstore"):
-        raise ValueError(f"remote_backend must be 'fsspec' or 'obstore', found {changes['remote_backend']!r}")
+        raise ArgumentError(f"remote_backend must be 'fsspec' or 'obstore', found {changes['remote_backend']!r}")
     for name in ("max_concurrency", "decode_threads"):
         if name in changes and (not isinstance(changes[name], int) or changes[name] < 1):
-            raise ValueError(f"{name} must be a positive int, found {changes[name]!r}")
+            raise ArgumentError(f"{name} must be a positive int, found {changes[name]!r}")
     if "retries" in changes and (not isinstance(changes["retries"], int) or changes["retries"] < 0):
-        raise ValueError(f"retries must be a non-negative int, found {changes['retries']!r}")
+        raise ArgumentError(f"retries must be a non-negative int, found {changes['retries']!r}")
     for name in ("request_timeout", "read_deadline"):
         value = changes.get(name)
         if name in changes and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
-            raise ValueError(f"{name} must be a positive number of seconds, found {value!r}")
+            raise ArgumentError(f"{name} must be a positive number of seconds, found {value!r}")
     if "default_zarr_format" in changes and changes["default_zarr_format"] not in (2, 3):
-        raise ValueError(f"default_zarr_format must be 2 or 3, found {changes['default_zarr_format']!r}")
+        raise ArgumentError(f"default_zarr_format must be 2 or 3, found {changes['default_zarr_format']!r}")
     if "allow_unsafe_codecs" in changes and not isinstance(changes["allow_unsafe_codecs"], bool):
-        raise ValueError(f"allow_unsafe_codecs must be a bool, found {changes['allow_unsafe_codecs']!r}")
+        raise ArgumentError(f"allow_unsafe_codecs must be a bool, found {changes['allow_unsafe_codecs']!r}")
 
 
 _current = Settings.from_env()
@@ -150,7 +152,7 @@ def _setting_name(key: str) -> str:
     name = ZARR_KEYS.get(key, key.replace("__", "."))
     name = ZARR_KEYS.get(name, name)
     if name not in _names:
-        raise KeyError(
+        raise UnknownSettingError(
             f"unknown zarrlayer setting {key!r}; expected one of {sorted(_names)} "
             f"or zarr-python's {sorted([*ZARR_KEYS, *_FIXED])}"
         )
@@ -177,19 +179,19 @@ def get(key: str | None = None, default: Any = _NO_DEFAULT) -> Any:
 def _changes(arg: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Setting names and values from a dict (dotted zarr-python keys allowed) and keywords ('__' for '.')."""
     if arg is not None and not isinstance(arg, Mapping):
-        raise TypeError(f"expected a dict of settings, found {type(arg).__name__}")
+        raise ArgumentTypeError(f"expected a dict of settings, found {type(arg).__name__}")
     raw = {**dict(arg or {}), **kwargs}
     changes: dict[str, Any] = {}
     for key, value in raw.items():
         dotted = key.replace("__", ".")
         if dotted in _FIXED:
             if value != _FIXED[dotted]:
-                raise ValueError(f"zarrlayer always uses {dotted}={_FIXED[dotted]!r}; found {value!r}")
+                raise ArgumentError(f"zarrlayer always uses {dotted}={_FIXED[dotted]!r}; found {value!r}")
             continue
         try:
             name = _setting_name(key)
         except KeyError as exc:
-            raise TypeError(str(exc.args[0])) from None
+            raise ArgumentTypeError(str(exc.args[0])) from None
         if name == "decode_threads" and value is None:
             value = _usable_cpus()
         changes[name] = value
@@ -257,7 +259,7 @@ def override(**changes: Any) -> Iterator[Settings]:
 def update(new: Mapping[str, Any], priority: Literal["new", "old"] = "new") -> Settings:
     """`set(new)` for the process (zarr-python's `config.update`); with priority 'old' the values in force stay."""
     if priority not in ("new", "old"):
-        raise ValueError(f"priority must be 'new' or 'old', found {priority!r}")
+        raise ArgumentError(f"priority must be 'new' or 'old', found {priority!r}")
     if priority == "old":
         _changes(new, {})
         return _current

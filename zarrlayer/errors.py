@@ -8,6 +8,14 @@ from __future__ import annotations
 
 __all__ = [
     "ZarrlayerError",
+    "UnknownSettingError",
+    "ArgumentError",
+    "ArgumentTypeError",
+    "DataTypeError",
+    "ExistingArrayError",
+    "ExistingGroupError",
+    "NotJSONError",
+    "SliceStepError",
     "InvalidKeyError",
     "InvalidByteRangeError",
     "ReadOnlyError",
@@ -44,8 +52,23 @@ class InvalidByteRangeError(ZarrlayerError, ValueError):
     """A byte request with a negative or inverted range."""
 
 
-class ReadOnlyError(ZarrlayerError, PermissionError):
-    """A write, delete or clear on a read-only store, array or group."""
+class ArgumentError(ZarrlayerError, ValueError):
+    """An argument with a value the call cannot use (two spellings of one option that differ, a negative depth...)."""
+
+
+class ArgumentTypeError(ZarrlayerError, TypeError):
+    """An argument of a type the call cannot use."""
+
+
+class UnknownSettingError(ZarrlayerError, KeyError):
+    """`config.get(key)` of a key zarrlayer has no setting for (and no default was given)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ReadOnlyError(ZarrlayerError, PermissionError, ValueError):
+    """A write, delete or clear on a read-only store, array or group (a ValueError too, as zarr-python's)."""
 
 
 class StoreError(ZarrlayerError, OSError):
@@ -79,12 +102,28 @@ class ContainsGroupError(NodeExistsError):
     """A group exists at the path."""
 
 
+class ExistingArrayError(ContainsArrayError, TypeError):
+    """`require_group` where an array is (a TypeError too, as zarr-python's require_group)."""
+
+
+class ExistingGroupError(ContainsGroupError, TypeError):
+    """`require_array` where a group is (a TypeError too, as zarr-python's require_array)."""
+
+
 class ModeError(ZarrlayerError, ValueError):
     """An access mode that is unknown or does not fit the operation."""
 
 
 class MetadataError(ZarrlayerError, ValueError):
     """Malformed or unsupported Zarr metadata (bad JSON, wrong field types...)."""
+
+
+class DataTypeError(MetadataError, TypeError):
+    """A dtype that names no data type (a TypeError too, as numpy and zarr-python raise)."""
+
+
+class NotJSONError(MetadataError, TypeError):
+    """Attributes or metadata values that JSON cannot hold (a TypeError too, as json and zarr-python raise)."""
 
 
 class UnsupportedFeatureError(MetadataError):
@@ -109,6 +148,10 @@ class BoundsCheckError(ZarrlayerError, IndexError):
 
 class SelectionError(ZarrlayerError, IndexError):
     """A selection of a kind or type that cannot index the array (float indices, a stepped block slice...)."""
+
+
+class SliceStepError(SelectionError, ValueError):
+    """A slice with step 0 (a ValueError too, as numpy raises)."""
 
 
 class ShapeError(ZarrlayerError, ValueError):

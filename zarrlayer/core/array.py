@@ -24,7 +24,7 @@ from zarrlayer.core.io import ArrayLocation, delete_keys, fetch
 from zarrlayer.core.node import Node
 from zarrlayer.core.nodes import write_metadata
 from zarrlayer.core.sync import sync
-from zarrlayer.errors import BoundsCheckError, SelectionError, ShapeError
+from zarrlayer.errors import ArgumentTypeError, BoundsCheckError, SelectionError, ShapeError
 from zarrlayer.format import ArrayMetadata
 from zarrlayer.storage._base import Store
 
@@ -120,7 +120,7 @@ class Array(Node[ArrayMetadata]):
     def compressor(self) -> Any:
         """The v2 array's compressor (a numcodecs object, or None); TypeError for v3 as in zarr-python."""
         if self._metadata.zarr_format != 2:
-            raise TypeError("`compressor` is not available for Zarr format 3 arrays; use `compressors`")
+            raise ArgumentTypeError("`compressor` is not available for Zarr format 3 arrays; use `compressors`")
         compressors = self.compressors
         return compressors[0] if compressors else None
 
@@ -193,7 +193,7 @@ class Array(Node[ArrayMetadata]):
 
     def __len__(self) -> int:
         if not self.shape:
-            raise TypeError("len() of a 0-d array")
+            raise ArgumentTypeError("len() of a 0-d array")
         return self.shape[0]
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
@@ -549,7 +549,7 @@ def _deliver(result: Any, out: Any) -> Any:
         return result
     target = out if isinstance(out, np.ndarray) else getattr(out, "as_ndarray_like", lambda: None)()
     if not isinstance(target, np.ndarray):
-        raise TypeError(f"expected out= to be a numpy array (or an NDBuffer over one), found {type(out).__name__}")
+        raise ArgumentTypeError(f"expected out= to be a numpy array (or an NDBuffer over one), found {type(out).__name__}")
     if target.shape != np.shape(result):
         raise ShapeError(f"expected out= of shape {np.shape(result)} for this selection, found {target.shape}")
     target[...] = result

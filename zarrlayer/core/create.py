@@ -13,6 +13,7 @@ from zarrlayer.core.io import delete_keys, join_path
 from zarrlayer.core.nodes import encode_metadata, ensure_parents, node_exists, write_metadata
 from zarrlayer.core.sync import sync
 from zarrlayer.errors import (
+    ArgumentError,
     ContainsArrayError,
     ContainsGroupError,
     ModeError,
@@ -175,12 +176,12 @@ def create_array_node(
         shape = data.shape if shape is None else shape
         dtype = data.dtype if dtype is None else dtype
     if shape is None:
-        raise ValueError(f"create_array at '{path}' needs a shape (or data=)")
+        raise ArgumentError(f"create_array at '{path}' needs a shape (or data=)")
     if dtype is None:
-        raise ValueError(f"create_array at '{path}' needs a dtype (or data=)")
+        raise ArgumentError(f"create_array at '{path}' needs a dtype (or data=)")
     shape = _parse_shape(shape)
     if data is not None and tuple(data.shape) != shape:
-        raise ValueError(f"expected data of shape {shape}, found {data.shape}")
+        raise ArgumentError(f"expected data of shape {shape}, found {data.shape}")
     chunks = _resolve_chunks(chunks, shards, shape, dtype)
     metadata = build_array_metadata(
         zarr_format=zarr_format,
@@ -209,7 +210,7 @@ def merge_compressor(compressors: Any, compressor: Any) -> Any:
     if isinstance(compressor, str) and compressor == "auto":
         return compressors
     if not (isinstance(compressors, str) and compressors == "auto"):
-        raise ValueError(
+        raise ArgumentError(
             f"give the compression once: compressors={compressors!r} and compressor={compressor!r} were both given"
         )
     return None if compressor is None else (compressor,)
@@ -227,7 +228,7 @@ def array_config(config: Any, order: str | None) -> str | None:
     get = config.get if isinstance(config, dict) else (lambda k, d=None: getattr(config, k, d))
     unknown = set(config) - {"order", "write_empty_chunks"} if isinstance(config, dict) else set()
     if unknown:
-        raise ValueError(f"expected array config keys 'order' and 'write_empty_chunks', found {sorted(unknown)}")
+        raise ArgumentError(f"expected array config keys 'order' and 'write_empty_chunks', found {sorted(unknown)}")
     if get("write_empty_chunks", False):
         raise UnsupportedFeatureError(
             "write_empty_chunks=True is not supported: zarrlayer never stores a chunk of only fill values"
@@ -273,7 +274,7 @@ def create_nodes(
     ordered = sorted(((p.strip("/"), m) for p, m in nodes.items()), key=lambda item: item[0].count("/"))
     formats = {m.zarr_format for _, m in ordered}
     if len(formats) > 1:
-        raise ValueError(f"expected nodes of one zarr_format, found {sorted(formats)}")
+        raise ArgumentError(f"expected nodes of one zarr_format, found {sorted(formats)}")
     for rel, metadata in ordered:
         encode_metadata(store, join_path(root, rel), metadata)
         if not overwrite:

@@ -14,8 +14,12 @@ from zarrlayer.core.io import join_path
 from zarrlayer.core.node import Node
 from zarrlayer.core.nodes import NodeMetadata, list_children, load_node, load_nodes, with_store
 from zarrlayer.errors import (
+    ArgumentError,
+    ArgumentTypeError,
     ContainsArrayError,
     ContainsGroupError,
+    ExistingArrayError,
+    ExistingGroupError,
     MemberNotFoundError,
     NodeNotFoundError,
     ZarrlayerError,
@@ -154,7 +158,7 @@ class Group(Node[GroupMetadata]):
         zarr-python's signature; the recorded members are the children's too).
         """
         if max_depth is not None and max_depth < 0:
-            raise ValueError(f"max_depth must be None or >= 0, found {max_depth}")
+            raise ArgumentError(f"max_depth must be None or >= 0, found {max_depth}")
         found: list[tuple[str, Array | Group]] = []
         for name, md in self._children():
             node = self._wrap(name, md)
@@ -207,7 +211,7 @@ class Group(Node[GroupMetadata]):
         if existing is None:
             return self.create_group(name, **kwargs)
         if isinstance(existing, ArrayMetadata):
-            raise ContainsArrayError(
+            raise ExistingArrayError(
                 f"expected a group at '{join_path(self._path, name)}' in store {self._store.url}, found an array"
             )
         return self._wrap(name.strip("/"), existing)  # type: ignore[return-value]
@@ -239,7 +243,7 @@ class Group(Node[GroupMetadata]):
         """A new array `name` inside this group, in the group's format; options as zarrlayer.create_array."""
         self._check_writable()
         if zarr_format is not None and zarr_format != self.zarr_format:
-            raise ValueError(f"expected zarr_format {self.zarr_format} (the group's) for '{name}', found {zarr_format}")
+            raise ArgumentError(f"expected zarr_format {self.zarr_format} (the group's) for '{name}', found {zarr_format}")
         array = create_array_node(
             self._store, join_path(self._path, name), shape=shape, dtype=dtype, data=data, chunks=chunks,
             shards=shards, filters=filters, compressors=compressors, compressor=compressor, serializer=serializer,
@@ -259,14 +263,13 @@ class Group(Node[GroupMetadata]):
         if existing is None:
             return self.create_array(name, shape=shape, dtype=dtype, config=config, **kwargs)
         if isinstance(existing, GroupMetadata):
-            raise ContainsGroupError(
+            raise ExistingGroupError(
                 f"expected an array at '{join_path(self._path, name)}' in store {self._store.url}, found a group"
             )
-        import numpy as np
 
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
         if tuple(existing.shape) != shape or (dtype is not None and np.dtype(dtype) != existing.dtype):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"array '{join_path(self._path, name)}' exists with shape {existing.shape} and dtype "
                 f"{existing.dtype}; expected shape {shape}" + (f" and dtype {np.dtype(dtype)}" if dtype else "")
             )

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from zarrlayer.errors import BoundsCheckError, SelectionError
+from zarrlayer.errors import BoundsCheckError, SelectionError, SliceStepError
 
 __all__ = [
     "ChunkPlan",
@@ -245,7 +245,7 @@ def basic_plan(selection: Any, shape: tuple[int, ...], chunks: tuple[int, ...]) 
             if item.step is not None and operator.index(item.step) < 0:
                 return orthogonal_plan(tuple(items), shape, chunks)
             if item.step == 0:
-                raise SelectionError(f"slice step cannot be zero (axis {axis})")
+                raise SliceStepError(f"slice step cannot be zero (axis {axis})")
             dims.append(_slice_dim(item, n, c))
         elif _is_int(item):
             dims.append(_int_dim(item, n, c, axis, keep=False))
@@ -266,7 +266,7 @@ def orthogonal_plan(selection: Any, shape: tuple[int, ...], chunks: tuple[int, .
     for axis, (item, n, c) in enumerate(zip(items, shape, chunks)):
         if isinstance(item, slice):
             if item.step == 0:
-                raise SelectionError(f"slice step cannot be zero (axis {axis})")
+                raise SliceStepError(f"slice step cannot be zero (axis {axis})")
             if item.step is not None and item.step < 0:
                 dims.append(_array_dim(np.arange(n, dtype=np.int64)[item], c))
             else:

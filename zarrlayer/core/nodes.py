@@ -148,7 +148,7 @@ def encode_metadata(store: Store, path: str, metadata: NodeMetadata) -> dict[str
     try:
         return metadata.to_documents()
     except MetadataError as exc:
-        raise MetadataError(f"cannot write the metadata of node '{path}' in store {store.url}: {exc}") from None
+        raise type(exc)(f"cannot write the metadata of node '{path}' in store {store.url}: {exc}") from None
 
 
 def write_metadata(store: Store, path: str, metadata: NodeMetadata) -> None:

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from zarrlayer.errors import MetadataError
+from zarrlayer.errors import MetadataError, NotJSONError
 
 __all__ = [
     "V3_METADATA_KEY",
@@ -50,7 +50,7 @@ def dump_json(value: Any) -> bytes:
     try:
         return json.dumps(value, indent=2, allow_nan=True).encode("utf-8")
     except (TypeError, ValueError) as exc:
-        raise MetadataError(
+        raise NotJSONError(
             f"expected JSON values in the metadata (attributes may hold str, int, float, bool, None, lists and "
             f"dicts with string keys), found {exc}"
         ) from None

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from zarrlayer.errors import MetadataError
+from zarrlayer.errors import DataTypeError, MetadataError
 
 __all__ = ["DataType", "parse_data_type_v3", "parse_dtype_v2", "data_type_from_user"]
 
@@ -185,7 +185,7 @@ def data_type_from_user(dtype: Any, *, zarr_format: Literal[2, 3], where: str = 
     try:
         dt = np.dtype(dtype)
     except (TypeError, ValueError):
-        raise MetadataError(f"{where}: not a data type: {dtype!r}") from None
+        raise DataTypeError(f"{where}: not a data type: {dtype!r}") from None
     if dt.kind == "O":
         raise MetadataError(f"{where}: object dtype is ambiguous; use dtype=str or dtype=bytes")
     _no_object_fields(dt, where)
