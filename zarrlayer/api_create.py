@@ -238,6 +238,12 @@ def from_array(
     block (shard or chunk row) at a time, so a large source never sits in memory whole.
     """
     source = data if isinstance(data, Array) else None
+    if source is None and _is_chunked(data):
+        return _from_chunked(store, data, write_data=write_data, name=name, chunks=chunks, shards=shards,
+                             filters=filters, compressors=compressors, serializer=serializer,
+                             fill_value=fill_value, order=order, zarr_format=zarr_format, attributes=attributes,
+                             chunk_key_encoding=chunk_key_encoding, dimension_names=dimension_names,
+                             storage_options=storage_options, overwrite=overwrite, config=config, cache=cache)
     if source is None:
         data = np.asarray(data)
     same_format = source is not None and (zarr_format is None or zarr_format == source.zarr_format)
@@ -271,6 +277,34 @@ def from_array(
         dimension_names=dimension_names,
         storage_options=storage_options, overwrite=overwrite, cache=cache, config=config, **options,
     )
+    if write_data and array.size:
+        _copy_blocks(data, array)
+    return array
+
+
+def _is_chunked(data: Any) -> bool:
+    """An array-like with a regular chunk shape of its own (a zarr-python Array, say), read block by block."""
+    chunks = getattr(data, "chunks", None)
+    return (
+        not isinstance(data, np.ndarray)
+        and hasattr(data, "shape") and hasattr(data, "dtype")
+        and isinstance(chunks, tuple) and all(isinstance(c, int) for c in chunks)
+    )
+
+
+def _from_chunked(store: Any, data: Any, **options: Any) -> Array:
+    """from_array of a chunked array-like: 'keep' takes its chunks, shards and fill value; codecs are the defaults."""
+    kept = {"chunks": data.chunks, "shards": getattr(data, "shards", None), "filters": "auto",
+            "compressors": "auto", "serializer": "auto"}
+    for key, value in kept.items():
+        if isinstance(options[key], str) and options[key] == "keep":
+            options[key] = value
+    if options["fill_value"] is None:
+        options["fill_value"] = getattr(data, "fill_value", None)
+        if options["fill_value"] is None:
+            options["fill_value"] = DEFAULT_FILL_VALUE
+    write_data = options.pop("write_data")
+    array = create_array(store, shape=data.shape, dtype=data.dtype, **options)
     if write_data and array.size:
         _copy_blocks(data, array)
     return array

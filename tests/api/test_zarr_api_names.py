@@ -206,3 +206,13 @@ def test_zarr_3_4_additions() -> None:
     assert zarrlayer.Array.open(plain.store_path, config={"order": "C"}).shape == (100, 80)
     with pytest.raises(UnsupportedFeatureError):
         zarrlayer.open_array(plain.store_path.store, config={"write_empty_chunks": True})
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_from_array_of_a_zarr_python_array_keeps_its_layout() -> None:
+    zarr = pytest.importorskip("zarr")
+    source = zarr.create_array({}, shape=(20, 6), chunks=(4, 3), shards=(8, 6), dtype="i2", fill_value=5)
+    source[:10] = np.arange(60).reshape(10, 6)
+    copy = zarrlayer.from_array({}, data=source)
+    assert (copy.chunks, copy.shards, copy.fill_value) == ((4, 3), (8, 6), 5)
+    assert np.array_equal(copy[...], source[...])
