@@ -99,3 +99,16 @@ def test_int_environment_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZARRLAYER_DEFAULT_ZARR_FORMAT", "4")
     with pytest.raises(ValueError, match="default_zarr_format"):
         config.Settings.from_env()
+
+
+def test_issue_input_true_read_at_import() -> None:
+    """Issue 11: ZARRLAYER_ALLOW_UNSAFE_CODECS=True was read as False."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ZARRLAYER_ALLOW_UNSAFE_CODECS": "True"}
+    code = "import zarrlayer; print(zarrlayer.config.get('allow_unsafe_codecs'))"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
