@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import itertools
 import os
 import re
 import shutil
@@ -48,6 +49,32 @@ _MAKEDIR_ATTEMPTS = 8
 _TMP_RE = re.compile(r"^\..*\.zarrlayer-tmp-[0-9a-f]{32}$")
 _INSIDE_LIMIT = 1 << 16
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_salt: tuple[int, str] = (-1, "")
+_counter = itertools.count()
+
+
+def _temp_token() -> str:
+    """32 hex digits unique to this write: a random salt per process (renewed after a fork) and a counter.
+
+    Cheaper than a uuid4 per chunk (no urandom call), and still matches `_TMP_RE`.
+    """
+    global _salt
+    pid = os.getpid()
+    if _salt[0] != pid:
+        _salt = (pid, uuid.uuid4().hex[:16])
+    return f"{_salt[1]}{next(_counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+def _write_new(path: str, view: memoryview) -> None:
+    """Create `path` (it must not exist) holding `view`, with plain descriptors (no file object per chunk)."""
+    fd = os.open(path, _NEW_FILE, 0o666)
+    try:
+        done = 0
+        while done < len(view):
+            done += os.write(fd, view[done:])
+    finally:
+        os.close(fd)
 
 
 class LocalStore(Store):
@@ -326,13 +353,12 @@ class LocalStore(Store):
     def _write_temp(self, key: str, path: str, view: memoryview) -> str:
         """Write `view` to a fresh temporary file beside `path`; return its name."""
         directory, name = os.path.split(path)
-        tmp = os.path.join(directory, f".{name[:120]}{_TMP_MARK}{uuid.uuid4().hex}")
+        tmp = os.path.join(directory, f".{name[:120]}{_TMP_MARK}{_temp_token()}")
         for attempt in range(_MAKEDIR_ATTEMPTS):
             try:
                 if attempt:  # the directory usually exists: create it only after a first miss
                     os.makedirs(directory, exist_ok=True)
-                with open(tmp, "xb") as f:
-                    f.write(view)
+                _write_new(tmp, view)
                 return tmp
             except (FileNotFoundError, FileExistsError) as e:
                 # A concurrent delete pruned a directory while makedirs or open ran: try again.
