@@ -204,3 +204,19 @@ def test_a_zarr_python_store_comes_back_as_itself() -> None:
     peer = zarr.storage.MemoryStore()
     assert zarrlayer.as_zarr_store(peer) is peer
     assert zarrlayer.as_zarr_store(peer, read_only=True).read_only
+
+
+def test_one_line_gives_open_zarr_a_cache_over_a_url(tmp_path: Path) -> None:
+    _dataset().to_zarr(zarr.storage.LocalStore(tmp_path / "d.zarr"), zarr_format=3, consolidated=True)
+    url = (tmp_path / "d.zarr").as_uri()
+    spec = {"memory": "16 MiB", "disk": {"directory": str(tmp_path / "cache"), "max_bytes": "64 MiB"}}
+    bridge = zarrlayer.as_zarr_store(url, cache=spec, read_only=True)
+    assert isinstance(bridge.store, MemoryCacheStore) and bridge.read_only
+    xr.testing.assert_identical(xr.open_zarr(bridge).load(), _dataset())
+    xr.testing.assert_identical(xr.open_zarr(bridge).load(), _dataset())
+    assert bridge.store.stats()["hits"] > 0
+    assert any((tmp_path / "cache").iterdir())
+    peer = zarr.storage.LocalStore(tmp_path / "d.zarr")
+    cached_peer = zarrlayer.as_zarr_store(peer, cache="memory")  # a cache in front of a zarr-python store
+    xr.testing.assert_identical(xr.open_zarr(cached_peer).load(), _dataset())
+    assert cached_peer.store.stats()["misses"] > 0

@@ -40,30 +40,53 @@ def _bridge_module() -> Any:
     return _bridge
 
 
-def as_zarr_store(store: Any, *, read_only: bool | None = None) -> BridgeStore:
-    """A `zarr.abc.store.Store` over the zarrlayer store or cache stack `store`.
+def as_zarr_store(
+    store: Any,
+    *,
+    cache: Any = None,
+    read_only: bool | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> BridgeStore:
+    """A `zarr.abc.store.Store` over a zarrlayer store or cache stack, for zarr-python, xarray and dask.
 
     Hand it to `zarr.open_group(store=...)`, `xr.open_zarr(...)`, `xr.open_dataset(...,
-    engine="zarr")`, `Dataset.to_zarr(...)` or `dask.array.from_zarr`/`to_zarr`. A
-    zarr-python store, a zarr-python adapter or a bridge comes back as the zarr-python store
-    it is. `read_only=None` keeps `store`'s mode. TypeError for anything else that is not a
-    zarrlayer Store; MissingDependencyError when zarr-python is not installed.
+    engine="zarr")`, `Dataset.to_zarr(...)` or `dask.array.from_zarr`/`to_zarr`.
+
+    `store` is a zarrlayer Store (a cache stack included) or anything zarrlayer opens a
+    store from: a path, a URL (with `storage_options`), a dict, an fsspec mapper.
+    `cache` adds zarrlayer's caching tiers in front of it, as `cache=` of
+    `zarrlayer.open_group` does ("memory", "disk", a dict of tier options, or a cache Store).
+    `read_only=None` keeps the store's mode. A zarr-python store comes back as itself (with
+    `cache`, wrapped: the cache then sits in front of it). Raises UnsupportedStoreError
+    (a TypeError) for anything else, MissingDependencyError when zarr-python is missing.
     """
-    if isinstance(store, ZarrPythonStore):
+    if cache is None and isinstance(store, ZarrPythonStore):
         store = store.zarr_store
-    if is_zarr_python_store(store):
+    if cache is None and is_zarr_python_store(store):
         if read_only is not None and bool(read_only) != store.read_only:
             return store.with_read_only(bool(read_only))  # type: ignore[no-any-return]
         return store  # type: ignore[no-any-return]
     if not isinstance(store, Store):
-        from zarrlayer.storage.resolve import UnsupportedStoreError
+        store = _zarrlayer_store(store, read_only=read_only, storage_options=storage_options)
+    elif storage_options:
+        raise TypeError("storage_options apply to URLs only; as_zarr_store was given a Store")
+    if cache is not None:
+        from zarrlayer.cache import resolve_cache
 
-        raise UnsupportedStoreError(
-            f"as_zarr_store expects a zarrlayer Store or cache stack (or a zarr-python store), "
-            f"found {type(store).__module__}.{type(store).__qualname__}"
-        )
+        store = resolve_cache(store, cache)
     bridge: BridgeStore = _bridge_module().BridgeStore(store, read_only=read_only)
     return bridge
+
+
+def _zarrlayer_store(store: Any, *, read_only: bool | None, storage_options: dict[str, Any] | None) -> Store:
+    from zarrlayer.storage.resolve import ACCEPTED_STORES, UnsupportedStoreError, make_store, type_name
+
+    try:
+        return make_store(store, mode="r" if read_only else None, storage_options=storage_options)
+    except UnsupportedStoreError:
+        raise UnsupportedStoreError(
+            f"as_zarr_store expects {ACCEPTED_STORES}, found {type_name(store)}"
+        ) from None
 
 
 def from_zarr_store(zstore: Any) -> Store:

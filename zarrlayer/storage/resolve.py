@@ -52,6 +52,7 @@ __all__ = [
     "make_store",
     "make_store_path",
     "normalize_mode",
+    "type_name",
 ]
 
 AccessMode: TypeAlias = Literal["r", "r+", "a", "w", "w-", "x"]
@@ -68,7 +69,8 @@ class UnsupportedStoreError(ZarrlayerError, TypeError):
     """An object given as a store that is none of the things a store can be made from."""
 
 
-def _type_name(obj: object) -> str:
+def type_name(obj: object) -> str:
+    """The type of `obj` for error messages: `int`, `mypackage.Thing`."""
     kind = type(obj)
     return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
@@ -108,7 +110,7 @@ def as_store(obj: object, *, what: str = "a store") -> Store:
     if store is None:
         raise UnsupportedStoreError(
             f"expected {what}: a zarrlayer Store, a zarr-python store (zarr.abc.store.Store) "
-            f"or an fsspec mapper (fsspec.FSMap), found {_type_name(obj)}"
+            f"or an fsspec mapper (fsspec.FSMap), found {type_name(obj)}"
         )
     return store
 
@@ -254,7 +256,7 @@ def make_store(
     if isinstance(store_like, (str, os.PathLike)):
         _refuse_options(storage_options, "a local path")
         return _local_store(_local_path(store_like), mode)
-    raise UnsupportedStoreError(f"expected {ACCEPTED_STORES} to open, found {_type_name(store_like)}")
+    raise UnsupportedStoreError(f"expected {ACCEPTED_STORES} to open, found {type_name(store_like)}")
 
 
 def make_store_path(
