@@ -15,7 +15,6 @@ from zarrlayer.core.indexing import (
     ChunkPlan,
     basic_plan,
     block_to_basic,
-    is_basic_selection,
     orthogonal_plan,
     vectorized_plan,
 )
@@ -23,8 +22,21 @@ from zarrlayer.core.info import ArrayInfo
 from zarrlayer.core.io import ArrayLocation, delete_keys, fetch
 from zarrlayer.core.node import Node
 from zarrlayer.core.nodes import write_metadata
+from zarrlayer.core.selection import (
+    PLANS,
+    BlockIndex,
+    OIndex,
+    VIndex,
+    broadcast_value,
+    check_basic,
+    deliver,
+    field_key,
+    mask_only,
+    pick_fields,
+    pop_fields,
+)
 from zarrlayer.core.sync import sync
-from zarrlayer.errors import ArgumentTypeError, BoundsCheckError, SelectionError, ShapeError
+from zarrlayer.errors import ArgumentTypeError, ShapeError
 from zarrlayer.format import ArrayMetadata
 from zarrlayer.storage._base import Store
 
@@ -226,31 +238,31 @@ class Array(Node[ArrayMetadata]):
 
     def _get(self, plan_of: Any, selection: Any, out: Any, fields: Any) -> Any:
         """Read a selection; `fields` picks fields of a structured dtype; `out` receives the result."""
-        return _deliver(_pick(self._read(plan_of(selection, self.shape, self.chunks)), fields), out)
+        return deliver(pick_fields(self._read(plan_of(selection, self.shape, self.chunks)), fields), out)
 
     def _set(self, plan_of: Any, selection: Any, value: Any, fields: Any) -> None:
         if fields is not None:
             current = self._read(plan_of(selection, self.shape, self.chunks)).copy()
-            current[_field_key(fields)] = value
+            current[field_key(fields)] = value
             value = current
         self._write(plan_of, selection, value)
 
     def __getitem__(self, selection: Any) -> Any:
-        sel, fields = _pop_fields(selection)
+        sel, fields = pop_fields(selection)
         parsed = parse_getitem(sel, self.shape)
         if parsed.kind == "mixed":
             block = self._read(orthogonal_plan(parsed.selection, self.shape, self.chunks))
         else:
-            block = self._read(_PLANS[parsed.kind](parsed.selection, self.shape, self.chunks))
+            block = self._read(PLANS[parsed.kind](parsed.selection, self.shape, self.chunks))
         result = block if parsed.post is None else block[parsed.post]
-        return _pick(result, fields)
+        return pick_fields(result, fields)
 
     def __setitem__(self, selection: Any, value: Any) -> None:
-        sel, fields = _pop_fields(selection)
+        sel, fields = pop_fields(selection)
         parsed = parse_getitem(sel, self.shape)
         if fields is not None:
             current = np.array(self[sel], copy=True)
-            current[_field_key(fields)] = value
+            current[field_key(fields)] = value
             value = current
         if parsed.kind == "mixed":
             self._check_writable()
@@ -266,21 +278,21 @@ class Array(Node[ArrayMetadata]):
             self._check_writable()
             plan = basic_plan(parsed.selection, self.shape, self.chunks)
             target = np.empty(plan.out_shape, dtype=bool)[parsed.post].shape
-            value = _broadcast(value, target).reshape(plan.out_shape)
+            value = broadcast_value(value, target).reshape(plan.out_shape)
             self._write_plan(plan, value)
             return
-        self._write(_PLANS[parsed.kind], parsed.selection, value)
+        self._write(PLANS[parsed.kind], parsed.selection, value)
 
     def get_basic_selection(
         self, selection: Any = Ellipsis, *, out: Any = None, prototype: Any = None, fields: Any = None
     ) -> Any:
         """Read ints, slices and Ellipsis; `out` (an ndarray of the result's shape) receives the values."""
-        _check_basic(selection)
+        check_basic(selection)
         return self._get(basic_plan, selection, out, fields)
 
     def set_basic_selection(self, selection: Any, value: Any, *, fields: Any = None, prototype: Any = None) -> None:
         """Write ints, slices and Ellipsis."""
-        _check_basic(selection)
+        check_basic(selection)
         self._set(basic_plan, selection, value, fields)
 
     def get_orthogonal_selection(
@@ -309,11 +321,11 @@ class Array(Node[ArrayMetadata]):
 
     def get_mask_selection(self, mask: Any, *, out: Any = None, fields: Any = None, prototype: Any = None) -> Any:
         """Read the elements where `mask` (a boolean array of the array's shape) is True, as a 1-d array."""
-        return self._get(vectorized_plan, _mask_only(mask, self.shape), out, fields)
+        return self._get(vectorized_plan, mask_only(mask, self.shape), out, fields)
 
     def set_mask_selection(self, mask: Any, value: Any, *, fields: Any = None, prototype: Any = None) -> None:
         """Write the elements where `mask` is True."""
-        self._set(vectorized_plan, _mask_only(mask, self.shape), value, fields)
+        self._set(vectorized_plan, mask_only(mask, self.shape), value, fields)
 
     def get_block_selection(
         self, selection: Any, *, out: Any = None, fields: Any = None, prototype: Any = None
@@ -329,19 +341,19 @@ class Array(Node[ArrayMetadata]):
         return self.shards or self.chunks
 
     @property
-    def oindex(self) -> _OIndex:
+    def oindex(self) -> OIndex:
         """Orthogonal indexing: `a.oindex[[0, 2], mask]`."""
-        return _OIndex(self)
+        return OIndex(self)
 
     @property
-    def vindex(self) -> _VIndex:
+    def vindex(self) -> VIndex:
         """Point (vectorised) indexing: `a.vindex[[0, 2], [1, 3]]` or `a.vindex[mask]`."""
-        return _VIndex(self)
+        return VIndex(self)
 
     @property
-    def blocks(self) -> _BlockIndex:
+    def blocks(self) -> BlockIndex:
         """Block indexing: `a.blocks[0, 1:3]` reads storage blocks (shards when sharded), as zarr-python."""
-        return _BlockIndex(self)
+        return BlockIndex(self)
 
     # -- shape changes -------------------------------------------------------------------
 
@@ -451,116 +463,6 @@ class Array(Node[ArrayMetadata]):
                 index = sharding.decode_index(data, shard_shape)
                 total += int((index[..., 0] != _MISSING).sum())
         return total
-
-
-class _OIndex:
-    __slots__ = ("_array",)
-
-    def __init__(self, array: Array) -> None:
-        self._array = array
-
-    def __getitem__(self, selection: Any) -> np.ndarray:
-        return self._array.get_orthogonal_selection(selection)
-
-    def __setitem__(self, selection: Any, value: Any) -> None:
-        self._array.set_orthogonal_selection(selection, value)
-
-
-class _BlockIndex:
-    __slots__ = ("_array",)
-
-    def __init__(self, array: Array) -> None:
-        self._array = array
-
-    def __getitem__(self, selection: Any) -> np.ndarray:
-        return self._array.get_block_selection(selection)
-
-    def __setitem__(self, selection: Any, value: Any) -> None:
-        self._array.set_block_selection(selection, value)
-
-
-class _VIndex:
-    __slots__ = ("_array",)
-
-    def __init__(self, array: Array) -> None:
-        self._array = array
-
-    def __getitem__(self, selection: Any) -> np.ndarray:
-        return self._array.get_coordinate_selection(selection)
-
-    def __setitem__(self, selection: Any, value: Any) -> None:
-        self._array.set_coordinate_selection(selection, value)
-
-
-_PLANS = {"basic": basic_plan, "orthogonal": orthogonal_plan, "vectorized": vectorized_plan}
-
-
-def _check_basic(selection: Any) -> None:
-    if not is_basic_selection(selection):
-        raise SelectionError(f"expected ints, slices or Ellipsis for a basic selection, found {selection!r}")
-
-
-def _mask_only(mask: Any, shape: tuple[int, ...]) -> tuple[np.ndarray]:
-    arr = np.asarray(mask)
-    if arr.dtype != bool:
-        raise SelectionError(f"expected a boolean mask for a mask selection, found dtype {arr.dtype}")
-    if arr.shape != tuple(shape):
-        raise BoundsCheckError(f"expected a boolean mask of the array's shape {tuple(shape)}, found shape {arr.shape}")
-    return (arr,)
-
-
-def _is_field_name(item: Any) -> bool:
-    return isinstance(item, str) or (
-        isinstance(item, list) and bool(item) and all(isinstance(f, str) for f in item)
-    )
-
-
-def _pop_fields(selection: Any) -> tuple[Any, Any]:
-    """(selection, fields): field names (a str or list of str, as zarr-python) taken out of the selection."""
-    if _is_field_name(selection):
-        return Ellipsis, selection
-    if isinstance(selection, tuple) and any(_is_field_name(s) for s in selection):
-        fields = [s for s in selection if _is_field_name(s)]
-        if len(fields) > 1:
-            raise SelectionError(f"expected at most one field name (or list of names) in a selection, found {fields}")
-        rest = tuple(s for s in selection if not _is_field_name(s))
-        return (rest if rest else Ellipsis), fields[0]
-    return selection, None
-
-
-def _field_key(fields: Any) -> Any:
-    return fields if isinstance(fields, str) else list(fields)
-
-
-def _pick(result: np.ndarray, fields: Any) -> Any:
-    if fields is None:
-        return result
-    if result.dtype.names is None:
-        raise SelectionError(f"field selection {fields!r} needs a structured dtype, found {result.dtype}")
-    missing = [f for f in ([fields] if isinstance(fields, str) else fields) if f not in result.dtype.names]
-    if missing:
-        raise SelectionError(f"no field(s) {missing} in dtype {result.dtype}; fields are {list(result.dtype.names)}")
-    return result[_field_key(fields)]
-
-
-def _deliver(result: Any, out: Any) -> Any:
-    """`result`, or `out` filled with it (an ndarray, or a buffer with `as_numpy_array()`)."""
-    if out is None:
-        return result
-    target = out if isinstance(out, np.ndarray) else getattr(out, "as_ndarray_like", lambda: None)()
-    if not isinstance(target, np.ndarray):
-        raise ArgumentTypeError(f"expected out= to be a numpy array (or an NDBuffer over one), found {type(out).__name__}")
-    if target.shape != np.shape(result):
-        raise ShapeError(f"expected out= of shape {np.shape(result)} for this selection, found {target.shape}")
-    target[...] = result
-    return target
-
-
-def _broadcast(value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    try:
-        return np.broadcast_to(np.asarray(value), shape)
-    except ValueError:
-        raise ShapeError(f"cannot assign a value of shape {np.shape(value)} to a selection of shape {shape}") from None
 
 
 def _chunk_sizes(shape: tuple[int, ...], chunks: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
