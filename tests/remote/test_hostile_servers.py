@@ -221,4 +221,5 @@ def test_the_cli_prints_one_line_for_a_backend_error(server: FaultServer) -> Non
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, done.stderr
     assert "ParamValidationError" in lines[0] and "Traceback" not in done.stderr
+    assert "s3://bad_bucket!name/data.zarr" in lines[0] and "'zarr.json'" in lines[0], "names the URL and the key"
     assert "supersecretvalue" not in done.stderr and "AKIDSECRETKEY" not in done.stderr
