@@ -90,6 +90,7 @@ CASES: dict[str, Callable[[Any], Any]] = {
     "consolidate an array": lambda lib: lib.consolidate_metadata(_store_with_array(lib), path="a"),
     "open_consolidated without consolidated metadata": lambda lib: lib.open_consolidated(lib.group({}).store),
     "members with a negative depth": lambda lib: lib.group({}).members(max_depth=-1),
+    "values that do not cast to the dtype": lambda lib: _array(lib).__setitem__(slice(None), "abc"),
 }
 
 

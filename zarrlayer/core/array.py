@@ -36,7 +36,7 @@ from zarrlayer.core.selection import (
     pop_fields,
 )
 from zarrlayer.core.sync import sync
-from zarrlayer.errors import ArgumentTypeError, ShapeError
+from zarrlayer.errors import ArgumentError, ArgumentTypeError, ShapeError
 from zarrlayer.format import ArrayMetadata
 from zarrlayer.storage._base import Store
 
@@ -222,8 +222,16 @@ class Array(Node[ArrayMetadata]):
         self._write_plan(plan_of(selection, self.shape, self.chunks), value)
 
     def _write_plan(self, plan: ChunkPlan, value: Any) -> None:
-        """Write `value` over `plan` once it is known to broadcast to the selection (ShapeError before any I/O)."""
-        shape = np.shape(value)
+        """Write `value` over `plan` once it is known to fit: ShapeError (shape) or ArgumentError (dtype) before any I/O."""
+        value = np.asarray(value)
+        if value.dtype != self.dtype:
+            try:
+                value = value.astype(self.dtype)
+            except (ValueError, TypeError) as exc:
+                raise ArgumentError(
+                    f"cannot store values of dtype {value.dtype} in array {self._where()} of dtype {self.dtype}: {exc}"
+                ) from None
+        shape = value.shape
         if shape and shape != plan.out_shape:
             try:
                 fits = np.broadcast_shapes(shape, plan.out_shape) == plan.out_shape
