@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import zarrlayer
-from conftest import snapshot
+from safety_helpers import snapshot
 from zarrlayer.errors import MetadataError
 
 
@@ -137,3 +137,21 @@ def test_malformed_consolidated_document_refuses_the_write(tmp_path: Path, zarr_
     with pytest.raises(MetadataError, match="consolidate_metadata"):
         array.resize((12,))
     assert snapshot(path) == before
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_handles_opened_before_a_change_see_it(tmp_path: Path, zarr_format: int) -> None:
+    """The issue's append, read back through the same group handle (zarr-python shows the old shape there)."""
+    path = tmp_path / "data.zarr"
+    _hierarchy(path, zarr_format)
+    root = zarrlayer.open_group(path, mode="r+")
+    sub = root["a/b"]
+    root["a/b/x"].append(np.full(2, 5, dtype="float32"))
+    assert root["a/b/x"].shape == (6,) and root["a/b/x"][:].tolist() == [1, 1, 1, 1, 5, 5]
+    assert sub["x"].shape == (6,)
+    zarrlayer.open_array(path, path="y", mode="r+").resize((5, 5))  # another handle, same process
+    assert root["y"].shape == (5, 5)
+    root["a/b"].create_array("w", shape=(1,), chunks=(1,), dtype="int8")
+    assert "w" in sub and "a/b/w" in root
+    del root["a"]
+    assert "a" not in root and "a/b/x" not in root

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import snapshot
+from safety_helpers import snapshot
 from zarrlayer._cli.copy import UnsafeCopyError, copy_store
 from zarrlayer.cli import main
 from zarrlayer.core.sync import sync

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from zarrlayer.core.io import fetch, join_path, set_values
-from zarrlayer.core.locks import hold
+from zarrlayer.core.locks import hold, store_identity
 from zarrlayer.errors import MetadataError
 from zarrlayer.format.common import (
     V2_ARRAY_KEY,
@@ -26,10 +26,12 @@ from zarrlayer.format.common import (
     V2_GROUP_KEY,
     V3_METADATA_KEY,
 )
+from zarrlayer.format import members
+from zarrlayer.format.consolidated import consolidated_entry
 from zarrlayer.format.group import EMPTY_CONSOLIDATED, consolidated_order
 from zarrlayer.storage._base import Store
 
-__all__ = ["write_in_step", "forget_in_step"]
+__all__ = ["write_in_step", "forget_in_step", "track_live"]
 
 _Edit = Callable[[dict[str, Any], str], None]
 
@@ -171,6 +173,15 @@ def write_in_step(store: Store, path: str, zarr_format: int, documents: dict[str
                 documents.pop(V2_CONSOLIDATED_KEY, None)  # the stored one, kept in step, wins
         set_values(store, [(join_path(path, name), value) for name, value in documents.items()])
         set_values(store, list(updates.items()))
+        if path:
+            entry = consolidated_entry(parsed, zarr_format=zarr_format, path=path)
+            members.refresh(store_identity(store), path, entry)
+
+
+def track_live(store: Store, path: str, nodes: members.ConsolidatedNodes) -> None:
+    """Keep the consolidated members of the group at `path` (as read from `store`) in step with this
+    process's writes, so that a group handle opened earlier sees them as a new reader would."""
+    members.track(nodes, store_identity(store), path)
 
 
 def _own_v3(store: Store, path: str, entry: dict[str, Any]) -> bytes | None:
@@ -194,6 +205,7 @@ def forget_in_step(store: Store, path: str, zarr_format: int | None = None) -> N
     if not path:
         return
     holders = _holders(path, itself=False)
+    members.forget(store_identity(store), path)
     formats = (zarr_format,) if zarr_format else (3, 2)
     for fmt in formats:
         keys = [_document_key(h, fmt) for h in holders]

@@ -95,6 +95,10 @@ def _parse(
             f"expected consolidated metadata for the group at path '{path}' in store {store.url}, found none; "
             "call zarrlayer.consolidate_metadata first or pass use_consolidated=None"
         )
+    if isinstance(node, GroupMetadata) and node.consolidated is not None:
+        from zarrlayer.core.consolidation import track_live
+
+        track_live(store, path, node.consolidated)
     return node
 
 

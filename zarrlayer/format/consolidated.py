@@ -22,7 +22,7 @@ from zarrlayer.format.metadata import ArrayMetadata
 from zarrlayer.format.metadata_v2 import parse_array_v2
 from zarrlayer.format.metadata_v3 import parse_array_v3
 
-__all__ = ["parse_consolidated", "build_consolidated", "parse_consolidated_v3"]
+__all__ = ["parse_consolidated", "build_consolidated", "parse_consolidated_v3", "consolidated_entry"]
 
 Node = ArrayMetadata | GroupMetadata
 
@@ -69,6 +69,22 @@ def parse_consolidated_v3(value: Any, *, path: str) -> ConsolidatedNodes:
             node = GroupMetadata(3, node.attributes, {}, node.extra_fields)
         nodes[key] = node
     return ConsolidatedNodes(nodes)
+
+
+def consolidated_entry(parsed: Mapping[str, Any], *, zarr_format: int, path: str) -> Any:
+    """The member entry the parsers above make for a node whose documents (parsed JSON, by name) are `parsed`."""
+    from zarrlayer.format.nodes import parse_v3_json
+
+    if zarr_format == 3:
+        doc = {k: v for k, v in parsed[V3_METADATA_KEY].items() if k != "consolidated_metadata"}
+        if doc.get("node_type") == "array":
+            return PendingArray(_array_v3, doc, path)
+        node = parse_v3_json(doc, path=path)
+        return GroupMetadata(3, node.attributes, {}, node.extra_fields)
+    attrs = parsed.get(V2_ATTRS_KEY, {})
+    if V2_ARRAY_KEY in parsed:
+        return PendingArray(_array_v2, parsed[V2_ARRAY_KEY], attrs, path)
+    return GroupMetadata(zarr_format=2, attributes=attrs)
 
 
 def _array_v3(document: dict[str, Any], path: str) -> ArrayMetadata:
