@@ -18,7 +18,7 @@ import asyncio
 import inspect
 import pickle
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 try:
@@ -30,6 +30,8 @@ except ImportError as e:  # pragma: no cover - pytest is what runs this module
 
 from zarrlayer.errors import InvalidKeyError, ReadOnlyError
 from zarrlayer.storage._base import (
+    Buffer,
+    ByteRequest,
     OffsetByteRequest,
     RangeByteRequest,
     Store,
@@ -65,6 +67,12 @@ _RANGE_TABLE = [
     SuffixByteRequest(0), SuffixByteRequest(1), SuffixByteRequest(10), SuffixByteRequest(256),
     SuffixByteRequest(1000),
 ]
+
+
+def _present(value: Buffer | None) -> bytes:
+    """`value` as bytes; fails the test when the store returned None (reported the key missing)."""
+    assert value is not None, "expected a value, found None (the store reports the key missing)"
+    return bytes(value)
 
 
 def _slice(value: bytes, request: Any) -> bytes:
@@ -114,7 +122,7 @@ class ReadOnlyStoreTests:
 
     def snapshot(self, store: Store) -> dict[str, bytes]:
         """Every key and value of `store`, to prove that an operation changed nothing."""
-        return {k: bytes(self.run(store.get(k))) for k in self.keys(store)}
+        return {k: _present(self.run(store.get(k))) for k in self.keys(store)}
 
     # -- get ------------------------------------------------------------------------
 
@@ -133,19 +141,19 @@ class ReadOnlyStoreTests:
     def test_byte_request_equals_python_slicing(self, populated_store: Store, request_: Any) -> None:
         value = STORE_DATA["a/c/0/0"]
         got = self.run(populated_store.get("a/c/0/0", request_))
-        assert bytes(got) == _slice(value, request_)
+        assert _present(got) == _slice(value, request_)
 
     def test_every_small_range_equals_slicing(self, populated_store: Store) -> None:
         value = STORE_DATA["a/zarr.json"]
         n = len(value)
-        requests = [RangeByteRequest(s, e) for s in range(0, n + 3, 3) for e in range(s, n + 4, 5)]
+        requests: list[ByteRequest] = [RangeByteRequest(s, e) for s in range(0, n + 3, 3) for e in range(s, n + 4, 5)]
         requests += [OffsetByteRequest(o) for o in range(n + 3)] + [SuffixByteRequest(s) for s in range(n + 3)]
         got = self.run(populated_store.get_partial_values([("a/zarr.json", r) for r in requests]))
-        assert [bytes(g) for g in got] == [_slice(value, r) for r in requests]
+        assert [_present(g) for g in got] == [_slice(value, r) for r in requests]
 
     @pytest.mark.parametrize("request_", _RANGE_TABLE[:3] + _RANGE_TABLE[9:11] + _RANGE_TABLE[14:16], ids=repr)
     def test_byte_request_on_empty_value(self, populated_store: Store, request_: Any) -> None:
-        assert bytes(self.run(populated_store.get("a/c/0/1", request_))) == b""
+        assert _present(self.run(populated_store.get("a/c/0/1", request_))) == b""
 
     @pytest.mark.parametrize(
         "make", [lambda: RangeByteRequest(5, 2), lambda: RangeByteRequest(-1, 3), lambda: OffsetByteRequest(-1),
@@ -279,12 +287,13 @@ class ReadOnlyStoreTests:
     def test_with_statement_closes_and_close_is_a_plain_call(self, populated_store: Store) -> None:
         with populated_store as s:
             assert s is populated_store
-            assert bytes(self.run(s.get("zarr.json"))) == STORE_DATA["zarr.json"]
+            assert _present(self.run(s.get("zarr.json"))) == STORE_DATA["zarr.json"]
         assert populated_store._is_open is False
-        result = populated_store.close()
+        close: Callable[[], object] = populated_store.close  # typed as returning something, to check it is None
+        result = close()
         assert result is None, f"close() must be a plain call, it returned {type(result).__name__}"
-        assert populated_store.close() is None
-        assert bytes(self.run(populated_store.get("a/c/0/0"))) == STORE_DATA["a/c/0/0"]
+        assert close() is None
+        assert _present(self.run(populated_store.get("a/c/0/0"))) == STORE_DATA["a/c/0/0"]
 
     def test_async_spellings_stay_as_extras(self, populated_store: Store) -> None:
         async def scenario() -> bytes | None:
@@ -334,7 +343,7 @@ class ReadOnlyStoreTests:
             try:
                 for i in range(20):
                     key = list(STORE_DATA)[(i + offset) % len(STORE_DATA)]
-                    assert bytes(self.run(populated_store.get(key))) == STORE_DATA[key]
+                    assert _present(self.run(populated_store.get(key))) == STORE_DATA[key]
             except BaseException as e:  # noqa: BLE001 - reported below
                 errors.append(e)
 
@@ -347,7 +356,7 @@ class ReadOnlyStoreTests:
                 populated_store.get_sync("zarr.json")
             return
         for key, value in STORE_DATA.items():
-            assert bytes(populated_store.get_sync(key)) == value
+            assert _present(populated_store.get_sync(key)) == value
             assert populated_store.exists_sync(key) is True
         assert populated_store.get_sync("missing") is None
         assert populated_store.exists_sync("a") is False
@@ -428,14 +437,14 @@ class StoreTests(ReadOnlyStoreTests):
     def test_set_get_round_trip_buffers(self, store: Store, kind: str) -> None:
         value, expected = _buffer(kind)
         self.run(store.set("c/0", value))
-        assert bytes(self.run(store.get("c/0"))) == expected
+        assert _present(self.run(store.get("c/0"))) == expected
         assert self.run(store.getsize("c/0")) == len(expected)
 
     def test_set_copies_the_callers_buffer(self, store: Store) -> None:
         buf = bytearray(b"original")
         self.run(store.set("k", buf))
         buf[:] = b"mutated!"
-        assert bytes(self.run(store.get("k"))) == b"original"
+        assert _present(self.run(store.get("k"))) == b"original"
 
     def test_set_rejects_non_buffers(self, store: Store) -> None:
         for value in ("text", 12, None, [1, 2]):
@@ -447,8 +456,8 @@ class StoreTests(ReadOnlyStoreTests):
         self.run(store.set("a/b", b"first value"))
         self.run(store.set("a/b", b"2nd"))
         self.run(store.set("empty", b""))
-        assert bytes(self.run(store.get("a/b"))) == b"2nd"
-        assert bytes(self.run(store.get("empty"))) == b""
+        assert _present(self.run(store.get("a/b"))) == b"2nd"
+        assert _present(self.run(store.get("empty"))) == b""
         assert self.run(store.exists("empty")) is True
         assert self.keys(store) == ["a/b", "empty"]
 
@@ -456,8 +465,8 @@ class StoreTests(ReadOnlyStoreTests):
         self.run(store.set("k", b"old"))
         self.run(store.set_if_not_exists("k", b"new"))
         self.run(store.set_if_not_exists("fresh/k", b"made"))
-        assert bytes(self.run(store.get("k"))) == b"old"
-        assert bytes(self.run(store.get("fresh/k"))) == b"made"
+        assert _present(self.run(store.get("k"))) == b"old"
+        assert _present(self.run(store.get("fresh/k"))) == b"made"
 
     def test_delete(self, populated_store: Store) -> None:
         self.run(populated_store.delete("a/c/0/0"))
@@ -513,18 +522,18 @@ class StoreTests(ReadOnlyStoreTests):
     def test_read_only_view_sees_later_writes(self, store: Store) -> None:
         view = store.with_read_only(True)
         self.run(store.set("k", b"v"))
-        assert bytes(self.run(view.get("k"))) == b"v"
+        assert _present(self.run(view.get("k"))) == b"v"
         assert self.keys(view) == ["k"]
 
     def test_pickle_after_writes(self, store: Store) -> None:
         self.run(store.set("k/0", b"data"))
         copy = pickle.loads(pickle.dumps(store))
-        assert bytes(self.run(copy.get("k/0"))) == b"data"
+        assert _present(self.run(copy.get("k/0"))) == b"data"
         if self._pickle_equal():
             assert copy == store
         if self.pickle_shares_data:
             self.run(store.set("k/1", b"later"))
-            assert bytes(self.run(copy.get("k/1"))) == b"later"
+            assert _present(self.run(copy.get("k/1"))) == b"later"
 
     def test_concurrent_sets_and_gets(self, store: Store) -> None:
         async def scenario() -> list[Any]:
@@ -544,7 +553,7 @@ class StoreTests(ReadOnlyStoreTests):
                 for i in range(15):
                     key, value = f"t{t}/{i}", f"{t}-{i}".encode() * 10
                     self.run(store.set(key, value))
-                    assert bytes(self.run(store.get(key))) == value
+                    assert _present(self.run(store.get(key))) == value
             except BaseException as e:  # noqa: BLE001 - reported below
                 errors.append(e)
 
@@ -558,9 +567,9 @@ class StoreTests(ReadOnlyStoreTests):
                 store.set_sync("s/0", b"sync")
             return
         store.set_sync("s/0", bytearray(b"sync"))
-        assert bytes(self.run(store.get("s/0"))) == b"sync"
+        assert _present(self.run(store.get("s/0"))) == b"sync"
         self.run(store.set("s/1", b"async"))
-        assert bytes(store.get_sync("s/1")) == b"async"
+        assert _present(store.get_sync("s/1")) == b"async"
         assert store.exists_sync("s/0") and store.exists_sync("s/1")
         store.delete_sync("s/0")
         store.delete_sync("s/0")
