@@ -218,8 +218,8 @@ class LoopbackHTTPServer:
         self._max_in_flight = 0
         self._connections: set[socket.socket] = set()
         self._httpd = _Server((LOOPBACK, 0), _make_handler(self))
-        host, port = self._httpd.server_address[:2]
-        self.url: str = f"http://{host}:{port}"
+        port = self._httpd.server_address[1]
+        self.url: str = f"http://{LOOPBACK}:{port}"
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="zarrlayer-http", daemon=True
         )
@@ -548,10 +548,10 @@ def _make_handler(server: LoopbackHTTPServer) -> type[BaseHTTPRequestHandler]:
             size = target.stat().st_size
             headers = {"Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"}
             selected = _parse_range(range_header, size)
-            if selected == "unsatisfiable":
+            if isinstance(selected, str):  # "unsatisfiable"
                 self._reply(416, b"", {"Content-Range": f"bytes */{size}"}, body)
                 return
-            start, stop = (0, size) if selected is None else selected  # type: ignore[misc]
+            start, stop = (0, size) if selected is None else selected
             payload = b""
             if body:
                 with target.open("rb") as f:
@@ -658,7 +658,7 @@ class FaultServer:
 
     @property
     def requests(self) -> list[tuple[str, str, str | None]]:
-        return [tuple(r) for r in self._send("state")["requests"]]  # type: ignore[misc]
+        return [(method, path, range_) for method, path, range_ in self._send("state")["requests"]]
 
     @property
     def injected(self) -> dict[str, int]:
