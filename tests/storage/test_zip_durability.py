@@ -181,7 +181,6 @@ def test_leftover_temporary_files_are_removed_on_next_open(tmp_path: Path) -> No
     ZipStore(path, mode="r")._archive.keys()
     assert leftover.exists()  # a reader never deletes
     store = ZipStore(path, mode="a")
-    store._archive.keys()
     assert not leftover.exists() and unrelated.exists()
     store.close()
 

@@ -370,6 +370,9 @@ class ZipStore(SyncStore):
         if archive_mode == "r" and mode == "r" and not os.path.exists(self._path):
             raise NodeNotFoundError(f"no zip archive at {self._path} to open for reading")
         self._archive = _Archive(self._path, archive_mode, compression, self._allow_zip64, checkpoint_bytes)
+        if archive_mode != "r":
+            for leftover in leftover_temps(self._path):
+                _unlink_quietly(leftover)
         if archive_mode in ("w", "x"):
             with self._archive.lock:
                 self._archive.ensure_open()
