@@ -87,7 +87,7 @@ class ZarrlayerBackendEntrypoint(BackendEntrypoint):
             return True
         return os.path.isdir(path) and any(os.path.exists(os.path.join(path, m)) for m in _MARKERS)
 
-    def open_dataset(  # type: ignore[override]
+    def open_dataset(
         self,
         filename_or_obj: Any,
         *,
@@ -116,7 +116,7 @@ class ZarrlayerBackendEntrypoint(BackendEntrypoint):
         options = locals()
         return _decode(_data_store(filename_or_obj, options), _decoders(options))
 
-    def open_groups_as_dict(  # type: ignore[override]
+    def open_groups_as_dict(
         self,
         filename_or_obj: Any,
         *,
@@ -153,7 +153,7 @@ class ZarrlayerBackendEntrypoint(BackendEntrypoint):
                 pending.append((f"{path.rstrip('/')}/{name}", store.child(name)))
         return out
 
-    def open_datatree(  # type: ignore[override]
+    def open_datatree(
         self,
         filename_or_obj: Any,
         **kwargs: Any,

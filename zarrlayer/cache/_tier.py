@@ -18,6 +18,7 @@ read began (the epoch check), so a write racing a read never leaves stale data b
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import threading
 from abc import abstractmethod
@@ -455,22 +456,22 @@ class CacheTier(WrapperStore[Store]):
     getsize_prefix = Store.getsize_prefix
     is_empty = Store.is_empty
 
-    async def list(self) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list(self) -> AsyncIterator[str]:
         for name in (await self._read([("l", "", None)]))[0]:
             yield name
 
-    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
         for name in (await self._read([("p", validate_prefix(prefix), None)]))[0]:
             yield name
 
-    async def list_dir(self, prefix: str) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list_dir(self, prefix: str) -> AsyncIterator[str]:
         for name in (await self._read([("d", normalize_prefix(prefix), None)]))[0]:
             yield name
 
     def get_sync(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
         return self._read_sync([("get", validate_key(key), byte_range)])[0]
 
-    def get_many_sync(self, key_ranges: Sequence[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
+    def get_many_sync(self, key_ranges: Sequence[tuple[str, ByteRequest | None]]) -> builtins.list[Buffer | None]:
         return self._read_sync([("get", validate_key(key), request) for key, request in key_ranges])
 
     def exists_sync(self, key: str) -> bool:

@@ -134,8 +134,8 @@ class DiskCacheStore(CacheTier):
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
-            and self._store == other._store  # type: ignore[attr-defined]
-            and self._config()[1:] == other._config()[1:]  # type: ignore[attr-defined]
+            and self._store == other._store
+            and self._config()[1:] == other._config()[1:]
         )
 
     __hash__ = CacheTier.__hash__

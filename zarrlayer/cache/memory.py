@@ -64,10 +64,10 @@ class MemoryCacheStore(CacheTier):
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
-            and self._store == other._store  # type: ignore[attr-defined]
-            and self._max_bytes == other._max_bytes  # type: ignore[attr-defined]
-            and self._metadata_ttl == other._metadata_ttl  # type: ignore[attr-defined]
-            and self._chunk_ttl == other._chunk_ttl  # type: ignore[attr-defined]
+            and self._store == other._store
+            and self._max_bytes == other._max_bytes
+            and self._metadata_ttl == other._metadata_ttl
+            and self._chunk_ttl == other._chunk_ttl
         )
 
     __hash__ = CacheTier.__hash__

@@ -64,8 +64,8 @@ def as_zarr_store(
         store = store.zarr_store
     if cache is None and is_zarr_python_store(store):
         if read_only is not None and bool(read_only) != store.read_only:
-            return store.with_read_only(bool(read_only))  # type: ignore[no-any-return]
-        return store  # type: ignore[no-any-return]
+            return store.with_read_only(bool(read_only))
+        return store
     if not isinstance(store, Store):
         store = _zarrlayer_store(store, read_only=read_only, storage_options=storage_options)
     elif storage_options:
@@ -92,7 +92,7 @@ def _zarrlayer_store(store: Any, *, read_only: bool | None, storage_options: dic
 def from_zarr_store(zstore: Any) -> Store:
     """A zarrlayer Store over the zarr-python store `zstore` (a bridge gives back the store it wraps)."""
     if is_bridge_store(zstore):
-        return zstore.store  # type: ignore[no-any-return]
+        return zstore.store
     return ZarrPythonStore(zstore)
 
 

@@ -201,14 +201,14 @@ class ZarrPythonStore(Store):
 
     # -- listing ----------------------------------------------------------------------------
 
-    async def list(self) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list(self) -> AsyncIterator[str]:
         async for key in self._zstore.list():
             yield key
 
-    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
         async for key in self._zstore.list_prefix(prefix):
             yield key
 
-    async def list_dir(self, prefix: str) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list_dir(self, prefix: str) -> AsyncIterator[str]:
         async for key in self._zstore.list_dir(normalize_prefix(prefix).rstrip("/")):
             yield key

@@ -242,15 +242,15 @@ class BridgeStore(ZarrStore):
 
     # -- listing ----------------------------------------------------------------------------
 
-    async def list(self) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list(self) -> AsyncIterator[str]:
         async for key in self._store.list():
             yield key
 
-    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
         async for key in self._store.list_prefix(prefix):
             yield key
 
-    async def list_dir(self, prefix: str) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list_dir(self, prefix: str) -> AsyncIterator[str]:
         async for key in self._store.list_dir(prefix):
             yield key
 

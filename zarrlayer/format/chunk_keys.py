@@ -49,4 +49,4 @@ def parse_chunk_key_encoding(value: Any, *, where: str) -> ChunkKeyEncoding:
     return ChunkKeyEncoding(name, separator)
 
 
-_CANONICAL = {(n, sep): ChunkKeyEncoding(n, sep) for n in ("default", "v2") for sep in ("/", ".")}  # type: ignore[arg-type]
+_CANONICAL = {(n, sep): ChunkKeyEncoding(n, sep) for n in ("default", "v2") for sep in ("/", ".")}

@@ -9,6 +9,7 @@ chunks without an event-loop hop per chunk.
 from __future__ import annotations
 
 import asyncio
+import builtins
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -324,7 +325,7 @@ class Store(ABC):
         """Synchronous `get`, for stores with `supports_sync`."""
         raise NotImplementedError(f"{type(self).__name__} has no synchronous fast path")
 
-    def get_many_sync(self, key_ranges: Sequence[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
+    def get_many_sync(self, key_ranges: Sequence[tuple[str, ByteRequest | None]]) -> builtins.list[Buffer | None]:
         """Synchronous `get_partial_values`, for stores with `supports_sync`."""
         return [self.get_sync(k, r) for k, r in key_ranges]
 

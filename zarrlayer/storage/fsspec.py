@@ -183,8 +183,8 @@ class FsspecStore(RemoteStore):
     def __eq__(self, other: object) -> bool:
         return (
             type(self) is type(other)
-            and self._config() == other._config()  # type: ignore[attr-defined]
-            and self.read_only == other.read_only  # type: ignore[attr-defined]
+            and self._config() == other._config()
+            and self.read_only == other.read_only
         )
 
     __hash__ = RemoteStore.__hash__
@@ -266,7 +266,7 @@ class FsspecStore(RemoteStore):
         size = info.get("size")
         if size is None:
             return
-        begin, stop = byte_request_slice(byte_range, int(size))  # type: ignore[arg-type]
+        begin, stop = byte_request_slice(byte_range, int(size))
         if len(value) < stop - begin:
             raise ShortReadError(
                 f"range {byte_range} answered with {len(value)} bytes where the object of {size} bytes holds {stop - begin}"
@@ -491,17 +491,17 @@ class FsspecStore(RemoteStore):
                 "array by its path (zarrlayer.open_array(url, path='name', zarr_format=3))"
             )
 
-    async def list(self) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list(self) -> AsyncIterator[str]:
         async for key in self.list_prefix(""):
             yield key
 
-    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
         async for full, _ in self._find(prefix):
             relative = self._relative(full)
             if relative is not None:
                 yield relative
 
-    async def list_dir(self, prefix: str) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list_dir(self, prefix: str) -> AsyncIterator[str]:
         prefix = normalize_prefix(prefix)
         if not self._native:  # real directories may be empty: children are what holds a file
             children = sorted({key[len(prefix):].split("/", 1)[0] async for key in self.list_prefix(prefix)})

@@ -17,6 +17,7 @@ value, and `delete_dir` removes the directories too.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import errno
 import itertools
 import os
@@ -114,7 +115,7 @@ class LocalStore(Store):
         return (_unpickle, (self._root, self.read_only))
 
     @classmethod
-    async def open(  # type: ignore[override]
+    async def open(
         cls, root: str | os.PathLike[str], *, read_only: bool = False, mode: str | None = None
     ) -> Self:
         """Construct and open a store at `root` (zarr-python's signature). A writable store creates its
@@ -421,7 +422,7 @@ class LocalStore(Store):
             if key.startswith(prefix):
                 yield key, size
 
-    def _list_dir_sync(self, prefix: str) -> list[str]:
+    def _list_dir_sync(self, prefix: str) -> builtins.list[str]:
         directory = self._dir_path(prefix)
         try:
             entries = list(os.scandir(directory))

@@ -173,8 +173,8 @@ class ObjectStore(RemoteStore):
     def __eq__(self, other: object) -> bool:
         return (
             type(self) is type(other)
-            and (self._store is other._store or self._store == other._store)  # type: ignore[attr-defined]
-            and self.read_only == other.read_only  # type: ignore[attr-defined]
+            and (self._store is other._store or self._store == other._store)
+            and self.read_only == other.read_only
         )
 
     __hash__ = RemoteStore.__hash__
@@ -378,16 +378,16 @@ class ObjectStore(RemoteStore):
                 if meta["path"].startswith(prefix):
                     yield meta
 
-    async def list(self) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list(self) -> AsyncIterator[str]:
         async for key in self.list_prefix(""):
             yield key
 
-    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
         keys = sorted([meta["path"] async for meta in self._list_meta(prefix)])
         for key in keys:
             yield key
 
-    async def list_dir(self, prefix: str) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list_dir(self, prefix: str) -> AsyncIterator[str]:
         prefix = normalize_prefix(prefix)
         obstore = _obstore()
         directory = prefix.rstrip("/") or None

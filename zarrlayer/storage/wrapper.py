@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 import sys
 import time
@@ -24,17 +25,17 @@ class WrapperStore(Store, Generic[S]):
         if not isinstance(store, Store):
             from zarrlayer.storage.resolve import as_store  # zarr-python stores and fsspec mappers too
 
-            store = as_store(store, what="a store to wrap")  # type: ignore[assignment]
+            store = as_store(store, what="a store to wrap")
         self._store = store
 
     @classmethod
-    async def open(cls, store_cls: type[S], *args: Any, **kwargs: Any) -> Self:  # type: ignore[override]
+    async def open(cls, store_cls: type[S], *args: Any, **kwargs: Any) -> Self:
         """Construct `store_cls(*args, **kwargs)`, open it and wrap it (zarr-python's `WrapperStore.open`)."""
         store = store_cls(*args, **kwargs)
         await store._open()
         return cls(store)
 
-    @property  # type: ignore[override]
+    @property
     def _is_open(self) -> bool:
         """The wrapped store's state: a wrapper holds nothing of its own to open."""
         return self._store._is_open
@@ -49,7 +50,7 @@ class WrapperStore(Store, Generic[S]):
         return self._store
 
     @property
-    def read_only(self) -> bool:  # type: ignore[override]
+    def read_only(self) -> bool:
         return self._store.read_only
 
     @property
@@ -99,7 +100,7 @@ class WrapperStore(Store, Generic[S]):
         return self._rewrap(self._store.with_read_only(read_only))
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self._store == other._store  # type: ignore[attr-defined]
+        return type(self) is type(other) and self._store == other._store
 
     def __hash__(self) -> int:
         return hash((type(self), self._store))
@@ -167,7 +168,7 @@ class WrapperStore(Store, Generic[S]):
     def get_sync(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
         return self._store.get_sync(key, byte_range)
 
-    def get_many_sync(self, key_ranges: Sequence[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
+    def get_many_sync(self, key_ranges: Sequence[tuple[str, ByteRequest | None]]) -> builtins.list[Buffer | None]:
         return self._store.get_many_sync(key_ranges)
 
     def set_sync(self, key: str, value: Buffer) -> None:
@@ -206,7 +207,7 @@ class LoggingStore(WrapperStore[S]):
             self.logger.addHandler(handler)
 
     @classmethod
-    async def open(cls, store_cls: type[S], *args: Any, **kwargs: Any) -> Self:  # type: ignore[override]
+    async def open(cls, store_cls: type[S], *args: Any, **kwargs: Any) -> Self:
         """Construct `store_cls(*args, **kwargs)` (less `log_level`/`log_handler`), open it and wrap it."""
         log_level = kwargs.pop("log_level", "DEBUG")
         log_handler = kwargs.pop("log_handler", None)
@@ -287,17 +288,17 @@ class LoggingStore(WrapperStore[S]):
         with self.log(prefix, method="is_empty"):
             return await self._store.is_empty(prefix)
 
-    async def list(self) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list(self) -> AsyncIterator[str]:
         with self.log(method="list"):
             async for key in self._store.list():
                 yield key
 
-    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
         with self.log(prefix, method="list_prefix"):
             async for key in self._store.list_prefix(prefix):
                 yield key
 
-    async def list_dir(self, prefix: str) -> AsyncIterator[str]:  # type: ignore[override]
+    async def list_dir(self, prefix: str) -> AsyncIterator[str]:
         with self.log(prefix, method="list_dir"):
             async for key in self._store.list_dir(prefix):
                 yield key
@@ -306,7 +307,7 @@ class LoggingStore(WrapperStore[S]):
         with self.log(key, method="get_sync"):
             return self._store.get_sync(key, byte_range)
 
-    def get_many_sync(self, key_ranges: Sequence[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
+    def get_many_sync(self, key_ranges: Sequence[tuple[str, ByteRequest | None]]) -> builtins.list[Buffer | None]:
         with self.log(",".join(k for k, _ in key_ranges), method="get_many_sync"):
             return self._store.get_many_sync(key_ranges)
 
