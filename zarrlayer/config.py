@@ -59,6 +59,16 @@ def _env_bool(name: str, default: bool) -> bool:
     )
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ArgumentError(f"expected a number of seconds in the environment variable {name}, found {value!r}") from None
+
+
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     if not value:
@@ -99,6 +109,8 @@ class Settings:
             decode_threads=_env_int("ZARRLAYER_DECODE_THREADS", _usable_cpus()),
             allow_unsafe_codecs=_env_bool("ZARRLAYER_ALLOW_UNSAFE_CODECS", False),
             retries=_env_int("ZARRLAYER_RETRIES", 5),
+            request_timeout=_env_float("ZARRLAYER_REQUEST_TIMEOUT", 60.0),
+            read_deadline=_env_float("ZARRLAYER_READ_DEADLINE", 300.0),
             default_zarr_format=_env_int("ZARRLAYER_DEFAULT_ZARR_FORMAT", 3),
         )
         try:
