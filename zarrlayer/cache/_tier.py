@@ -327,7 +327,8 @@ class CacheTier(WrapperStore[Store]):
 
     def _claim(self, ops: list[Op]) -> tuple[list[tuple[Op, Future[Any]]], list[tuple[Op, Future[Any]]]]:
         """Split `ops` into those this caller leads and those already in flight elsewhere."""
-        leaders, waiters = [], []
+        leaders: list[tuple[Op, Future[Any]]] = []
+        waiters: list[tuple[Op, Future[Any]]] = []
         for op in ops:
             lead, future = self._flights.claim(op)
             (leaders if lead else waiters).append((op, future))
@@ -423,9 +424,9 @@ class CacheTier(WrapperStore[Store]):
         return out
 
     def _upstream_sync(self, ops: list[Op]) -> list[Any]:
+        values: list[Any]
         if all(kind == "get" for kind, _, _ in ops):
-            values = self._store.get_many_sync([(key, request) for _, key, request in ops])
-            values = [_as_bytes(v) for v in values]
+            values = [_as_bytes(v) for v in self._store.get_many_sync([(key, request) for _, key, request in ops])]
         else:
             values = [
                 _as_bytes(self._store.get_sync(key, request)) if kind == "get" else bool(self._store.exists_sync(key))

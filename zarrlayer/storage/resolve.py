@@ -114,19 +114,18 @@ def as_store(obj: object, *, what: str = "a store") -> Store:
         )
     return store
 
-_MODES = ("r", "r+", "a", "w", "w-")
+_MODES: dict[str, AccessMode] = {"r": "r", "r+": "r+", "a": "a", "w": "w", "w-": "w-", "x": "w-"}
 _ZIP_MODES = {None: "a", "r": "r", "r+": "a", "a": "a", "w": "w", "w-": "a"}
 
 
-def normalize_mode(mode: str | None) -> str | None:
+def normalize_mode(mode: str | None) -> AccessMode | None:
     """`mode` checked and canonical ('x' becomes 'w-'); ModeError for anything unknown."""
     if mode is None:
         return None
-    if mode == "x":
-        return "w-"
-    if mode not in _MODES:
+    canonical = _MODES.get(mode) if isinstance(mode, str) else None
+    if canonical is None:
         raise ModeError(f"expected an access mode among 'r', 'r+', 'a', 'w', 'w-' (or 'x'), found {mode!r}")
-    return mode
+    return canonical
 
 
 def _normalize_path(path: str | None) -> str:

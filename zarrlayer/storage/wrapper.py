@@ -105,8 +105,8 @@ class WrapperStore(Store, Generic[S]):
     def __hash__(self) -> int:
         return hash((type(self), self._store))
 
-    def __dask_tokenize__(self) -> tuple[object, ...]:
-        return ("zarrlayer-wrapper", type(self).__qualname__, self._store.__dask_tokenize__())
+    def __dask_tokenize__(self) -> tuple[str, ...]:
+        return ("zarrlayer-wrapper", type(self).__qualname__, *self._store.__dask_tokenize__())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._store!r})"

@@ -161,11 +161,11 @@ class ChunkCodecPipeline:
         """The stored bytes of `chunk` (which has the full chunk shape)."""
         if chunk.dtype != self.dtype:
             chunk = chunk.astype(self.dtype)
-        for codec in self.array_array:
-            chunk = codec.encode(chunk)
+        for array_codec in self.array_array:
+            chunk = array_codec.encode(chunk)
         data = self.array_bytes.encode(chunk)
-        for codec in self.bytes_bytes:
-            data = codec.encode(data)
+        for bytes_codec in self.bytes_bytes:
+            data = bytes_codec.encode(data)
         return as_bytes(data)
 
     def encoded_size(self, shape: tuple[int, ...]) -> int | None:

@@ -97,7 +97,8 @@ def codec_from_json(value: Any, *, where: str) -> AnyCodec:
         if name == "bytes":
             return BytesCodec(cfg.get("endian"))
         if name == "transpose":
-            return TransposeCodec(cfg.get("order"))
+            order: Any = cfg.get("order")  # JSON as found; TransposeCodec checks it is a permutation
+            return TransposeCodec(order)
         if name == "blosc":
             return BloscCodec.from_config(cfg)
         if name == "gzip":
