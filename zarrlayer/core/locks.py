@@ -55,13 +55,13 @@ def hold(store: Store, keys: Iterable[str]) -> Iterator[None]:
             lock.release()
 
 
-def plan_keys(prefix: str, metadata: ArrayMetadata, plan: ChunkPlan) -> list[str]:
-    """The stored objects a write of `plan` rewrites: its chunks, or the shards holding them."""
+def plan_keys(prefix: str, metadata: ArrayMetadata, plan: ChunkPlan) -> Iterator[str]:
+    """The stored objects a write of `plan` rewrites: its chunks, or the shards holding them (lazily)."""
     coords: Iterable[tuple[int, ...]] = (entry[0] for entry in plan.entries)
     if metadata.sharding is not None:
         cps = metadata.sharding.chunks_per_shard(metadata.chunk_grid_shape)
         coords = {tuple(map(floordiv, c, cps)) for c in coords}
-    return [prefix + metadata.chunk_key(c) for c in coords]
+    return (prefix + metadata.chunk_key(c) for c in coords)
 
 
 def hold_plan(store: Store, prefix: str, metadata: ArrayMetadata, plan: ChunkPlan) -> Any:
