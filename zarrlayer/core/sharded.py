@@ -28,6 +28,7 @@ from zarrlayer.core.engine import (
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
 from zarrlayer.core.io import ArrayLocation, DecodeQueue, batched, delete_keys, fetch, run_batches, set_values
 from zarrlayer.format import ArrayMetadata
+from zarrlayer.format.codecs.sharding import ShardingCodec
 from zarrlayer.storage._base import RangeByteRequest
 
 __all__ = ["read_sharded", "write_sharded", "COALESCE_GAP"]
@@ -58,13 +59,21 @@ def _inner_in_bounds(metadata: ArrayMetadata, shard: tuple[int, ...], cps: tuple
     return count
 
 
+def _sharding_of(metadata: ArrayMetadata) -> ShardingCodec:
+    """The sharding codec of `metadata` (the functions here are only called for sharded arrays)."""
+    sharding = metadata.sharding
+    if sharding is None:
+        raise TypeError("expected the metadata of a sharded array, found an array without sharding")
+    return sharding
+
+
 def _index_slice(data: Any, nbytes: int, location: str) -> Any:
     view = memoryview(data)
     return view[:nbytes] if location == "start" else view[len(view) - nbytes :]
 
 
 def _decode_index(loc: ArrayLocation, metadata: ArrayMetadata, key: str, data: Any) -> np.ndarray:
-    sharding = metadata.sharding
+    sharding = _sharding_of(metadata)
     shard_shape = metadata.chunk_grid_shape
     try:
         nbytes = sharding.index_nbytes(shard_shape)
@@ -93,7 +102,7 @@ def read_sharded(
     loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, work: np.ndarray, *, threads: int
 ) -> None:
     """Fill `work` from the shards `plan` touches (plan entries are inner chunks), a batch of shards at a time."""
-    sharding = metadata.sharding
+    sharding = _sharding_of(metadata)
     cps = sharding.chunks_per_shard(metadata.chunk_grid_shape)
     groups = _group_by_shard(plan.entries, cps)
     fill = fill_scalar(metadata)
@@ -206,7 +215,7 @@ def write_sharded(
     loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, value: np.ndarray, *, threads: int
 ) -> None:
     """Write `value` into the shards `plan` touches, assembling each shard once."""
-    sharding = metadata.sharding
+    sharding = _sharding_of(metadata)
     shard_shape = metadata.chunk_grid_shape
     cps = sharding.chunks_per_shard(shard_shape)
     groups = _group_by_shard(plan.entries, cps)
@@ -260,6 +269,10 @@ def write_sharded(
         set_values(loc.store, [(k, v) for k, v in results if v is not None])
         delete_keys(loc.store, [k for k, v in results if v is None])
 
+    def _store_each(part: Sequence[tuple[int, ...]]) -> None:
+        for shard in part:
+            _store(_encode(_gather([shard])))
+
     shards = list(groups)
     if len(shards) < threads:
         # fewer shards than threads: one shard at a time, its inner chunks encoded across the pool
@@ -270,6 +283,6 @@ def write_sharded(
     per_batch = remote_batch(shard_shape, metadata.dtype.itemsize, minimum=2, maximum=_BATCH)
     for batch in batched(shards, per_batch):
         if loc.store.supports_sync:
-            run_batches(lambda part: [_store(_encode(_gather([shard]))) for shard in part], batch, threads=threads)
+            run_batches(_store_each, batch, threads=threads)
         else:
             _store([r for part in run_batches(_encode, _gather(batch), threads=threads) for r in part])
