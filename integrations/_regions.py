@@ -25,7 +25,8 @@ class InvalidWriteError(ZarrlayerError, ValueError, TypeError):
 
 
 class UnknownVariableError(InvalidWriteError, KeyError):
-    """A write option (such as `encoding`) names a variable that is not in the dataset; also a KeyError."""
+    """A write refers to a name or coordinate value that is not there (an `encoding` entry for a variable
+    not in the dataset, a `region="auto"` coordinate value not in the store); also a KeyError, as xarray."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 from zarrlayer.errors import ContainsArrayError, NodeNotFoundError
@@ -42,11 +43,33 @@ def open_group_for_xarray(
     try:
         if consolidated is False:
             return open_group(source, path=group or None, use_consolidated=False, **options)
-        return _subgroup(open_group(source, use_consolidated=consolidated, **options), group)
+        root = open_group(source, use_consolidated=consolidated, **options)
     except FileNotFoundError as err:
         if err.args and isinstance(err.args[0], str) and "does not exist" not in err.args[0]:
             err.args = (f"{err.args[0]} (the store does not exist)", *err.args[1:])
         raise
+    if consolidated is None and getattr(root.metadata, "consolidated", None) is None:
+        warnings.warn(
+            f"no consolidated metadata in {root.store.url}: read with non-consolidated metadata, which is "
+            "much slower to open remotely. Consolidate it (zarrlayer.consolidate_metadata), or pass "
+            "consolidated=False to silence this warning (consolidated=True to make it an error)",
+            RuntimeWarning,
+            stacklevel=_user_stacklevel(),
+        )
+    return _subgroup(root, group)
+
+
+def _user_stacklevel() -> int:
+    """The stacklevel of the first caller outside zarrlayer and xarray (where a warning should point)."""
+    import sys
+
+    frame, level = sys._getframe(1), 1
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if not name.startswith(("zarrlayer", "xarray")):
+            return level
+        frame, level = frame.f_back, level + 1
+    return 1
 
 
 def _subgroup(root: Any, group: str) -> Any:

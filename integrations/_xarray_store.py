@@ -45,9 +45,17 @@ from zarrlayer.integrations._xarray_nodes import (
     zarr_format_of,
 )
 
-__all__ = ["DIMENSION_KEY", "ZarrlayerDataStore"]
+__all__ = ["DIMENSION_KEY", "MissingDimensionsError", "ZarrlayerDataStore"]
 
 DIMENSION_KEY = "_ARRAY_DIMENSIONS"
+
+
+class MissingDimensionsError(MetadataError, KeyError):
+    """An array without the dimension names xarray needs (`_ARRAY_DIMENSIONS` or `dimension_names`); also a
+    KeyError, as xarray's engine raises."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 def _dims_and_attrs(array: Any, name: str) -> tuple[tuple[str, ...], dict[str, Any]]:
@@ -58,15 +66,15 @@ def _dims_and_attrs(array: Any, name: str) -> tuple[tuple[str, ...], dict[str, A
             dims = attrs.pop(DIMENSION_KEY)
         dims = tuple(dims or ())
         if len(dims) != len(array.shape):
-            raise MetadataError(
+            raise MissingDimensionsError(
                 f"array {name!r} (Zarr v3, shape {tuple(array.shape)}) needs `dimension_names` "
-                f"with one name per dimension for xarray; found {dims!r}"
+                f"with one name per dimension for xarray to determine variable dimensions; found {dims!r}"
             )
         return dims, attrs
     if DIMENSION_KEY not in attrs:
-        raise MetadataError(
+        raise MissingDimensionsError(
             f"array {name!r} (Zarr v2) needs the attribute {DIMENSION_KEY!r} that names its "
-            f"dimensions for xarray; found attributes {sorted(attrs)}"
+            f"dimensions for xarray to determine variable dimensions; found attributes {sorted(attrs)}"
         )
     dims = tuple(attrs.pop(DIMENSION_KEY))
     if len(dims) != len(array.shape):
@@ -441,7 +449,7 @@ def _check_alignment(plan: dict[str, Any], *, partial_ends: bool) -> None:
     if v.chunks is None or not isinstance(unit, tuple) or len(unit) != v.ndim:
         return
     bounds = tuple(slice(*plan["region"][d].indices(n)[:2]) for d, n in zip(v.dims, shape, strict=True))
-    where = f"the stored chunks of the variable named {plan['name']!r} would overlap multiple Dask chunks"
+    where = f"Specified Zarr chunks of the variable named {plan['name']!r} would overlap multiple Dask chunks"
     check_aligned_chunks(v.chunks, bounds, unit, shape, where)
     if not partial_ends:
         check_aligned_region(bounds, unit, shape, where)

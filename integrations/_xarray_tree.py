@@ -10,10 +10,11 @@ from zarrlayer.integrations._xarray_open import join_path
 from zarrlayer.integrations._xarray_write import (
     _choose_mode,
     _existing_format,
-    _finished,
     _rehearse,
     _resolve_format,
+    _store_empty,
     _validate_encoding,
+    new_writer,
     write_dataset,
 )
 
@@ -51,7 +52,9 @@ def tree_to_zarrlayer(
     encoding = dict(encoding or {})
     unknown = sorted(set(encoding) - set(tree.groups))
     if unknown:
-        raise InvalidWriteError(f"encoding names groups {unknown} that are not in the tree {sorted(tree.groups)}")
+        raise InvalidWriteError(
+            f"unexpected encoding group name(s) {unknown}: not groups of the tree {sorted(tree.groups)}"
+        )
     base = join_path(group)
     fmt = _resolve_format(mode, zarr_format, zarr_version, _existing_format(store, base, storage_options))
     nodes = []
@@ -62,18 +65,23 @@ def tree_to_zarrlayer(
         if mode in ("w", "w-"):
             _rehearse(dataset, node_encoding, fmt, safe_chunks=safe_chunks, align_chunks=align_chunks)
         nodes.append((join_path(base, "" if at_root else rel_path), dataset, node_encoding, at_root))
-    writes = []
+    writer = new_writer(safe_chunks=safe_chunks, align_chunks=align_chunks)
+    targets = []
     for path, dataset, node_encoding, at_root in nodes:
         node_mode = mode if at_root or mode not in ("w", "w-") else "a"
-        writes.append(
+        targets.append(
             write_dataset(
                 dataset, store, mode=node_mode, group=path, encoding=node_encoding, zarr_format=fmt,
                 append_dim=append_dim, region=region, consolidated=False, compute=compute,
                 storage_options=storage_options, safe_chunks=safe_chunks, align_chunks=align_chunks,
-                chunkmanager_store_kwargs=chunkmanager_store_kwargs, consolidate=False,
+                chunkmanager_store_kwargs=chunkmanager_store_kwargs, writer=writer,
                 write_empty_chunks=write_empty_chunks,
             )  # fmt: skip
         )
+    writes = writer.sync(compute=compute, chunkmanager_store_kwargs=chunkmanager_store_kwargs)
+    written = [item for target in targets for item in target.written]
+    if compute:
+        _store_empty(written)
     root = open_group(store, mode="r+", path=base or None, storage_options=storage_options)
     if consolidated is not False and mode != "r+":
         consolidate_metadata(root.store, path=None, zarr_format=fmt)
@@ -82,4 +90,4 @@ def tree_to_zarrlayer(
         return root
     import dask
 
-    return dask.delayed(_finished, pure=False)(*writes)
+    return dask.delayed(_store_empty, pure=False)(written, writes)

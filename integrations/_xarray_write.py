@@ -53,7 +53,13 @@ def _auto_region(ds: Any, region: Any, root: Any) -> dict[str, Any]:
             continue
         existing = conventions.decode_cf_variable(dim, stored.open_store_variable(dim).compute())
         positions = pd.Index(existing.values).get_indexer(ds[dim].values)
-        if (positions == -1).any() or (len(positions) > 1 and (np.diff(positions) != 1).any()):
+        if (positions == -1).any():
+            missing = ds[dim].values[positions == -1][:5].tolist()
+            raise UnknownVariableError(
+                f"region='auto': the dataset's {dim!r} values {missing} are not in the stored {dim!r} "
+                f"coordinate (group {root.path or '/'!r} of {root.store.url}); a region write cannot add them"
+            )
+        if len(positions) > 1 and (np.diff(positions) != 1).any():
             raise InvalidWriteError(
                 f"region='auto' needs the dataset's {dim!r} values to be a contiguous run of the stored "
                 f"{dim!r} coordinate (group {root.path or '/'!r} of {root.store.url}); they are not"
@@ -123,6 +129,15 @@ def _lazy(ds: Any, encoding: Mapping[Hashable, Mapping[str, Any]]) -> Any:
         if chunks is not None and in_memory and var.dtype.kind in "biufc":
             var.data = da.zeros(var.shape, dtype=var.dtype, chunks=var.shape)
     return out
+
+
+def new_writer(*, safe_chunks: bool, align_chunks: bool) -> Any:
+    """xarray's ArrayWriter: without a lock when chunks are checked (or aligned), else one lock for all writes."""
+    import threading
+
+    from xarray.backends.common import ArrayWriter
+
+    return ArrayWriter(lock=False if safe_chunks or align_chunks else threading.Lock())
 
 
 def _finished(*writes: Any) -> None:
@@ -291,12 +306,13 @@ def write_dataset(
     align_chunks: bool,
     chunkmanager_store_kwargs: dict[str, Any] | None,
     write_empty_chunks: bool | None = None,
-    consolidate: bool = True,
+    writer: Any = None,
 ) -> Any:
-    """One Dataset written as the group `group` of `store` (the checked core of `to_zarrlayer`)."""
-    import threading
+    """One Dataset written as the group `group` of `store` (the checked core of `to_zarrlayer`).
 
-    from xarray.backends.common import ArrayWriter
+    With a shared `writer` (a DataTree's nodes), the data is only queued on it and the data
+    store returned: the caller syncs the writer once and consolidates.
+    """
     from xarray.backends.writers import _validate_dataset_names, dump_to_store
 
     from zarrlayer.api import consolidate_metadata, open_group
@@ -326,7 +342,10 @@ def write_dataset(
         root, mode=mode, append_dim=append_dim, write_region=region, safe_chunks=safe_chunks,
         align_chunks=align_chunks, write_empty_chunks=write_empty_chunks,
     )  # fmt: skip
-    writer = ArrayWriter(lock=False if safe_chunks or align_chunks else threading.Lock())
+    if writer is not None:
+        dump_to_store(ds, target, writer, encoding=encoding)
+        return target
+    writer = new_writer(safe_chunks=safe_chunks, align_chunks=align_chunks)
     dump_to_store(ds, target, writer, encoding=encoding)
     writes = writer.sync(compute=compute, chunkmanager_store_kwargs=chunkmanager_store_kwargs)
     if not compute:
@@ -335,7 +354,7 @@ def write_dataset(
         writes = dask.delayed(_store_empty, pure=False)(target.written, writes)
     else:
         _store_empty(target.written)
-    if consolidate and consolidated is not False and mode != "r+":
+    if consolidated is not False and mode != "r+":
         base = root.path[: len(root.path) - len(group)].strip("/") if group else root.path
         consolidate_metadata(root.store, path=base or None, zarr_format=root.metadata.zarr_format)
     return root if compute else writes
