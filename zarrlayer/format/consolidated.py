@@ -66,7 +66,7 @@ def parse_consolidated_v3(value: Any, *, path: str) -> ConsolidatedNodes:
         node = parse_v3_json(doc, path=node_path)
         if isinstance(node, GroupMetadata) and node.consolidated:
             nodes.update(node.consolidated.prefixed(key))
-            node = GroupMetadata(3, node.attributes, {}, node.extra_fields)
+            node = GroupMetadata(3, node.attributes, ConsolidatedNodes(), node.extra_fields)
         nodes[key] = node
     return ConsolidatedNodes(nodes)
 
@@ -80,7 +80,9 @@ def consolidated_entry(parsed: Mapping[str, Any], *, zarr_format: int, path: str
         if doc.get("node_type") == "array":
             return PendingArray(_array_v3, doc, path)
         node = parse_v3_json(doc, path=path)
-        return GroupMetadata(3, node.attributes, {}, node.extra_fields)
+        if not isinstance(node, GroupMetadata):
+            raise MetadataError(f"{where(path, V3_METADATA_KEY)}: expected a group document")
+        return GroupMetadata(3, node.attributes, ConsolidatedNodes(), node.extra_fields)
     attrs = parsed.get(V2_ATTRS_KEY, {})
     if V2_ARRAY_KEY in parsed:
         return PendingArray(_array_v2, parsed[V2_ARRAY_KEY], attrs, path)
@@ -137,6 +139,6 @@ def build_consolidated(
             raise MetadataError(f"consolidated metadata of a v{zarr_format} hierarchy cannot hold the v{node.zarr_format} node {key!r}")
     root = root if root is not None else GroupMetadata(zarr_format=zarr_format)
     if zarr_format == 3:
-        group = GroupMetadata(3, root.attributes, nodes, root.extra_fields)
+        group = GroupMetadata(3, root.attributes, ConsolidatedNodes(nodes), root.extra_fields)
         return {V3_METADATA_KEY: dump_json(group.to_json())}
     return {V2_CONSOLIDATED_KEY: consolidated_v2_bytes(root, nodes)}

@@ -87,7 +87,7 @@ def _little(dt: np.dtype) -> np.dtype:
 def _structured_to_json(dt: np.dtype) -> list[list[Any]]:
     out: list[list[Any]] = []
     for name in dt.names or ():
-        sub = dt.fields[name][0]
+        sub = dt.fields[name][0]  # type: ignore[index]  # names is set, so fields is too
         if sub.subdtype is not None:
             base, shape = sub.subdtype
             out.append([name, base.str, list(shape)])

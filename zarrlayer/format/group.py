@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,19 +70,19 @@ class GroupMetadata:
         return dataclasses.replace(self, **changes)
 
 
-def _consolidated_v3(nodes: dict[str, Any]) -> dict[str, Any]:
+def _consolidated_v3(nodes: Mapping[str, Any]) -> dict[str, Any]:
     metadata = {}
     for path in sorted(nodes, key=consolidated_order):
         node = nodes[path]
         if isinstance(node, GroupMetadata):
-            doc = dataclasses.replace(node, consolidated={}).to_json()
+            doc = dataclasses.replace(node, consolidated=ConsolidatedNodes()).to_json()
         else:
             doc = node.to_json()
         metadata[path] = doc
     return {"kind": "inline", "must_understand": False, "metadata": metadata}
 
 
-def consolidated_v2_bytes(root: GroupMetadata, nodes: dict[str, Any]) -> bytes:
+def consolidated_v2_bytes(root: GroupMetadata, nodes: Mapping[str, Any]) -> bytes:
     """The `.zmetadata` document (compact JSON, as zarr-python writes it) for `root` and `nodes`."""
     docs: dict[str, Any] = {V2_GROUP_KEY: {"zarr_format": 2}, V2_ATTRS_KEY: root.attributes}
     for path in sorted(nodes, key=consolidated_order):

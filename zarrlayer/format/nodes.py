@@ -31,6 +31,7 @@ def parse_node_metadata(documents: Mapping[str, bytes | None], *, path: str) -> 
     attrs = load_json(raw_attrs, path=path, document=V2_ATTRS_KEY) if raw_attrs is not None else {}
     if zarray is not None:
         return parse_array_v2(load_json(zarray, path=path, document=V2_ARRAY_KEY), attrs, path=path)
+    assert zgroup is not None  # checked above: one of .zarray and .zgroup is there
     group = load_json(zgroup, path=path, document=V2_GROUP_KEY)
     if group.get("zarr_format") != 2:
         raise MetadataError(f"{where(path, V2_GROUP_KEY)}: expected zarr_format 2, found {group.get('zarr_format')!r}")
