@@ -124,6 +124,16 @@ def test_links_out_of_the_source_are_not_followed(dataset: Path, tmp_path: Path,
     assert not target.exists()
 
 
+def test_source_path_through_a_link_out_of_the_store_is_refused(dataset: Path, tmp_path: Path, capsys: Any) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group", "attributes": {}}')
+    os.symlink(elsewhere, dataset / "outside")
+    target = tmp_path / "copy.zarr"
+    err = _refused([str(dataset), str(target), "--src-path", "outside"], capsys, dataset, elsewhere)
+    assert "outside the store's root" in err and not target.exists()
+
+
 def test_links_inside_the_source_are_fine(dataset: Path, tmp_path: Path) -> None:
     os.symlink(dataset / "meta", dataset / "meta-alias")
     assert main(["copy", str(dataset), str(tmp_path / "copy.zarr")]) == 0

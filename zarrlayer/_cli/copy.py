@@ -171,7 +171,13 @@ def _check_links(src: Store, prefix: str) -> None:
     base = _base_store(src)
     if not isinstance(base, LocalStore):
         return
-    top = os.path.realpath(os.path.join(base.root, *prefix.strip("/").split("/")))
+    root = os.path.realpath(base.root)
+    top = os.path.realpath(os.path.join(root, *prefix.strip("/").split("/")))
+    if not _within(top, root, os.sep):
+        raise UnsafeCopyError(
+            f"refusing to copy {_describe(src, prefix)}: its path leads through a link to {top}, outside the "
+            f"store's root {root}; a copy does not follow links out of its source"
+        )
     for directory, dirnames, filenames in os.walk(top, followlinks=False):
         for name in (*dirnames, *filenames):
             path = os.path.join(directory, name)
