@@ -91,10 +91,16 @@ class TestBridgedObjectStoreOnS3(_BridgeTests):
 class TestBridgedCacheStack(_BridgeTests):
     """MemoryCacheStore(DiskCacheStore(LocalStore)): what zarr-python sees must be the store's truth."""
 
+    @pytest.fixture(scope="class")
+    @classmethod
+    def cache_directory(cls, tmp_path_factory: pytest.TempPathFactory) -> Path:
+        """One disk-cache directory for the class (each test's store has its own namespace in it)."""
+        return tmp_path_factory.mktemp("bridge-disk-cache")
+
     @pytest.fixture
-    def store_kwargs(self, tmp_path: Path) -> dict[str, Any]:
+    def store_kwargs(self, tmp_path: Path, cache_directory: Path) -> dict[str, Any]:
         (tmp_path / "root").mkdir()
         cache: Store = MemoryCacheStore(
-            DiskCacheStore(LocalStore(tmp_path / "root"), tmp_path / "cache", "64 MiB"), "16 MiB"
+            DiskCacheStore(LocalStore(tmp_path / "root"), cache_directory, "64 MiB"), "16 MiB"
         )
         return {"store": cache}
