@@ -13,6 +13,7 @@ import lzma
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 import zlib
 from pathlib import Path
 
@@ -144,14 +145,14 @@ def test_zstd_bomb_inside_a_shard_is_bounded(tmp_path: Path) -> None:
         (3, {"name": "gzip", "configuration": {"level": 1}}, lambda n: zlib.compress(bytes(n), wbits=31)),
         (3, {"name": "zstd", "configuration": {"level": 1}}, zstd_rle_frame),
         (3, {"name": "numcodecs.zlib", "configuration": {"level": 1}}, lambda n: zlib.compress(bytes(n))),
-        (3, {"name": "numcodecs.bz2", "configuration": {"level": 1}}, lambda n: bz2.compress(bytes(n))),
-        (3, {"name": "numcodecs.lzma", "configuration": {}}, lambda n: lzma.compress(bytes(n))),
+        (3, {"name": "numcodecs.bz2", "configuration": {"level": 1}}, lambda n: _streams(bz2.compress, n)),
+        (3, {"name": "numcodecs.lzma", "configuration": {}}, lambda n: _streams(lzma.compress, n)),
         (3, {"name": "numcodecs.lz4", "configuration": {}}, lambda n: LZ4().encode(bytes(n))),
         (3, {"name": "blosc", "configuration": {"cname": "lz4", "clevel": 5, "shuffle": "shuffle", "typesize": 4}}, lambda n: Blosc().encode(bytes(n))),
         (2, {"id": "zlib", "level": 1}, lambda n: zlib.compress(bytes(n))),
         (2, {"id": "gzip", "level": 1}, lambda n: zlib.compress(bytes(n), wbits=31)),
-        (2, {"id": "bz2", "level": 1}, lambda n: bz2.compress(bytes(n))),
-        (2, {"id": "lzma"}, lambda n: lzma.compress(bytes(n))),
+        (2, {"id": "bz2", "level": 1}, lambda n: _streams(bz2.compress, n)),
+        (2, {"id": "lzma"}, lambda n: _streams(lzma.compress, n)),
         (2, {"id": "lz4"}, lambda n: LZ4().encode(bytes(n))),
         (2, {"id": "zstd", "level": 1}, zstd_rle_frame),
         (2, {"id": "blosc", "cname": "lz4"}, lambda n: Blosc().encode(bytes(n))),
@@ -170,10 +171,37 @@ def test_every_decoder_stops_at_the_chunk_size(tmp_path: Path, fmt: int, codec: 
         arr[:]
     with pytest.raises(ChunkDecodeError):
         arr[3:5]
+    path.write_bytes(_big(make))  # 64 MiB of zeros: refused before that much is allocated
+    tracemalloc.start()
+    try:
+        with pytest.raises(ChunkDecodeError, match="chunk key"):
+            arr[:]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 12 * _MIB, f"decoding a bomb allocated {peak / _MIB:.1f} MiB"  # lzma's 8 MiB dictionary fits
     path.write_bytes(make(4 * CHUNK))  # a foreign encoder's valid chunk of the right size (zeros)
     expected = np.arange(4 * CHUNK, dtype="f4")
     expected[:CHUNK] = 0
     np.testing.assert_array_equal(zarrlayer.open_array(str(root), mode="r")[:], expected)
+
+
+def _streams(compress, n: int) -> bytes:
+    """`compress(bytes(n))`; past 4 MiB as concatenated 4 MiB streams (valid, and quick to make)."""
+    block = 4 * _MIB
+    if n <= block:
+        return compress(bytes(n))
+    return compress(bytes(block)) * (n // block) + (compress(bytes(n % block)) if n % block else b"")
+
+
+_BIG: dict[object, bytes] = {}
+
+
+def _big(make) -> bytes:
+    """`make(64 MiB)`, encoded once per encoder for the whole module."""
+    if make not in _BIG:
+        _BIG[make] = make(64 * _MIB)
+    return _BIG[make]
 
 
 def test_zstd_frame_without_size_decodes_exactly(tmp_path: Path) -> None:

@@ -77,12 +77,17 @@ def _zlib_like(wbits: int) -> Callable[[], Any]:
     return lambda: zlib.decompressobj(wbits)
 
 
-def _lzma(codec: Any) -> Callable[[], Any]:
+_LZMA_MEMLIMIT = 80 << 20
+"""The most an lzma decoder's dictionary may take beyond 4x the chunk: preset 9 (64 MiB) fits, a forged header does not."""
+
+
+def _lzma(codec: Any, limit: int) -> Callable[[], Any]:
     fmt = getattr(codec, "format", lzma.FORMAT_AUTO)
     filters = getattr(codec, "filters", None)
     if fmt == lzma.FORMAT_RAW:
         return lambda: lzma.LZMADecompressor(format=fmt, filters=filters)
-    return lambda: lzma.LZMADecompressor(format=fmt)
+    memlimit = max(4 * limit, _LZMA_MEMLIMIT)
+    return lambda: lzma.LZMADecompressor(format=fmt, memlimit=memlimit)
 
 
 def _zstd(data: Any, limit: int, exact: bool) -> Any:
@@ -134,7 +139,7 @@ def bounded_decode(codec: Any, data: Any, limit: int | None, *, exact: bool = Fa
     if cid == "bz2":
         return _stream("bz2", data, limit, bz2.BZ2Decompressor, multi=True)
     if cid == "lzma":
-        return _stream("lzma", data, limit, _lzma(codec), multi=True)
+        return _stream("lzma", data, limit, _lzma(codec, limit), multi=True)
     if cid == "zstd":
         return _zstd(data, limit, exact)
     if cid == "blosc":
