@@ -126,10 +126,11 @@ def run_trials(
         directory = base / f"trial{n}"
         directory.mkdir()
         spec.prepare(directory)
-        delay = None if duration is None else rng.uniform(0.0, duration * 1.1)
+        delay = None if duration is None else rng.uniform(0.0, duration)
         killed, ran, events = zygote.run(scenario, directory, delay)
-        if duration is None:
-            duration = max(ran, 0.01)
+        if duration is None:  # the writer's own time from "go" to "done" (one clock for all processes)
+            stamps = {e["event"]: e["t"] for e in events if "t" in e}
+            duration = max(stamps.get("done", 0.0) - stamps.get("go", 0.0), 0.01) if "done" in stamps else ran
         trial = Trial(scenario, seed, delay or 0.0, killed, events=events)
         try:
             trial.outcome, trial.on_disk = spec.check(directory, events)
@@ -152,7 +153,7 @@ def _child(scenario: str, directory: str, out: IO[str]) -> None:
     from crash_scenarios import SCENARIOS
 
     def report(event: str, **fields: Any) -> None:
-        _emit(out, event=event, pid=os.getpid(), **fields)
+        _emit(out, event=event, pid=os.getpid(), t=time.monotonic(), **fields)
 
     try:
         SCENARIOS[scenario].write(Path(directory), report)

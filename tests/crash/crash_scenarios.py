@@ -231,7 +231,8 @@ def cache_check(directory: Path, events: list[dict[str, Any]]) -> tuple[str, str
         if value is None or bytes(value) != _new(i).tobytes():
             raise AssertionError(f"the cache served a torn or wrong entry for c/{i}")
     cache.close()
-    return "every value exact", f"{held} entries"
+    fill = "empty" if held == 0 else "full" if held >= N_CHUNKS else "partly filled"
+    return "every value exact", f"cache {fill}"
 
 
 # -- xarray: appending along time ----------------------------------------------------------
@@ -287,7 +288,11 @@ def xarray_check(directory: Path, events: list[dict[str, Any]]) -> tuple[str, st
     import xarray as xr
 
     done = max((e["blocks"] for e in events if e["event"] == "appended"), default=0)
-    with xr.open_dataset(str(directory / "ds.zarr"), engine="zarrlayer") as ds:
+    try:
+        ds = xr.open_dataset(str(directory / "ds.zarr"), engine="zarrlayer")
+    except ValueError as e:
+        raise AssertionError(f"xr.open_dataset fails after the kill: {e}; {_xarray_layout(directory)}") from e
+    with ds:
         lengths = {name: ds[name].sizes["time"] for name in ("temp", "rain", "time")}
         if len(set(lengths.values())) != 1:
             raise AssertionError(f"variables disagree on the time length: {lengths}")
