@@ -19,8 +19,12 @@ from zarrlayer.storage._base import (
     RangeByteRequest,
     Store,
     SuffixByteRequest,
+    apply_byte_request,
+    direct_children,
+    empty_request,
     normalize_prefix,
     validate_key,
+    validate_prefix,
 )
 
 __all__ = ["ZarrPythonStore", "is_zarr_python_store"]
@@ -61,6 +65,9 @@ def _zarr_url(zstore: Any) -> str | None:
         return f"file://{root}"
     if type(zstore).__name__ == "ZipStore" and getattr(zstore, "path", None) is not None:
         return f"zip://{zstore.path}"
+    store_dict = getattr(zstore, "_store_dict", None)
+    if type(zstore).__name__ == "MemoryStore" and store_dict is not None:
+        return f"zarr-python-memorystore://{id(store_dict):x}"  # its views (with_read_only) share the dict
     fs = getattr(zstore, "fs", None)
     path = getattr(zstore, "path", None)
     if fs is not None and isinstance(path, str):
@@ -71,6 +78,24 @@ def _zarr_url(zstore: Any) -> str | None:
         except Exception:
             return None
     return None
+
+
+def _is_zarr(zstore: Any, class_name: str) -> bool:
+    import zarr.storage
+
+    cls = getattr(zarr.storage, class_name, None)
+    return cls is not None and isinstance(zstore, cls)
+
+
+def _copied_buffer(value: Buffer) -> Any:
+    """A zarr Buffer holding a copy of `value` (some zarr-python stores keep the buffer they are given)."""
+    from zarr.core.buffer import default_buffer_prototype
+
+    try:
+        data = memoryview(value).tobytes()
+    except TypeError:
+        raise TypeError(f"expected a bytes-like value to store, found {type(value).__name__}") from None
+    return default_buffer_prototype().buffer.from_bytes(data)
 
 
 class ZarrPythonStore(Store):
@@ -87,6 +112,8 @@ class ZarrPythonStore(Store):
         super().__init__(read_only=zstore.read_only)
         self._zstore = zstore
         self._url = _zarr_url(zstore)
+        self._in_memory = _is_zarr(zstore, "MemoryStore")
+        self._local_dirs = _is_zarr(zstore, "LocalStore")
 
     @property
     def zarr_store(self) -> Any:
@@ -142,6 +169,11 @@ class ZarrPythonStore(Store):
         from zarr.core.buffer import default_buffer_prototype
 
         validate_key(key)
+        if empty_request(byte_range):  # zarr-python stores disagree on zero-length requests
+            return b"" if await self._zstore.exists(key) else None
+        if byte_range is not None and self._in_memory:  # zarr's MemoryStore mis-slices suffixes past the start
+            whole = await self._zstore.get(key, default_buffer_prototype())
+            return None if whole is None else apply_byte_request(_host_bytes(whole), byte_range)
         value = await self._zstore.get(key, default_buffer_prototype(), _to_zarr_request(byte_range))
         return None if value is None else _host_bytes(value)
 
@@ -150,6 +182,9 @@ class ZarrPythonStore(Store):
     ) -> list[Buffer | None]:
         from zarr.core.buffer import default_buffer_prototype
 
+        key_ranges = list(key_ranges)
+        if self._in_memory or any(empty_request(r) for _, r in key_ranges):
+            return list(await asyncio.gather(*(self.get(k, r) for k, r in key_ranges)))
         pairs = [(validate_key(k), _to_zarr_request(r)) for k, r in key_ranges]
         prototype = default_buffer_prototype()
         try:
@@ -171,18 +206,14 @@ class ZarrPythonStore(Store):
     # -- writing ----------------------------------------------------------------------------
 
     async def set(self, key: str, value: Buffer) -> None:
-        from zarr.core.buffer import default_buffer_prototype
-
         self._check_writable()
         validate_key(key)
-        await self._zstore.set(key, default_buffer_prototype().buffer.from_bytes(value))
+        await self._zstore.set(key, _copied_buffer(value))
 
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
-        from zarr.core.buffer import default_buffer_prototype
-
         self._check_writable()
         validate_key(key)
-        await self._zstore.set_if_not_exists(key, default_buffer_prototype().buffer.from_bytes(value))
+        await self._zstore.set_if_not_exists(key, _copied_buffer(value))
 
     async def delete(self, key: str) -> None:
         self._check_writable()
@@ -206,9 +237,14 @@ class ZarrPythonStore(Store):
             yield key
 
     async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
-        async for key in self._zstore.list_prefix(prefix):
+        async for key in self._zstore.list_prefix(validate_prefix(prefix)):
             yield key
 
     async def list_dir(self, prefix: str) -> AsyncIterator[str]:
-        async for key in self._zstore.list_dir(normalize_prefix(prefix).rstrip("/")):
+        prefix = normalize_prefix(prefix)
+        if self._local_dirs:  # zarr's LocalStore lists directories left empty by deletes: list keys instead
+            for name in direct_children([k async for k in self._zstore.list_prefix(prefix)], prefix):
+                yield name
+            return
+        async for key in self._zstore.list_dir(prefix.rstrip("/")):
             yield key
