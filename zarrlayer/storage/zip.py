@@ -154,7 +154,7 @@ class _Archive:
                 f.close()
                 return zipfile.ZipFile(self.path, mode="r")
             self.recovered_bytes = size - end
-            return zipfile.ZipFile(ClampedFile(f, end), mode="r")  # type: ignore[arg-type]
+            return zipfile.ZipFile(ClampedFile(f, end), mode="r")
         except BaseException:
             f.close()
             raise
