@@ -50,6 +50,7 @@ _MAKEDIR_ATTEMPTS = 8
 _TMP_RE = re.compile(r"^\..*\.zarrlayer-tmp-[0-9a-f]{32}$")
 _INSIDE_LIMIT = 1 << 16
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0) | _NOFOLLOW
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 _salt: tuple[int, str] = (-1, "")
 _counter = itertools.count()
@@ -214,7 +215,13 @@ class LocalStore(Store):
     def get_sync(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
         path = self._path(key)
         try:
-            with open(path, "rb", buffering=0, opener=self._opener(key)) as f:
+            try:
+                fd = os.open(path, _READ_FLAGS)
+            except OSError as e:
+                if e.errno != errno.ELOOP:
+                    raise
+                fd = os.open(self._followed(key, path), _READ_FLAGS & ~_NOFOLLOW)
+            with open(fd, "rb", buffering=0) as f:
                 if byte_range is None:
                     return f.read()
                 return _read_range(f, byte_range)
@@ -277,18 +284,6 @@ class LocalStore(Store):
         if st is None or not _is_regular(st.st_mode):
             raise FileNotFoundError(f"no value at key {key!r} in store {self.url}")
         return st.st_size
-
-    def _opener(self, key: str) -> Any:
-        """An `open` opener that does not follow a final link, unless the link stays under the root."""
-        def opener(path: str, flags: int) -> int:
-            try:
-                return os.open(path, flags | _NOFOLLOW)
-            except OSError as e:
-                if e.errno != errno.ELOOP:
-                    raise
-            return os.open(self._followed(key, path), flags)
-
-        return opener
 
     # -- async API --------------------------------------------------------------------
 
