@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import zarrlayer
+from zarrlayer import config
 from zarrlayer.core.sync import sync
 from zarrlayer.errors import RemoteStoreError
 from zarrlayer.storage.fsspec import FsspecStore
@@ -84,19 +85,25 @@ def unlisted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Loopbac
         yield srv, root / "ds.zarr"
 
 
-def test_a_group_that_cannot_be_listed_says_what_to_do(unlisted: tuple[LoopbackHTTPServer, Path]) -> None:
+@pytest.mark.parametrize("backend", ["fsspec", "obstore"])
+def test_a_group_that_cannot_be_listed_says_what_to_do(unlisted: tuple[LoopbackHTTPServer, Path], backend: str) -> None:
     server, _ = unlisted
-    group = zarrlayer.open_group(f"{server.url}/ds.zarr", mode="r")
-    with pytest.raises(RemoteStoreError, match="no directory listings") as info:
-        list(group.keys())
-    assert "consolidate" in str(info.value).lower() and "path=" in str(info.value)
-    assert zarrlayer.open_array(f"{server.url}/ds.zarr", path="v", mode="r")[:].tolist() == [0.0, 1.0, 2.0]
+    with config.override(remote_backend=backend):
+        group = zarrlayer.open_group(f"{server.url}/ds.zarr", mode="r")
+        with pytest.raises(RemoteStoreError, match="no directory listings") as info:
+            list(group.keys())
+        assert "consolidate" in str(info.value).lower() and "path=" in str(info.value)
+        assert zarrlayer.open_array(f"{server.url}/ds.zarr", path="v", mode="r")[:].tolist() == [0.0, 1.0, 2.0]
 
 
-def test_the_xarray_engine_raises_instead_of_an_empty_dataset(unlisted: tuple[LoopbackHTTPServer, Path]) -> None:
+@pytest.mark.filterwarnings("ignore:no consolidated metadata:RuntimeWarning")
+@pytest.mark.parametrize("backend", ["fsspec", "obstore"])
+def test_the_xarray_engine_raises_instead_of_an_empty_dataset(
+    unlisted: tuple[LoopbackHTTPServer, Path], backend: str
+) -> None:
     xr = pytest.importorskip("xarray")
     server, _ = unlisted
-    with pytest.raises(RemoteStoreError, match="consolidate"):
+    with config.override(remote_backend=backend), pytest.raises(RemoteStoreError, match="consolidate"):
         xr.open_dataset(f"{server.url}/ds.zarr", engine="zarrlayer")
 
 

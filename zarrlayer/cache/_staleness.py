@@ -24,8 +24,8 @@ __all__ = ["ARRAY_DOCUMENTS", "stale_chunks"]
 ARRAY_DOCUMENTS = frozenset({"zarr.json", ".zarray"})
 """The document names that may hold array metadata."""
 
-_V3_LAYOUT = ("chunk_grid", "chunk_key_encoding", "codecs", "data_type", "fill_value", "storage_transformers")
-_V2_LAYOUT = ("chunks", "dtype", "compressor", "filters", "fill_value", "order", "dimension_separator")
+_V3_LAYOUT: tuple[str, ...] = ("chunk_grid", "chunk_key_encoding", "codecs", "data_type", "fill_value", "storage_transformers")
+_V2_LAYOUT: tuple[str, ...] = ("chunks", "dtype", "compressor", "filters", "fill_value", "order", "dimension_separator")
 
 Predicate = Callable[[str], bool]
 

@@ -37,6 +37,7 @@ __all__ = [
     "collect_secrets",
     "get_limiter",
     "is_secret_name",
+    "no_listing_error",
     "public_settings",
     "redact_options",
     "redact_text",
@@ -258,12 +259,12 @@ class Failure(enum.Enum):
 
 
 def status_failure(status: int | None) -> Failure | None:
-    """The handling of an HTTP status: 404 and 416 pass, 429 and 5xx are transient, others fatal."""
+    """The handling of an HTTP status: 404 and 416 pass, 429 and 5xx (but 501, 505) are transient, others fatal."""
     if status is None:
         return None
     if status in (404, 416):
         return Failure.PASS
-    if status == 429 or 500 <= status <= 599:
+    if status == 429 or (500 <= status <= 599 and status not in (501, 505)):
         return Failure.TRANSIENT
     if status >= 400:
         return Failure.FATAL
@@ -379,6 +380,17 @@ def remote_error(
     if failure is Failure.TRANSIENT:
         return RemoteStoreError(f"request for {where} failed after {attempts} attempts; last error: {detail}")
     return RemoteStoreError(f"request for {where} failed (not retried): {detail}")
+
+
+def no_listing_error(url: str, prefix: str) -> RemoteStoreError:
+    """The error for an HTTP server that gives no directory listings, saying what to do instead."""
+    return RemoteStoreError(
+        f"cannot list {repr(prefix) if prefix else 'the root'} of {url}: the HTTP server gives no "
+        "directory listings, and finding a group's members without consolidated metadata needs one. "
+        "Consolidate the hierarchy where it is written (zarrlayer.consolidate_metadata(path) or "
+        "zarr.consolidate_metadata), then open it with xarray or open_group as before; or open each "
+        "array by its path (zarrlayer.open_array(url, path='name', zarr_format=3))"
+    )
 
 
 _CREDENTIAL_ERRORS = frozenset(

@@ -13,11 +13,12 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from fsspec.utils import tokenize
 
-from zarrlayer.errors import ReadOnlyError, RemoteStoreError, missing_dependency
+from zarrlayer.errors import ReadOnlyError, missing_dependency
 from zarrlayer.storage._base import Buffer, ByteRequest, empty_request, normalize_prefix, validate_key, validate_prefix
 from zarrlayer.storage._buffers import to_bytes
 from zarrlayer.storage._fsspec_support import (
@@ -44,6 +45,7 @@ from zarrlayer.storage._remote import (
     RetryPolicy,
     ShortReadError,
     collect_secrets,
+    no_listing_error,
     public_settings,
     redact_url,
     remote_error,
@@ -458,7 +460,7 @@ class FsspecStore(RemoteStore):
             directory = pending.pop()
             seen.add(directory)
             try:
-                entries = await self._call(lambda d=directory: fs._ls(d + "/" + self._query, detail=True), prefix or "/")
+                entries = await self._call(partial(fs._ls, directory + "/" + self._query, detail=True), prefix or "/")
             except self._allowed:
                 await self._check_listings(prefix)
                 continue
@@ -483,13 +485,7 @@ class FsspecStore(RemoteStore):
             except self._allowed:
                 self._lists = False
         if not self._lists:
-            raise RemoteStoreError(
-                f"cannot list {repr(prefix) if prefix else 'the root'} of {self.url}: the HTTP server gives no "
-                "directory listings, and finding a group's members without consolidated metadata needs one. "
-                "Consolidate the hierarchy where it is written (zarrlayer.consolidate_metadata(path) or "
-                "zarr.consolidate_metadata), then open it with xarray or open_group as before; or open each "
-                "array by its path (zarrlayer.open_array(url, path='name', zarr_format=3))"
-            )
+            raise no_listing_error(self.url, prefix)
 
     async def list(self) -> AsyncIterator[str]:
         async for key in self.list_prefix(""):

@@ -12,6 +12,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
+from functools import partial
 from typing import Any
 
 from zarrlayer.errors import StoreError, ZarrlayerError, missing_dependency
@@ -33,6 +34,7 @@ from zarrlayer.storage._remote import (
     RemoteStore,
     ShortReadError,
     collect_secrets,
+    no_listing_error,
     public_settings,
     redact_url,
     status_failure,
@@ -276,13 +278,15 @@ class ObjectStore(RemoteStore):
         """The ranges of one object in one coalesced call; False when they must be read one by one."""
         obstore = _obstore()
 
-        async def fetch() -> list[bytes]:
+        async def fetch() -> list[bytes | None]:
             values = await obstore.get_ranges_async(
                 self._store, key, starts=[r.start for r in ranges], ends=[r.end for r in ranges]
             )
-            out = [v.to_bytes() for v in values]
-            if any(len(v) < r.end - r.start for v, r in zip(out, ranges)):
-                raise ShortReadError(f"a range of {key!r} answered with fewer bytes than asked")
+            out: list[bytes | None] = [v.to_bytes() for v in values]
+            if any(len(v or b"") < r.end - r.start for v, r in zip(out, ranges)):
+                size = int((await obstore.head_async(self._store, key))["size"])  # the object's end, or a fault?
+                if any(len(v or b"") < min(r.end, size) - r.start for v, r in zip(out, ranges)):
+                    raise ShortReadError(f"a range of {key!r} answered with fewer bytes than asked")
             return out
 
         try:
@@ -353,7 +357,7 @@ class ObjectStore(RemoteStore):
         for start in range(0, len(paths), 1000):
             batch = paths[start : start + 1000]
             try:
-                await self._call(lambda b=batch: obstore.delete_async(self._store, b), prefix or "/")
+                await self._call(partial(obstore.delete_async, self._store, batch), prefix or "/")
             except FileNotFoundError:
                 await asyncio.gather(*(self.delete(p) for p in batch))
 
@@ -374,6 +378,10 @@ class ObjectStore(RemoteStore):
                     return
                 except FileNotFoundError:
                     return
+                except Exception:
+                    if not self.supports_listing:
+                        raise no_listing_error(self.url, prefix) from None
+                    raise
             for meta in chunk:
                 if meta["path"].startswith(prefix):
                     yield meta
@@ -395,6 +403,10 @@ class ObjectStore(RemoteStore):
             found = await self._call(lambda: obstore.list_with_delimiter_async(self._store, directory), prefix or "/")
         except FileNotFoundError:
             return
+        except ZarrlayerError:
+            if not self.supports_listing:  # HTTP: obstore asks for WebDAV listings, which few servers give
+                raise no_listing_error(self.url, prefix) from None
+            raise
         names = {p.rstrip("/").rsplit("/", 1)[-1] for p in found["common_prefixes"]}
         names.update(meta["path"].rsplit("/", 1)[-1] for meta in found["objects"])
         for name in sorted(n for n in names if n):
