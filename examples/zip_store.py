@@ -20,7 +20,7 @@ def main() -> None:
         counts = root.create_array("counts", shape=(6,), chunks=(3,), dtype="int64")
         counts[:] = np.arange(6)
         counts[:3] = -1                     # rewrites chunk c/0
-        store.flush()                       # or close(): writes the central directory, compacted
+        store.flush()                       # a checkpoint: the central directory of the live entries
         names = zipfile.ZipFile(path).namelist()
         print(f"entries: {sorted(names)}")
         print(f"duplicate entries: {len(names) - len(set(names))}")
