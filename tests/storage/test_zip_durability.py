@@ -214,3 +214,36 @@ def test_drive_relative_names_refused_in_hostile_archives(tmp_path: Path, name: 
     with pytest.raises(StoreError, match="could escape"):
         ZipStore(path, mode="a")._archive.keys()
     assert path.read_bytes() == before
+
+
+def test_an_archive_never_closed_is_finished_when_collected(tmp_path: Path) -> None:
+    import gc
+
+    path = tmp_path / "data.zip"
+    store = ZipStore(path, mode="w", checkpoint_bytes=None)
+    for key in ("a", "b", "c"):
+        sync(store.set(key, b"old"))
+    sync(store.set("a", b"new"))
+    sync(store.delete("b"))
+    del store
+    gc.collect()
+    with zipfile.ZipFile(path) as zf:
+        assert sorted(zf.namelist()) == ["a", "c"] and zf.read("a") == b"new"
+
+
+def test_an_archive_never_closed_is_finished_at_exit(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "data.zip"
+    code = (
+        "import sys\nfrom zarrlayer.storage import ZipStore\n"
+        f"s = ZipStore({str(path)!r}, mode='w', checkpoint_bytes=None)\n"
+        "s.set_sync('a', b'old'); s.set_sync('b', b'x'); s.set_sync('a', b'new'); s.delete_sync('b')\n"
+        "sys.modules['__main__'].keep = s\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    raw = path.read_bytes()
+    assert raw.count(b"PK\x05\x06") == 1 and b"old" not in raw  # compacted: the superseded entry is gone
+    with zipfile.ZipFile(path) as zf:
+        assert zf.namelist() == ["a"] and zf.read("a") == b"new"

@@ -19,7 +19,9 @@ a closed archive is a plain zip without duplicate entries or dead bytes. A tempo
 left by a compaction that was killed is removed on the next writable open.
 
 Every operation holds one lock, so a store can be shared by threads. Views from
-`with_read_only` share the open archive (closing any view commits it). A store pickles its
+`with_read_only` share the open archive (closing any view commits it). An archive never
+closed is finished anyway, with live entries only: when its store is garbage collected, and
+(compacted too) at interpreter exit; a killed process keeps its last checkpoint. A store pickles its
 path and mode, never its file handle, and reopens lazily; pickling a writable store first
 writes a checkpoint, so that the copy reads everything. One writer at a time per archive:
 zip files have no multi-writer protocol, and while a writer has the archive open other
@@ -30,6 +32,7 @@ refused, both as keys and inside archives being opened.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -37,6 +40,7 @@ import struct
 import threading
 import time
 import uuid
+import weakref
 import zipfile
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, BinaryIO, Literal, Self
@@ -74,6 +78,31 @@ def validate_zip_key(key: str) -> str:
             f"zip entry names may not start a segment with a drive letter (as in 'C:x' or 'D:'), found {key!r}"
         )
     return key
+
+
+class _LiveZipFile(zipfile.ZipFile):
+    """A ZipFile whose central directory, however it gets closed (even when garbage collected),
+    lists only the live entries of `live` (the store's index), never superseded or deleted ones."""
+
+    live: dict[str, zipfile.ZipInfo] | None = None
+
+    def close(self) -> None:
+        if self.live is not None and self.mode != "r" and self.fp is not None:
+            self.filelist = list(self.live.values())
+        super().close()
+
+
+_OPEN_ARCHIVES: weakref.WeakSet[_Archive] = weakref.WeakSet()
+
+
+@atexit.register
+def _finish_open_archives() -> None:
+    """Archives still open for writing at interpreter exit get their central directory and compaction."""
+    for archive in list(_OPEN_ARCHIVES):
+        try:
+            archive.close()
+        except Exception:  # noqa: BLE001 - nothing to report to at exit; the last checkpoint stands
+            pass
 
 
 class _Archive:
@@ -119,7 +148,7 @@ class _Archive:
             elif self.mode == "a" and exists and os.path.getsize(self.path) > 0:
                 zf = self._open_for_update()
             else:
-                zf = zipfile.ZipFile(
+                zf = _LiveZipFile(
                     self.path, mode="w" if self.mode == "a" else self.mode,
                     compression=self.compression, allowZip64=self.allow_zip64,
                 )
@@ -132,6 +161,9 @@ class _Archive:
             zf.close()
             raise
         self.offsets, self.unsaved, self.pending = {}, 0, False
+        if isinstance(zf, _LiveZipFile):
+            zf.live = self.index
+            _OPEN_ARCHIVES.add(self)
         self.zf = zf
         if self.mode in ("w", "x"):
             self.mode = "a"
@@ -165,7 +197,7 @@ class _Archive:
             if end < size:
                 f.truncate(end)
                 self.recovered_bytes = size - end
-        zf = zipfile.ZipFile(self.path, mode="a", compression=self.compression, allowZip64=self.allow_zip64)
+        zf = _LiveZipFile(self.path, mode="a", compression=self.compression, allowZip64=self.allow_zip64)
         zf.start_dir = end  # new entries go after the central directory, which stays intact until replaced
         self.after_directory = True
         return zf
@@ -278,6 +310,7 @@ class _Archive:
                 if self.after_directory and not self.pending:
                     zf._didModify = False  # type: ignore[attr-defined]  # the file already ends with this directory
             self.index, self.offsets, self.unsaved, self.pending = {}, {}, 0, False
+            _OPEN_ARCHIVES.discard(self)
             try:
                 zf.close()
                 if dirty:
