@@ -112,11 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         peers = [d for d in documents if d.get("benchmark") in ("peers", "xarray_dask")]
         if peers:  # every peer in one picture; the zarr-python-only plot of the other scripts beside it
             print(f"\nplot: {plot_peers(peers, plot)}")
-            others = [d for d in documents if d not in peers]
+            others = [d for d in documents if d not in peers and d.get("benchmark") != "bridge"]  # bridge: vs our engine
             if others:
                 print(f"plot (against zarr-python): {plot_results(others, plot.with_name(plot.stem + '-zarr-python.png'))}")
         else:
-            print(f"\nplot: {plot_results(documents, plot)}")
+            print(f"\nplot: {plot_results([d for d in documents if d.get('benchmark') != 'bridge'] or documents, plot)}")
         print(f"results: {args.results_dir}")
     if failed:
         print("\nFAILED: " + ", ".join(failed), file=sys.stderr)
