@@ -134,6 +134,21 @@ def test_the_read_deadline_bounds_all_attempts(server: FaultServer, backend: str
     assert time.monotonic() - started < 1.5
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_stalled_listing_ends_in_remote_store_error(server: FaultServer, backend: str) -> None:
+    store = _s3(backend, server.url)
+    server.stall_next(None, 10.0, before_headers=True)
+
+    async def names() -> list[str]:
+        return [name async for name in store.list_prefix("")]
+
+    with config.override(request_timeout=0.2, retries=1):
+        started = time.monotonic()
+        with pytest.raises(RemoteStoreError, match=f"s3://{BUCKET}"):
+            sync(names())
+    assert time.monotonic() - started < 3.0  # 2 attempts of 0.2 s, plus creating the S3 client
+
+
 def test_timeout_settings_are_checked() -> None:
     for bad in (0, -1, "5", True):
         with pytest.raises(ValueError, match="request_timeout"):

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterable
 from functools import partial
 from typing import Any
 
-from zarrlayer.errors import StoreError, ZarrlayerError, missing_dependency
+from zarrlayer.errors import RemoteStoreError, StoreError, ZarrlayerError, missing_dependency
 from zarrlayer.storage._base import (
     Buffer,
     ByteRequest,
@@ -373,11 +373,17 @@ class ObjectStore(RemoteStore):
         while True:
             async with limiter.slots(1):
                 try:
-                    chunk = await stream.__anext__()
+                    async with asyncio.timeout(self._policy.attempt_timeout):
+                        chunk = await stream.__anext__()
                 except StopAsyncIteration:
                     return
                 except FileNotFoundError:
                     return
+                except TimeoutError:
+                    raise RemoteStoreError(
+                        f"listing {prefix or '/'!r} in {self.url} got no answer within "
+                        f"{self._policy.attempt_timeout:g} s (request_timeout)"
+                    ) from None
                 except Exception:
                     if not self.supports_listing:
                         raise no_listing_error(self.url, prefix) from None
