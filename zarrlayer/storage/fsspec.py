@@ -97,6 +97,8 @@ class FsspecStore(RemoteStore):
         )
         self._allowed = tuple(allowed_exceptions)
         self._secrets = collect_secrets(self._fs_options) | collect_secrets({"password": userinfo(self._path)})
+        if self._query:  # a signed URL's query is a credential: never in an error or log line
+            self._secrets |= collect_secrets({"signature": self._query[1:]})
         self._sync_fs = None if self._native else fs
         self._fs_token = tokenize(self._fs_cls.__module__, self._fs_cls.__qualname__, self._fs_options)
         self._wrapped: Any = None
