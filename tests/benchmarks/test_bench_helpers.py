@@ -68,9 +68,11 @@ def test_table_shows_each_case_with_its_figures():
     result = CaseResult(benchmark="b", case="read big", samples={"zarrlayer": [0.002], "zarr-python": [0.010]},
                         target=8.0)
     table = format_table([result]).splitlines()
-    assert table[0].split()[:4] == ["case", "zarrlayer", "zarr-python", "speedup"]
+    assert table[0].split()[:4] == ["case", "zarrlayer", "peer", "speedup"]
     assert table[2].startswith("read big")
     assert "2.0 ms" in table[2] and "10.0 ms" in table[2] and "5.00x" in table[2] and "MISS" in table[2]
+    result.samples["zarrs"], result.peer = [0.001], "zarrs"  # a peer other than zarr-python is named
+    assert "1.0 ms (zarrs)" in format_table([result]).splitlines()[2]
 
 
 def test_format_seconds_picks_a_unit():
