@@ -9,7 +9,7 @@ from typing import Any
 from zarrlayer.errors import ContainsArrayError, NodeNotFoundError
 from zarrlayer.integrations._xarray_nodes import is_group
 
-__all__ = ["join_path", "open_group_for_xarray"]
+__all__ = ["join_path", "open_group_for_xarray", "peer_dict_store"]
 
 
 def join_path(*parts: str | None) -> str:
@@ -39,6 +39,9 @@ def open_group_for_xarray(
         return _subgroup(source, group)
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
+    source = peer_dict_store(source)
+    if getattr(source, "supports_consolidated_metadata", True) is False:
+        consolidated = False  # a zarr-python store that keeps no consolidated metadata, as zarr-python treats it
     options = {"mode": mode, "zarr_format": zarr_format, "storage_options": storage_options, "cache": store_cache}
     try:
         if consolidated is False:
@@ -50,13 +53,28 @@ def open_group_for_xarray(
         raise
     if consolidated is None and getattr(root.metadata, "consolidated", None) is None:
         warnings.warn(
-            f"no consolidated metadata in {root.store.url}: read with non-consolidated metadata, which is "
-            "much slower to open remotely. Consolidate it (zarrlayer.consolidate_metadata), or pass "
-            "consolidated=False to silence this warning (consolidated=True to make it an error)",
+            f"Failed to open Zarr store with consolidated metadata, but successfully read with "
+            f"non-consolidated metadata ({root.store.url}). This is typically much slower for opening a "
+            "dataset. Consolidate it (zarrlayer.consolidate_metadata), or pass consolidated=False to "
+            "silence this warning (consolidated=True to make it an error)",
             RuntimeWarning,
             stacklevel=_user_stacklevel(),
         )
     return _subgroup(root, group)
+
+
+def peer_dict_store(source: Any) -> Any:
+    """A dict that zarr-python filled (its values are zarr-python Buffers, not bytes) as zarr-python's
+    MemoryStore over it, which zarrlayer reads through the bridge; anything else unchanged."""
+    if not isinstance(source, dict) or not source:
+        return source
+    if all(isinstance(v, bytes | bytearray | memoryview) for v in source.values()):
+        return source
+    if not all(hasattr(v, "to_bytes") for v in source.values()):
+        return source
+    from zarr.storage import MemoryStore
+
+    return MemoryStore(source)
 
 
 def _user_stacklevel() -> int:

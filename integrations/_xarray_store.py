@@ -26,6 +26,7 @@ from xarray.core.utils import FrozenDict
 from xarray.core.variable import Variable
 
 from zarrlayer.errors import MetadataError, ModeError, NodeNotFoundError
+from zarrlayer.integrations._codec_objects import as_peer_codec, as_peer_codecs
 from zarrlayer.integrations._regions import (
     InvalidWriteError,
     check_aligned_chunks,
@@ -180,7 +181,11 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
         codecs = array_codecs(array)
         encoding.update(compressors=codecs["compressors"], filters=codecs["filters"], shards=shards)
         if self.zarr_format == 3:
-            encoding["serializer"] = codecs["serializer"]
+            encoding.update(
+                compressors=as_peer_codecs(encoding["compressors"]),
+                filters=as_peer_codecs(encoding["filters"]),
+                serializer=as_peer_codec(codecs["serializer"]),
+            )
         fill_value = array.fill_value
         if self._use_fill_as_mask:
             if fill_value is not None:

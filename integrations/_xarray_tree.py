@@ -10,6 +10,7 @@ from zarrlayer.integrations._xarray_open import join_path
 from zarrlayer.integrations._xarray_write import (
     _choose_mode,
     _existing_format,
+    _keeps_consolidated,
     _rehearse,
     _resolve_format,
     _store_empty,
@@ -83,7 +84,7 @@ def tree_to_zarrlayer(
     if compute:
         _store_empty(written)
     root = open_group(store, mode="r+", path=base or None, storage_options=storage_options)
-    if consolidated is not False and mode != "r+":
+    if consolidated is not False and mode != "r+" and _keeps_consolidated(store):
         consolidate_metadata(root.store, path=None, zarr_format=fmt)
         root = open_group(store, mode="r+", path=base or None, storage_options=storage_options)
     if compute:

@@ -73,16 +73,20 @@ def _check_region(ds: Any, region: Mapping[str, slice], append_dim: Hashable | N
         raise InvalidWriteError(f"region must be a dict of dimension name -> slice, found {type(region).__name__}")
     for dim, sl in region.items():
         if dim not in ds.dims:
-            raise InvalidWriteError(f"region dimension {dim!r} is not a dimension of the dataset {list(ds.dims)}")
-        if not isinstance(sl, slice) or sl.step not in (None, 1):
-            raise InvalidWriteError(f"region[{dim!r}] must be a slice with step 1, found {sl!r}")
+            raise InvalidWriteError(
+                f"all keys in ``region`` are not in Dataset dimensions: {dim!r} is not one of {list(ds.dims)}"
+            )
+        if not isinstance(sl, slice):
+            raise InvalidWriteError(f"all values in region must be slice objects; region[{dim!r}] is {sl!r}")
+        if sl.step not in (None, 1):
+            raise InvalidWriteError(f"step on all slices in region must be 1 or None; region[{dim!r}] is {sl!r}")
     if append_dim is not None and append_dim in region:
-        raise InvalidWriteError(f"dimension {append_dim!r} cannot be both append_dim and in region")
+        raise InvalidWriteError(f"cannot list the same dimension in both append_dim and region: {append_dim!r}")
     outside = [k for k, v in ds.variables.items() if region and not set(region) & set(v.dims)]
     if outside:
         raise InvalidWriteError(
-            f"every variable written to a region needs one of its dimensions {list(region)}; "
-            f"drop these first: ds.drop_vars({outside!r})"
+            f"all variables in the dataset to write must have at least one dimension in common with the "
+            f"region's dimensions {list(region)}; drop these first: ds.drop_vars({outside!r})"
         )
     return dict(region)
 
@@ -129,6 +133,11 @@ def _lazy(ds: Any, encoding: Mapping[Hashable, Mapping[str, Any]]) -> Any:
         if chunks is not None and in_memory and var.dtype.kind in "biufc":
             var.data = da.zeros(var.shape, dtype=var.dtype, chunks=var.shape)
     return out
+
+
+def _keeps_consolidated(store: Any) -> bool:
+    """False for a zarr-python store that declares it keeps no consolidated metadata."""
+    return getattr(store, "supports_consolidated_metadata", True) is not False
 
 
 def new_writer(*, safe_chunks: bool, align_chunks: bool) -> Any:
@@ -354,7 +363,7 @@ def write_dataset(
         writes = dask.delayed(_store_empty, pure=False)(target.written, writes)
     else:
         _store_empty(target.written)
-    if consolidated is not False and mode != "r+":
+    if consolidated is not False and mode != "r+" and _keeps_consolidated(store):
         base = root.path[: len(root.path) - len(group)].strip("/") if group else root.path
         consolidate_metadata(root.store, path=base or None, zarr_format=root.metadata.zarr_format)
     return root if compute else writes

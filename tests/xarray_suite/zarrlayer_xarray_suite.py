@@ -32,6 +32,9 @@ VARIANTS = ("baseline", "reads", "writes", "both")
 EXCLUDED: dict[str, str] = {
     "TestInstrumentedZarrStore": "counts calls on a zarr-python KVStore wrapped in MagicMocks",
     "test_avoid_excess_metadata_calls": "counts zarr-python Group.__getitem__ calls while opening",
+    "TestZarrDictStore::test_indexing": "counts calls on zarr-python's AsyncArray/AsyncOIndex/AsyncVIndex.getitem",
+    "test_concurrent_load_multiple_objects": "counts calls on zarr-python's AsyncArray.getitem",
+    "test_async_load_multiple_variables": "counts calls on zarr-python's AsyncArray.getitem",
 }
 
 
