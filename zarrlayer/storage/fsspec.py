@@ -306,6 +306,11 @@ class FsspecStore(RemoteStore):
         paths = [self._full_path(k) for k, _ in requests]
         results: list[Any] = [None] * len(requests)
         batch = [i for i, (_, r) in enumerate(requests) if not empty_request(r)]
+        if not self._native:
+            # a synchronous filesystem's cat_ranges is a loop anyway, and a chained cache's
+            # (simplecache::) fails the whole batch on one missing key while its other
+            # downloads still run, so a key read next may see a half-written local copy
+            batch = []
         if batch:
             limits = [fsspec_limits(requests[i][1]) for i in batch]
             fs = self._async_fs()
