@@ -174,8 +174,8 @@ def write_in_step(store: Store, path: str, zarr_format: int, documents: dict[str
         set_values(store, [(join_path(path, name), value) for name, value in documents.items()])
         set_values(store, list(updates.items()))
         if path:
-            entry = consolidated_entry(parsed, zarr_format=zarr_format, path=path)
-            members.refresh(store_identity(store), path, entry)
+            members.refresh(store_identity(store), path,
+                            lambda: consolidated_entry(parsed, zarr_format=zarr_format, path=path))
 
 
 def track_live(store: Store, path: str, nodes: members.ConsolidatedNodes) -> None:

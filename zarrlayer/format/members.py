@@ -51,10 +51,17 @@ def _holders(identity: str, path: str) -> Iterator[tuple[ConsolidatedNodes, str]
     yield from found
 
 
-def refresh(identity: str, path: str, entry: Any) -> None:
-    """Record `entry` (metadata or a PendingArray) for the node at `path` in every live mapping above it."""
+def refresh(identity: str, path: str, make_entry: Callable[[], Any]) -> None:
+    """Record the node at `path` (metadata or a PendingArray, built by `make_entry` only when some live
+    mapping above it exists) in every live mapping above it."""
+    entry: Any = _UNSET
     for nodes, rel in _holders(identity, path):
+        if entry is _UNSET:
+            entry = make_entry()
         nodes._entries = {**nodes._entries, rel: entry}
+
+
+_UNSET = object()
 
 
 def forget(identity: str, path: str) -> None:
