@@ -35,8 +35,17 @@ SUBSET = (
 RECORDED_XARRAY = "2026.9.0"
 # Tests of the subset that fail with both reads and writes through zarrlayer; each has its
 # reason in docs/compatibility.md.
-EXPECTED_FAILURES: set[str] = set()
-EXPECTED_PASSED = 0
+EXPECTED_FAILURES: set[str] = {
+    # deliberate: a v2 null fill value is always stored, so a chunk of zeros is written (not skipped)
+    "TestZarrDatatreeIO::test_to_zarr_compute_false[zarr_format=2]",
+    # deliberate: use_zarr_fill_value_as_mask=False is honoured on v2 (xarray's engine drops it)
+    "TestZarrDirectoryStore::test_zarr_fill_value_setting[2-float]",
+    "TestZarrDirectoryStore::test_zarr_fill_value_setting[2-int]",
+    # these two fail with engine="zarr" (zarr-python) as well
+    "TestZarrDirectoryStore::test_shard_encoding_with_dask[2]",
+    "TestZarrDirectoryStore::test_zarr_fill_value_in_encoding_on_read[2]",
+}
+EXPECTED_PASSED = 269
 
 
 def _run(variant: str, out: Path) -> dict[str, tuple[str, str]]:
