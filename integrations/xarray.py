@@ -5,8 +5,9 @@
 
 Datasets read with this engine are identical (`xr.testing.assert_identical`) to
 `engine="zarr"`'s on the same store. Differences, all in `encoding`: `preferred_chunks`
-is the shard shape of sharded arrays (one dask task per stored object), codec objects are
-zarrlayer's, and `use_zarr_fill_value_as_mask` is honoured (xarray's engine ignores it).
+is the shard shape of sharded arrays (one dask task per stored object), v3 codecs are
+their JSON when zarr-python is not installed, and `use_zarr_fill_value_as_mask` is
+honoured (xarray's engine ignores it). docs/compatibility.md lists every difference.
 """
 
 from __future__ import annotations
