@@ -132,7 +132,7 @@ def create_child_array(
     name: str,
     *,
     shape: tuple[int, ...],
-    dtype: np.dtype,
+    dtype: Any,
     fill_value: Any,
     encoding: Mapping[str, Any],
     dims: tuple[Hashable, ...],

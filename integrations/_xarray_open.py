@@ -80,8 +80,10 @@ def peer_dict_store(source: Any) -> Any:
 def _user_stacklevel() -> int:
     """The stacklevel of the first caller outside zarrlayer and xarray (where a warning should point)."""
     import sys
+    from types import FrameType
 
-    frame, level = sys._getframe(1), 1
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None:
         name = frame.f_globals.get("__name__", "")
         if not name.startswith(("zarrlayer", "xarray")):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Hashable, Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from xarray import conventions
@@ -138,9 +138,9 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
         self._prefetch = None
 
     @property
-    def zarr_format(self) -> int:
+    def zarr_format(self) -> Literal[2, 3]:
         """The Zarr format of the group (2 or 3)."""
-        return zarr_format_of(self.group)
+        return 2 if zarr_format_of(self.group) == 2 else 3
 
     # -- reading ---------------------------------------------------------------------
 
@@ -197,7 +197,7 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
                 attributes["_FillValue"] = FillValueCoder.decode(attributes["_FillValue"], dtype)
         return Variable(dims, data, attributes, encoding)
 
-    def get_variables(self) -> FrozenDict:
+    def get_variables(self) -> Mapping[str, Variable]:
         return FrozenDict((k, self.open_store_variable(k, a)) for k, a in self.arrays().items())
 
     def get_attrs(self) -> dict[str, Any]:
@@ -317,7 +317,7 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
                     f"the dataset has {new.dims}"
                 )
             new = new.transpose(*old.dims)
-        region = self._write_region or {}
+        region: Mapping[Any, slice] = self._write_region or {}
         old_sizes = {}
         for dim, size in old.sizes.items():
             if dim in region:
@@ -334,7 +334,13 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
             )
         return new
 
-    def set_variables(self, variables: Mapping[Hashable, Variable], check_encoding_set: Any, writer: Any) -> None:
+    def set_variables(
+        self,
+        variables: Mapping[Hashable, Variable],
+        check_encoding_set: Any,
+        writer: Any,
+        unlimited_dims: Any = None,
+    ) -> None:
         """Create (or resize) each array and hand its data to `writer` with the target region.
 
         Every variable is checked (encoding, chunk alignment) before anything is written.

@@ -280,7 +280,7 @@ def to_zarrlayer(
         store = MemoryStore()
     if isinstance(store, os.PathLike):
         store = os.fspath(store)
-    options = {
+    options: dict[str, Any] = {
         "append_dim": append_dim, "region": region, "consolidated": consolidated, "compute": compute,
         "storage_options": storage_options, "safe_chunks": safe_chunks, "align_chunks": align_chunks,
         "chunkmanager_store_kwargs": chunkmanager_store_kwargs, "write_empty_chunks": write_empty_chunks,
