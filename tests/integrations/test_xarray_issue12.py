@@ -275,3 +275,29 @@ def test_datatree_bad_node_writes_nothing(target):
     to_zarrlayer(tree, target, mode="w")
     bad = xr.DataTree.from_dict({"/": xr.Dataset({"a": ("x", [2])}), "/c": xr.Dataset({"b": ("y", [1, 2])})})
     _refused(target, lambda: to_zarrlayer(bad, target, mode="w", encoding={"/c": {"b": "nope"}}), "'b'")
+
+
+@pytest.mark.parametrize("zarr_format", FORMATS)
+def test_non_consolidated_read_warns_as_zarr_engine(tmp_path, zarr_format):
+    path = str(tmp_path / "nc.zarr")
+    to_zarrlayer(xr.Dataset({"a": ("x", [1])}), path, zarr_format=zarr_format, consolidated=False)
+    with pytest.warns(RuntimeWarning, match="consolidated"):
+        xr.open_dataset(path, engine="zarrlayer")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        xr.open_dataset(path, engine="zarrlayer", consolidated=False)
+
+
+def test_v3_codecs_in_encoding_are_zarr_python_objects_and_write_back(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    src, dst = str(tmp_path / "src.zarr"), str(tmp_path / "dst.zarr")
+    blosc = {"name": "blosc", "configuration": {"cname": "zstd", "clevel": 3, "shuffle": "shuffle", "typesize": 8, "blocksize": 0}}
+    to_zarrlayer(xr.Dataset({"a": ("x", np.arange(4.0))}), src, zarr_format=3, encoding={"a": {"compressors": [blosc]}})
+    ours = xr.open_dataset(src, engine="zarrlayer")
+    theirs = xr.open_dataset(src, engine="zarr")
+    assert isinstance(ours["a"].encoding["compressors"][0], zarr.codecs.BloscCodec)
+    assert ours["a"].encoding["compressors"] == theirs["a"].encoding["compressors"]
+    to_zarrlayer(ours, dst, zarr_format=3)
+    again = xr.open_dataset(dst, engine="zarrlayer")
+    assert again["a"].encoding["compressors"] == ours["a"].encoding["compressors"]
+    xr.testing.assert_identical(again.load(), ours.load())
