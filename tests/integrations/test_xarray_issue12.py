@@ -301,3 +301,31 @@ def test_v3_codecs_in_encoding_are_zarr_python_objects_and_write_back(tmp_path):
     again = xr.open_dataset(dst, engine="zarrlayer")
     assert again["a"].encoding["compressors"] == ours["a"].encoding["compressors"]
     xr.testing.assert_identical(again.load(), ours.load())
+
+
+@pytest.mark.parametrize("method", ["open_dataset", "open_groups_as_dict"])
+def test_engine_takes_every_keyword_of_xarrays_zarr_engine(method):
+    import inspect
+
+    from xarray.backends.zarr import ZarrBackendEntrypoint
+
+    from zarrlayer.integrations.xarray import ZarrlayerBackendEntrypoint
+
+    def keywords(cls: type) -> set[str]:
+        params = inspect.signature(getattr(cls, method)).parameters.values()
+        return {p.name for p in params if p.kind is p.KEYWORD_ONLY}
+
+    missing = keywords(ZarrBackendEntrypoint) - keywords(ZarrlayerBackendEntrypoint)
+    assert not missing
+    assert set(ZarrlayerBackendEntrypoint.open_dataset_parameters) >= keywords(ZarrBackendEntrypoint) - {"self"}
+
+
+def test_writer_takes_every_keyword_of_to_zarr():
+    import inspect
+
+    from xarray.backends import writers
+
+    ours = set(inspect.signature(to_zarrlayer).parameters)
+    for theirs in (writers.to_zarr, writers._datatree_to_zarr):
+        missing = set(inspect.signature(theirs).parameters) - ours - {"dataset", "dt"}
+        assert not missing, f"{theirs.__name__}: {sorted(missing)}"
