@@ -151,17 +151,23 @@ def test_new_archive_without_checkpoint_is_refused_clearly(tmp_path: Path) -> No
         ZipStore(crashed, mode="r")._archive.keys()
 
 
-def test_flush_is_a_checkpoint_and_close_removes_dead_bytes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("threshold", "directories"), [(0.25, 2), (0.0, 1)])
+def test_flush_is_a_checkpoint_and_close_keeps_or_removes_its_directory(
+    tmp_path: Path, threshold: float, directories: int
+) -> None:
     path = tmp_path / "data.zip"
-    store = ZipStore(path, mode="w")
-    sync(store.set("a", b"1" * 100))
+    store = ZipStore(path, mode="w", compact_threshold=threshold)
+    sync(store.set("a", b"1" * 1000))
     store.flush()
-    assert _read_all(_snapshot_file(path, tmp_path, "mid.zip")) == {"a": b"1" * 100}
-    sync(store.set("b", b"2" * 100))
+    assert _read_all(_snapshot_file(path, tmp_path, "mid.zip")) == {"a": b"1" * 1000}
+    sync(store.set("b", b"2" * 1000))
     store.close()
     raw = path.read_bytes()
-    assert raw.count(b"PK\x05\x06") == 1 and raw.count(b"PK\x01\x02") == 2  # one directory, no dead copy
-    assert _read_all(path) == {"a": b"1" * 100, "b": b"2" * 100}
+    # the checkpoint's directory (~70 bytes, under a quarter of the file) stays unless the threshold is 0
+    assert raw.count(b"PK\x05\x06") == directories and raw.count(b"PK\x01\x02") == 1 + directories
+    assert _read_all(path) == {"a": b"1" * 1000, "b": b"2" * 1000}
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None and zf.namelist() == ["a", "b"]
 
 
 def test_checkpoint_bytes_is_validated(tmp_path: Path) -> None:
