@@ -141,13 +141,15 @@ class FsspecStore(RemoteStore):
         url: str,
         storage_options: dict[str, Any] | None = None,
         read_only: bool = False,
+        allowed_exceptions: tuple[type[BaseException], ...] = ALLOWED_EXCEPTIONS,
         **kwargs: Any,
     ) -> FsspecStore:
         """A store for an fsspec URL (`s3://bucket/path`, `https://...`, `simplecache::s3://...`).
 
         A query string (a signed URL's `?sig=...`) stays at the end of every key's URL.
-        `kwargs` are the constructor's (`allowed_exceptions`, `max_concurrency`, `retries`).
+        `kwargs` are the constructor's (`max_concurrency`, `retries`).
         """
+        kwargs["allowed_exceptions"] = allowed_exceptions
         try:
             from fsspec.core import url_to_fs
         except ImportError:  # pragma: no cover - fsspec is a core dependency
