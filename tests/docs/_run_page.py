@@ -1,4 +1,7 @@
-"""Run the ```python blocks of one guide page in order, in one namespace (`python _run_page.py PAGE PREAMBLE [--fresh-dir]`).
+"""Run the ```python blocks of one guide page in order, in one namespace (`python _run_page.py PAGE SETUP [--fresh-dir]`).
+
+SETUP is a JSON object: block number (0 for the first block) -> code run just before that block,
+which creates what the page's prose says exists at that point.
 
 With --fresh-dir each block runs in a new working directory holding only an empty `data/`
 (for pages whose blocks are separate examples that each create the same path).
@@ -9,6 +12,7 @@ and its line numbers. Prints `ran N, skipped M` on success.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -34,11 +38,12 @@ def blocks(text: str) -> list[tuple[int, str, str | None]]:
     return found
 
 
-def main(page: str, preamble: str, fresh_dir: bool = False) -> None:
+def main(page: str, setup: dict[str, str], fresh_dir: bool = False) -> None:
     namespace: dict[str, object] = {"__name__": "__main__"}
-    exec(compile(preamble, f"<preamble of {Path(page).name}>", "exec"), namespace)
     ran = skipped = 0
-    for line, code, skip in blocks(Path(page).read_text()):
+    for number, (line, code, skip) in enumerate(blocks(Path(page).read_text())):
+        if str(number) in setup:
+            exec(compile(setup[str(number)], f"<setup before block {number} of {Path(page).name}>", "exec"), namespace)
         if skip is not None:
             skipped += 1
             continue
@@ -53,4 +58,4 @@ def main(page: str, preamble: str, fresh_dir: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], "--fresh-dir" in sys.argv[3:])
+    main(sys.argv[1], json.loads(sys.argv[2]), "--fresh-dir" in sys.argv[3:])

@@ -3,13 +3,14 @@
 Each page runs in its own temp directory (relative paths like data/x.zarr land there) with
 HOME and the cache directory inside it. s3:// URLs reach a loopback S3 server (moto) through
 the standard AWS environment variables, as they would reach MinIO; its bucket `bucket` holds
-what the pages open. A page's PREAMBLE creates what its prose says exists (an opened `array`,
-a dataset `ds`). A block that cannot run standalone is preceded by `<!-- skip: reason -->`
+what the pages open. SETUP creates, before a block, what the page's prose says exists there (an
+opened `array`, a dataset `ds`). A block that cannot run standalone is preceded by `<!-- skip: reason -->`
 in the page; SKIP_ALLOWED lists those, so a new skip is a deliberate change here too.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -26,26 +27,35 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 PAGES = sorted(p.name for p in DOCS.glob("*.md") if "```python" in p.read_text())
 
-PREAMBLE = {
-    "arrays-and-groups.md": "import numpy as np\nmask = np.arange(360) % 7 == 0",
-    "dask.md": textwrap.dedent(
-        """
-        import zarrlayer
-        from _sandbox import write_climate
-        write_climate("data/climate.zarr")
-        array = zarrlayer.open_array("data/climate.zarr", path="temperature", mode="r")
-        """
-    ),
-    "xarray.md": textwrap.dedent(
-        """
-        from _sandbox import climate_dataset, write_climate, write_hierarchy
-        write_climate("data/climate.zarr")
-        write_hierarchy("data/hierarchy.zarr")
-        ds = climate_dataset(days=120)
-        next_month = climate_dataset(days=31, start="2001-05-01")
-        """
-    ),
-    "storage.md": "import fsspec\nfs = fsspec.filesystem('memory')",
+# Code run before block N (0 = the first) of a page: what its prose says exists at that point.
+SETUP: dict[str, dict[int, str]] = {
+    "arrays-and-groups.md": {
+        0: "import numpy as np\nmask = np.arange(360) % 7 == 0",
+        3: "buffer = np.empty((2, 180, int(mask.sum())), dtype='float32')  # for out=",
+    },
+    "dask.md": {
+        0: textwrap.dedent(
+            """
+            import zarrlayer
+            from _sandbox import write_climate
+            write_climate("data/climate.zarr")
+            array = zarrlayer.open_array("data/climate.zarr", path="temperature", mode="r")
+            """
+        )
+    },
+    "xarray.md": {
+        0: textwrap.dedent(
+            """
+            from _sandbox import climate_dataset, write_climate, write_hierarchy
+            write_climate("data/climate.zarr")
+            write_hierarchy("data/hierarchy.zarr")
+            next_month = climate_dataset(days=31, start="2001-05-01")
+            """
+        ),
+        # the writing examples start from a dataset in memory (dask-backed ones must align with chunks)
+        1: "ds = climate_dataset(days=120)",
+    },
+    "storage.md": {0: "import fsspec\nfs = fsspec.filesystem('memory')"},
 }
 # Pages whose blocks are separate examples (each block runs in a fresh working directory).
 FRESH_DIR_PER_BLOCK = {"storage.md"}
@@ -80,8 +90,6 @@ def s3_endpoint() -> str:
 
 
 def _allow_anonymous_reads(endpoint: str, bucket: str) -> None:
-    import json
-
     import botocore.session
 
     client = botocore.session.get_session().create_client(
@@ -116,7 +124,7 @@ def _environment(home: Path, endpoint: str) -> dict[str, str]:
 
 def test_every_page_with_code_is_checked() -> None:
     assert {"index.md", "storage.md", "xarray.md"} <= set(PAGES)
-    assert set(PREAMBLE) | set(REWRITES) | FRESH_DIR_PER_BLOCK <= set(PAGES)
+    assert set(SETUP) | set(REWRITES) | FRESH_DIR_PER_BLOCK <= set(PAGES)
 
 
 def test_skips_are_few_and_give_a_reason() -> None:
@@ -135,7 +143,7 @@ def test_page_code_runs(page: str, tmp_path: Path, s3_endpoint: str) -> None:
     work = tmp_path / "work"
     work.mkdir()
     result = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("_run_page.py")), str(source), PREAMBLE.get(page, ""),
+        [sys.executable, str(Path(__file__).with_name("_run_page.py")), str(source), json.dumps(SETUP.get(page, {})),
          *(["--fresh-dir"] if page in FRESH_DIR_PER_BLOCK else [])],
         cwd=work, env=_environment(tmp_path / "home", s3_endpoint), capture_output=True, text=True, timeout=240,
     )
