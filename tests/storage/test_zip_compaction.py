@@ -75,7 +75,9 @@ def test_new_archive_with_checkpoints_closes_without_rewrite(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(("threshold", "compactions"), [(0.25, 0), (0.0, 1)])
-def test_zarr_python_reads_the_archive_kept_or_rewritten(tmp_path: Path, threshold: float, compactions: int) -> None:
+def test_zarr_python_reads_the_archive_kept_or_rewritten(
+    tmp_path: Path, threshold: float, compactions: int
+) -> None:
     zarr = pytest.importorskip("zarr")
     path = tmp_path / "arr.zip"
     data = np.random.default_rng(0).random(50_000)  # incompressible: checkpoints every ~2 chunks

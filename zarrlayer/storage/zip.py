@@ -25,9 +25,9 @@ writable open. See _zip_archive.py (the index and the dead-byte count) and _zip_
 Every operation holds one lock, so a store can be shared by threads. Views from
 `with_read_only` share the open archive (closing any view commits it). An archive never
 closed is finished anyway, with live entries only: when its store is garbage collected, and
-(compacted when that pays) at interpreter exit; a killed process keeps its last checkpoint. A store pickles its
-path and mode, never its file handle, and reopens lazily; pickling a writable store first
-writes a checkpoint, so that the copy reads everything. One writer at a time per archive:
+(rewritten when that pays) at interpreter exit; a killed process keeps its last checkpoint.
+A store pickles its path and mode, never its file handle, and reopens lazily; pickling a
+writable store first writes a checkpoint, so that the copy reads everything. One writer at a time per archive:
 zip files have no multi-writer protocol, and while a writer has the archive open other
 readers see it only as of its last checkpoint. Entry names that could escape a directory on
 extraction (`../x`, `/abs`, backslashes, drive letters as in `C:/x`, `C:x` or `D:`) are
@@ -68,6 +68,9 @@ class ZipStore(SyncStore):
     `mode`: 'r' read an existing archive, 'w' create or truncate, 'x' create (FileExistsError
     if the file exists), 'a' read and append (created when missing). `compression` applies to
     new entries (zipfile.ZIP_STORED keeps byte-range reads to the bytes asked for).
+    `checkpoint_bytes`: new-entry bytes between central directories (None: only on flush/close).
+    `compact_threshold`: fraction (0 to 1) of the file that may be dead bytes before close()
+    rewrites the archive (default 0.25; 0 always leaves a plain archive). ValueError if out of range.
     """
 
     def __init__(
@@ -92,7 +95,9 @@ class ZipStore(SyncStore):
         if isinstance(compact_threshold, bool) or not isinstance(compact_threshold, (int, float)) or not (
             0 <= compact_threshold <= 1
         ):
-            raise ValueError(f"expected compact_threshold to be a fraction from 0 to 1, found {compact_threshold!r}")
+            raise ValueError(
+                f"expected compact_threshold to be a fraction from 0 to 1, found {compact_threshold!r}"
+            )
         super().__init__(read_only=mode == "r" if read_only is None else read_only)
         self._path = os.path.realpath(os.path.expanduser(os.fspath(path)))
         self._mode: ZipMode = mode
