@@ -10,6 +10,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PIP_EXTRAS_IN_CONDA = {"moto[server]": {"flask", "flask-cors"}}
+CONDA_NAMES = {"python-blosc": "blosc"}  # conda-forge name -> PyPI name
 
 
 def _split(requirement: str) -> tuple[str, str]:
@@ -36,7 +37,8 @@ def _applies_to_lowest_python(requirement: str, requires_python: str) -> bool:
 
 def _conda_requirements() -> dict[str, str]:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    return dict(_split(d) for d in env["dependencies"] if isinstance(d, str))
+    pairs = (_split(d.split("#")[0]) for d in env["dependencies"] if isinstance(d, str))
+    return {CONDA_NAMES.get(name, name): bounds for name, bounds in pairs}
 
 
 def test_every_pyproject_requirement_is_in_environment_yml() -> None:

@@ -21,7 +21,7 @@ from zarrlayer import config
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
 from zarrlayer.core.locks import hold_plan
 from zarrlayer.core.io import ArrayLocation, DecodeQueue, batched, delete_keys, fetch, run_batches, set_values
-from zarrlayer.errors import ChunkDecodeError
+from zarrlayer.errors import ChunkDecodeError, ZarrlayerError
 from zarrlayer.format import ArrayMetadata, ChunkCodecPipeline
 from zarrlayer.format.common import allocation_error
 from zarrlayer.format.fill_value import all_fill_bits
@@ -167,6 +167,21 @@ def _decode_into(loc: ArrayLocation, pipeline: ChunkCodecPipeline, data: Any, ou
         raise chunk_error(loc, key, exc) from exc
 
 
+def _direct_error(loc: ArrayLocation, pipeline: ChunkCodecPipeline, key: str, exc: Exception) -> ChunkDecodeError:
+    """A codec failure from `direct_decoder`, as `decode_into` would have reported it."""
+    return chunk_error(loc, key, exc if isinstance(exc, ZarrlayerError) else pipeline.decode_error(exc))
+
+
+def _contiguous_region(chunk_shape: tuple[int, ...], work_shape: tuple[int, ...]) -> bool:
+    """Whether a whole chunk's region of a C-contiguous `work` buffer is itself contiguous."""
+    if len(chunk_shape) != len(work_shape):
+        return False
+    for axis, size in enumerate(chunk_shape):
+        if size > 1:
+            return tuple(chunk_shape[axis + 1 :]) == tuple(work_shape[axis + 1 :])
+    return True
+
+
 def decode_entries(
     loc: ArrayLocation,
     pipeline: ChunkCodecPipeline,
@@ -181,24 +196,39 @@ def decode_entries(
     decoded into this thread's scratch buffer and its selection copied out.
     """
     numeric = work.dtype != object
+    direct_of = getattr(pipeline, "direct_decoder", None)  # v2 pipelines without one take the general path
+    direct = direct_of() if direct_of is not None and numeric and work.dtype == pipeline.dtype else None
+    in_place = work.flags.c_contiguous and _contiguous_region(chunk_shape, work.shape)
+    scratch = _scratch_for(chunk_shape, work.dtype) if numeric else None
     for (_, chunk_sel, out_sel, complete), data, key in items:
         if data is None:
             work[out_sel] = fill
             continue
-        if complete:
+        if direct is not None:
+            target = work[out_sel] if complete and in_place else None
+            if target is not None and target.shape == chunk_shape and np.may_share_memory(target, work):
+                try:
+                    direct(data, target)
+                except MemoryError:
+                    raise
+                except Exception as exc:
+                    raise _direct_error(loc, pipeline, key, exc) from exc
+                continue
+            try:
+                direct(data, scratch)
+            except MemoryError:
+                raise
+            except Exception as exc:
+                raise _direct_error(loc, pipeline, key, exc) from exc
+            work[out_sel] = scratch[chunk_sel]
+            continue
+        if complete and in_place:
             target = work[out_sel]
-            if (
-                target.shape == chunk_shape
-                and target.flags.c_contiguous
-                and np.may_share_memory(target, work)
-                and _decode_into(loc, pipeline, data, target, key)
-            ):
+            if target.shape == chunk_shape and np.may_share_memory(target, work) and _decode_into(loc, pipeline, data, target, key):
                 continue
-        if numeric:
-            scratch = _scratch_for(chunk_shape, work.dtype)
-            if _decode_into(loc, pipeline, data, scratch, key):
-                work[out_sel] = scratch[chunk_sel]
-                continue
+        if scratch is not None and _decode_into(loc, pipeline, data, scratch, key):
+            work[out_sel] = scratch[chunk_sel]
+            continue
         work[out_sel] = decode_chunk(loc, pipeline, data, chunk_shape, key)[chunk_sel]
 
 

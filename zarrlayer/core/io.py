@@ -25,6 +25,7 @@ __all__ = [
     "decode_pool",
     "delete_keys",
     "fetch",
+    "fetch_whole_reused",
     "join_path",
     "run_batches",
     "set_values",
@@ -74,6 +75,24 @@ def fetch(store: Store, requests: Sequence[tuple[str, ByteRequest | None]]) -> l
     if store.supports_sync:
         return store.get_many_sync(requests)
     return sync(store.get_partial_values(list(requests)))
+
+
+_read_buffer = threading.local()
+
+
+def fetch_whole_reused(store: Store, key: str, size_hint: int) -> Buffer | None:
+    """The whole value of `key`, read into this thread's reused buffer where the store can (else as `fetch`).
+
+    The result is valid only until this thread's next call: use it up first. Looked up on
+    the store's class, so a wrapper (a cache) never forwards it past itself.
+    """
+    reader = getattr(type(store), "get_into_sync", None)
+    if reader is None:
+        return fetch(store, [(key, None)])[0]
+    buffer = getattr(_read_buffer, "buffer", None)
+    if buffer is None or len(buffer) < size_hint:
+        buffer = _read_buffer.buffer = bytearray(size_hint)
+    return reader(store, key, buffer)  # type: ignore[no-any-return]
 
 
 def set_values(store: Store, items: Sequence[tuple[str, Buffer]]) -> None:

@@ -9,6 +9,7 @@ encoded bytes of the inner chunks it does not touch.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from operator import floordiv, mod
 from collections.abc import Sequence
@@ -25,9 +26,21 @@ from zarrlayer.core.engine import (
     merge_chunk,
     remote_batch,
 )
+from zarrlayer.core._shard_block import Block, band_rows, block_of, fill_block
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
-from zarrlayer.core.io import ArrayLocation, DecodeQueue, batched, delete_keys, fetch, run_batches, set_values
+from zarrlayer.core.io import (
+    ArrayLocation,
+    DecodeQueue,
+    batched,
+    delete_keys,
+    fetch,
+    fetch_whole_reused,
+    run_batches,
+    set_values,
+)
 from zarrlayer.format import ArrayMetadata
+from zarrlayer.format.codecs.blosc_fast import decompress_ptr
+from zarrlayer.format.codecs.compressors import BloscCodec
 from zarrlayer.format.codecs.sharding import ShardingCodec
 from zarrlayer.storage._base import RangeByteRequest
 
@@ -38,6 +51,7 @@ COALESCE_GAP = 64 * 1024
 
 _MISSING = 2**64 - 1
 _BATCH = 64
+_REUSE_MAX = 16 << 20  # shards up to this size are read into a reused per-thread buffer
 
 
 def _group_by_shard(
@@ -98,37 +112,114 @@ def _coalesce(spans: list[tuple[int, int, int]]) -> list[tuple[int, int, list[tu
     return ranges
 
 
+def _group_read(entries: Sequence[PlanEntry], cps: tuple[int, ...]) -> dict[tuple[int, ...], tuple[np.ndarray, list[PlanEntry]]]:
+    """The plan's entries by shard, with numpy over the coordinate array: shard -> (inner coords, one row each; entries)."""
+    coords = np.array([entry[0] for entry in entries], dtype=np.int64).reshape(len(entries), len(cps))
+    per = np.array(cps, dtype=np.int64)
+    shard = coords // per
+    inner = coords - shard * per
+    if len(entries) > 1 and bool((shard[1:] == shard[:-1]).all()):
+        return {tuple(shard[0].tolist()): (inner, list(entries))}
+    order = np.lexsort(shard.T[::-1])
+    ordered = shard[order]
+    bounds = np.flatnonzero((ordered[1:] != ordered[:-1]).any(axis=1)) + 1
+    starts = [0, *bounds.tolist()]
+    stops = [*bounds.tolist(), len(entries)]
+    picks = order.tolist()
+    groups: dict[tuple[int, ...], tuple[np.ndarray, list[PlanEntry]]] = {}
+    for lo, hi in zip(starts, stops):
+        rows = order[lo:hi]
+        groups[tuple(ordered[lo].tolist())] = (inner[rows], [entries[i] for i in picks[lo:hi]])
+    return groups
+
+
+def _members(group: tuple[np.ndarray, list[PlanEntry]]) -> list[tuple[tuple[int, ...], PlanEntry]]:
+    inner, entries = group
+    return [(tuple(coords), entry) for coords, entry in zip(inner.tolist(), entries)]
+
+
+_Job = tuple[str, Block, np.ndarray, memoryview]
+
+
 def read_sharded(
     loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, work: np.ndarray, *, threads: int
 ) -> None:
-    """Fill `work` from the shards `plan` touches (plan entries are inner chunks), a batch of shards at a time."""
+    """Fill `work` from the shards `plan` touches (plan entries are inner chunks), a batch of shards at a time.
+
+    A whole shard whose wanted inner chunks tile a block of the output is decoded in one
+    tight loop into scratch and copied out once (see `_shard_block`); other shards go
+    through the general per-chunk path.
+    """
     sharding = _sharding_of(metadata)
     cps = sharding.chunks_per_shard(metadata.chunk_grid_shape)
-    groups = _group_by_shard(plan.entries, cps)
+    groups = _group_read(plan.entries, cps)
     fill = fill_scalar(metadata)
     index_request = sharding.index_request(metadata.chunk_grid_shape)
     queue = DecodeQueue(threads=threads)
+    inner_shape = metadata.chunks
+    ndim = len(inner_shape)
+    blockwise = work.ndim == ndim and work.dtype != object and work.flags.c_contiguous
+    decode_slot = _slot_decoder(sharding, inner_shape) if blockwise else None
+    blosc_ptr = _blosc_ptr(sharding, work.dtype) if blockwise else None
 
     def _decode(part: Sequence[tuple[PlanEntry, Any, str]]) -> None:
-        decode_entries(loc, sharding.inner, metadata.chunks, fill, part, work)
+        decode_entries(loc, sharding.inner, inner_shape, fill, part, work)
 
-    def _resolve(shards: Sequence[tuple[int, ...]]) -> list[tuple[PlanEntry, Any, str]]:
+    def _fill(job: _Job, rows: tuple[int, int]) -> None:
+        key, block, index, view = job
+
+        def _fail(inner: tuple[int, ...], exc: BaseException) -> Exception:
+            return chunk_error(loc, key, ValueError(f"inner chunk {tuple(int(c) for c in inner)}: {exc}"))
+
+        fill_block(block, rows, index, view, work, inner_shape, fill, decode_slot, _fail, blosc_ptr)
+
+    def _bands(job: _Job, parts: int) -> list[tuple[int, int]]:
+        block = job[1]
+        step = band_rows(block, inner_shape, work.dtype.itemsize)
+        step = min(step, max(1, -(-block.counts[0] // parts)))
+        return [(a, min(a + step, block.counts[0])) for a in range(0, block.counts[0], step)]
+
+    def _fill_all(job: _Job) -> None:
+        for rows in _bands(job, 1):
+            _fill(job, rows)
+
+    shard_bytes = math.prod(metadata.chunk_grid_shape) * metadata.dtype.itemsize
+    reuse_hint = shard_bytes + sharding.index_nbytes(metadata.chunk_grid_shape) + 16 * math.prod(cps) + 65536
+
+    def _resolve(shards: Sequence[tuple[int, ...]], reuse: bool = False) -> tuple[list[tuple[PlanEntry, Any, str]], list[_Job]]:
+        """Fetch `shards`; with `reuse`, a single whole shard is read into this thread's reused buffer."""
         keys = [loc.prefix + metadata.chunk_key(s) for s in shards]
-        whole = [len(groups[s]) == _inner_in_bounds(metadata, s, cps) for s in shards]
+        whole = [len(groups[s][1]) == _inner_in_bounds(metadata, s, cps) for s in shards]
         requests = [(k, None if w else index_request) for k, w in zip(keys, whole)]
+        if reuse and len(shards) == 1 and whole[0] and reuse_hint <= _REUSE_MAX:
+            datas = [fetch_whole_reused(loc.store, keys[0], reuse_hint)]
+        else:
+            datas = fetch(loc.store, requests)
         items: list[tuple[PlanEntry, Any, str]] = []
+        jobs: list[_Job] = []
         pending: list[tuple[str, list[tuple[int, int, int]]]] = []
         wanted: list[tuple[PlanEntry, str]] = []
-        for shard, key, is_whole, data in zip(shards, keys, whole, fetch(loc.store, requests)):
+        for shard, key, is_whole, data in zip(shards, keys, whole, datas):
+            inner, entries = groups[shard]
             if data is None:
-                items.extend((entry, None, key) for _, entry in groups[shard])
+                items.extend((entry, None, key) for entry in entries)
                 continue
-            spans = _locate(loc, metadata, key, data, groups[shard], is_whole, items, wanted)
+            block = block_of(inner, entries, inner_shape, ndim) if is_whole and decode_slot is not None else None
+            if block is not None:
+                view = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+                jobs.append((key, block, _decode_index(loc, metadata, key, data), view))
+                continue
+            spans = _locate(loc, metadata, key, data, _members(groups[shard]), is_whole, items, wanted)
             if spans:
                 pending.append((key, spans))
         if pending:
             items.extend(_fetch_inner(loc, pending, wanted))
-        return items
+        return items, jobs
+
+    def _submit_jobs(jobs: list[_Job]) -> None:
+        for job in jobs:
+            for rows in _bands(job, threads):
+                queue.submit(lambda part: _fill(*part[0]), [(job, rows)])
 
     try:
         shards = list(groups)
@@ -136,7 +227,10 @@ def read_sharded(
             # local I/O releases the GIL: each pool task reads and decodes its shards, one at a time
             def _one_by_one(part: Sequence[tuple[int, ...]]) -> None:
                 for shard in part:
-                    _decode(_resolve([shard]))
+                    items, jobs = _resolve([shard], reuse=True)  # used up below, before this thread reads again
+                    _decode(items)
+                    for job in jobs:
+                        _fill_all(job)
 
             for batch in batched(shards, _BATCH):
                 queue.submit_split(_one_by_one, batch)
@@ -144,13 +238,39 @@ def read_sharded(
         if loc.store.supports_sync:
             # fewer shards than threads: read each here, spread its inner chunks over the pool
             for shard in shards:
-                queue.submit_split(_decode, _resolve([shard]))
+                items, jobs = _resolve([shard])
+                queue.submit_split(_decode, items)
+                _submit_jobs(jobs)
             return
         per_batch = remote_batch(metadata.chunk_grid_shape, metadata.dtype.itemsize, minimum=2, maximum=_BATCH)
         for batch in batched(shards, per_batch):
-            queue.submit_split(_decode, _resolve(batch))
+            items, jobs = _resolve(batch)
+            queue.submit_split(_decode, items)
+            _submit_jobs(jobs)
     finally:
         queue.drain()
+
+
+def _blosc_ptr(sharding: ShardingCodec, dtype: np.dtype) -> Any:
+    """python-blosc's `decompress_ptr` when the inner pipeline is blosc alone over plain bytes of `dtype`, else None."""
+    pipeline = sharding.inner
+    if decompress_ptr is None or pipeline.direct_decoder() is None or pipeline.dtype != dtype:
+        return None
+    return decompress_ptr if isinstance(pipeline.bytes_bytes[0], BloscCodec) else None
+
+
+def _slot_decoder(sharding: ShardingCodec, inner_shape: tuple[int, ...]) -> Any:
+    """`f(data, slot)` decoding one inner chunk into a C-contiguous slot of the inner chunk shape."""
+    pipeline = sharding.inner
+    direct = pipeline.direct_decoder()
+    if direct is not None:
+        return direct
+
+    def _general(data: Any, slot: np.ndarray) -> None:
+        if not pipeline.decode_into(data, slot):
+            slot[...] = pipeline.decode(data, inner_shape)
+
+    return _general
 
 
 def _locate(

@@ -230,6 +230,37 @@ class LocalStore(Store):
         except OSError as e:
             raise StoreError(f"could not read key {key!r} from store {self.url}: {e.strerror or e}") from e
 
+    def get_into_sync(self, key: str, buffer: bytearray) -> Buffer | None:
+        """The whole value of `key`, read into `buffer` when it fits (a view of it, valid until `buffer` is reused).
+
+        Reading into a reused buffer saves the page faults of a fresh multi-MiB `bytes` per
+        read (a 3 MiB shard: about 2 ms of CPU on a VM). A value larger than `buffer` is read as `get_sync` does.
+        """
+        path = self._path(key)
+        try:
+            try:
+                fd = os.open(path, _READ_FLAGS)
+            except OSError as e:
+                if e.errno != errno.ELOOP:
+                    raise
+                fd = os.open(self._followed(key, path), _READ_FLAGS & ~_NOFOLLOW)
+            with open(fd, "rb", buffering=0) as f:
+                size = os.fstat(fd).st_size
+                if size > len(buffer):
+                    return f.read()
+                view = memoryview(buffer)
+                got = 0
+                while got < size:
+                    n = f.readinto(view[got:size])
+                    if not n:
+                        break
+                    got += n
+                return view[:got]
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        except OSError as e:
+            raise StoreError(f"could not read key {key!r} from store {self.url}: {e.strerror or e}") from e
+
     def get_many_sync(self, key_ranges: Sequence[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
         return [self.get_sync(k, r) for k, r in key_ranges]
 

@@ -145,6 +145,21 @@ class ChunkCodecPipeline:
             raise self._decode_error(exc) from None
         return True
 
+    def direct_decoder(self) -> Any:
+        """`f(data, out)` that decodes a chunk straight into a C-contiguous `out` of the pipeline's dtype, or None.
+
+        The per-chunk checks of `decode_into` done once: a pipeline of one bytes -> bytes codec
+        with an `out` path (blosc, zstd) over plain bytes. `f` raises ChunkDecodeError or the
+        codec's own error on bad input.
+        """
+        if self._direct and len(self.bytes_bytes) == 1 and self.bytes_bytes[0].supports_out:
+            return self.bytes_bytes[0].decode_into
+        return None
+
+    def decode_error(self, exc: Exception) -> ChunkDecodeError:
+        """The ChunkDecodeError for a codec's own exception (names the codecs)."""
+        return self._decode_error(exc)
+
     def _decode_error(self, exc: Exception) -> ChunkDecodeError:
         return ChunkDecodeError(f"cannot decode chunk with {self._names()}: {type(exc).__name__}: {exc}")
 

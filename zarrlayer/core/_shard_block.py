@@ -1,0 +1,171 @@
+"""The fast path of a sharded read: a whole shard whose wanted inner chunks tile a block of the output.
+
+Each inner chunk is decoded into its own slot of a reused scratch buffer shaped
+(*chunks in the block, *inner chunk shape), in a tight loop with no per-chunk plan
+work; then one strided copy moves the block into the output. Headers and byte spans of
+all inner chunks are checked at once with numpy before anything is decoded.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from zarrlayer.core.indexing import PlanEntry
+
+__all__ = ["Block", "band_rows", "block_of", "fill_block"]
+
+_MISSING = 2**64 - 1
+_SCRATCH_LIMIT = 8 << 20
+_scratch = threading.local()
+
+
+class Block:
+    """The wanted inner chunks of one shard: their inner coordinates, and where the block lands in the output."""
+
+    __slots__ = ("lo", "counts", "out_start", "out_extent")
+
+    def __init__(self, lo: tuple[int, ...], counts: tuple[int, ...], out_start: tuple[int, ...], out_extent: tuple[int, ...]) -> None:
+        self.lo = lo
+        self.counts = counts
+        self.out_start = out_start
+        self.out_extent = out_extent
+
+
+def block_of(inner: np.ndarray, entries: Sequence[PlanEntry], inner_shape: tuple[int, ...], ndim: int) -> Block | None:
+    """The block the shard's wanted inner chunks (`inner`, one row each) form, or None when they do not tile one.
+
+    They tile one when every entry covers its whole chunk, its output region is step-1
+    slices of every axis, and the chunks fill a box of inner coordinates.
+    """
+    first = entries[0]
+    lo = inner.min(axis=0)
+    hi = inner.max(axis=0)
+    counts = hi - lo + 1
+    if int(np.prod(counts)) != len(entries):
+        return None
+    out_lo = [0] * ndim
+    out_hi = [0] * ndim
+    for entry in entries:
+        if not entry[3]:
+            return None
+        out_sel = entry[2]
+        if len(out_sel) != ndim:
+            return None
+        for axis, sel in enumerate(out_sel):
+            if not isinstance(sel, slice) or sel.step not in (None, 1):
+                return None
+    origin = inner[0]
+    for axis in range(ndim):
+        start = first[2][axis].start - (int(origin[axis]) - int(lo[axis])) * inner_shape[axis]
+        out_lo[axis] = start
+    for entry in entries:
+        for axis, sel in enumerate(entry[2]):
+            out_hi[axis] = max(out_hi[axis], sel.stop)
+    extent = tuple(b - a for a, b in zip(out_lo, out_hi))
+    if any(e > c * s or e <= (c - 1) * s for e, c, s in zip(extent, counts.tolist(), inner_shape)):
+        return None
+    return Block(tuple(lo.tolist()), tuple(counts.tolist()), tuple(out_lo), extent)
+
+
+def _scratch_for(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    buffer = getattr(_scratch, "buffer", None)
+    if buffer is None or buffer.nbytes < nbytes:
+        buffer = np.empty(max(nbytes, 1), dtype=np.uint8)
+        if nbytes <= _SCRATCH_LIMIT:
+            _scratch.buffer = buffer
+    return buffer[:nbytes].view(dtype).reshape(shape)
+
+
+def _blosc_ready(view: memoryview, offsets: np.ndarray, sizes: np.ndarray, missing: np.ndarray, nbytes: int) -> list[bool]:
+    """Per inner chunk: whether its blosc header is whole, matches its span, decodes to `nbytes` in one block.
+
+    The checks `blosc_decode_into` makes per chunk, done for a whole band with numpy.
+    """
+    ok = ~missing & (sizes >= 16)
+    heads = np.zeros((len(offsets), 16), dtype=np.uint8)
+    if ok.any():
+        raw = np.frombuffer(view, dtype=np.uint8)
+        heads[ok] = raw[offsets[ok].astype(np.int64)[:, None] + np.arange(16)]
+    words = heads.view("<u4")
+    flags = heads[:, 2]
+    ok &= (words[:, 3] == sizes) & (words[:, 1] == nbytes) & ((words[:, 2] >= nbytes) | ((flags & 0x2) != 0))
+    return ok.tolist()  # type: ignore[no-any-return]
+
+
+def band_rows(block: Block, inner_shape: tuple[int, ...], itemsize: int) -> int:
+    """Rows of inner chunks (along axis 0) decoded per scratch fill: the scratch stays under 8 MiB."""
+    row = int(np.prod(block.counts[1:], dtype=np.int64)) * int(np.prod(inner_shape)) * itemsize
+    return max(1, min(block.counts[0], _SCRATCH_LIMIT // max(row, 1)))
+
+
+def fill_block(
+    block: Block,
+    rows: tuple[int, int],
+    index: np.ndarray,
+    view: memoryview,
+    work: np.ndarray,
+    inner_shape: tuple[int, ...],
+    fill: Any,
+    decode_slot: Any,
+    fail: Any,
+    blosc_ptr: Any = None,
+) -> None:
+    """Decode rows `rows` (along axis 0, relative to the block) of `block` from the whole shard `view` into `work`.
+
+    `decode_slot(data, slot)` decodes one inner chunk into a C-contiguous slot;
+    `fail(inner coords, exception)` returns the error to raise for a bad inner chunk.
+    `blosc_ptr(data, address)` (python-blosc's `decompress_ptr`, for a blosc-only inner
+    pipeline) decodes the chunks whose headers all check out at once (see `_blosc_ready`);
+    any other chunk goes through `decode_slot`, which reports what is wrong with it.
+    """
+    ndim = len(inner_shape)
+    a, b = rows
+    counts = (b - a, *block.counts[1:])
+    box = tuple(slice(lo + (a if axis == 0 else 0), lo + (b if axis == 0 else c)) for axis, (lo, c) in enumerate(zip(block.lo, block.counts)))
+    spans = index[box].reshape(-1, 2)
+    scratch = _scratch_for((*counts, *inner_shape), work.dtype)
+    slots = scratch.reshape(-1, *inner_shape)
+    offsets = spans[:, 0]
+    sizes = spans[:, 1]
+    missing = (offsets == _MISSING) & (sizes == _MISSING)
+    limit = len(view)
+    bad = ~missing & ((offsets > limit) | (sizes > limit) | (offsets + sizes > limit))
+    if bad.any():
+        i = int(np.argmax(bad))
+        coords = tuple(int(c) + lo for c, lo in zip(np.unravel_index(i, counts), (block.lo[0] + a, *block.lo[1:])))
+        raise fail(coords, ValueError(f"inner chunk spans bytes {int(offsets[i])}..{int(offsets[i]) + int(sizes[i])}, past the shard's end at {limit}"))
+    offs = offsets.tolist()
+    stops = (offsets + sizes).tolist()
+    fast = _blosc_ready(view, offsets, sizes, missing, slots[0].nbytes) if blosc_ptr is not None else None
+    base = scratch.ctypes.data if fast is not None else 0
+    step = slots[0].nbytes if len(slots) else 0
+    for i, is_missing in enumerate(missing.tolist()):
+        if is_missing:
+            slots[i] = fill
+            continue
+        try:
+            if fast is not None and fast[i]:
+                blosc_ptr(view[offs[i] : stops[i]], base + i * step)
+            else:
+                decode_slot(view[offs[i] : stops[i]], slots[i])
+        except MemoryError:
+            raise
+        except Exception as exc:
+            coords = tuple(int(c) + lo for c, lo in zip(np.unravel_index(i, counts), (block.lo[0] + a, *block.lo[1:])))
+            raise fail(coords, exc) from exc
+    start = (block.out_start[0] + a * inner_shape[0], *block.out_start[1:])
+    extent = (min(block.out_extent[0] - a * inner_shape[0], counts[0] * inner_shape[0]), *block.out_extent[1:])
+    target = work[tuple(slice(s, s + e) for s, e in zip(start, extent))]
+    full = tuple(c * s for c, s in zip(counts, inner_shape))
+    order = [axis for pair in zip(range(ndim), range(ndim, 2 * ndim)) for axis in pair]
+    if extent == full:
+        split = target.view()
+        split.shape = tuple(n for pair in zip(counts, inner_shape) for n in pair)  # splitting axes never copies
+        np.copyto(split, scratch.transpose(order))
+    else:
+        target[...] = scratch.transpose(order).reshape(full)[tuple(slice(0, e) for e in extent)]
