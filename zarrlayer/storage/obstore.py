@@ -8,8 +8,12 @@ Several ranges of one object are fetched with one coalescing `get_ranges_async` 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import gc
 import logging
 import re
+import threading
+import weakref
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from functools import partial
@@ -123,6 +127,27 @@ def _store_url(store: Any) -> str:
     return redact_url(f"{base}/{prefix}" if prefix else base)
 
 
+_live: weakref.WeakValueDictionary[int, ObjectStore] = weakref.WeakValueDictionary()
+_exit_hook = threading.Lock()
+
+
+def _release_at_exit(store: ObjectStore) -> None:
+    """Drop obstore clients before the interpreter finalizes: a client (and its Rust runtime handle)
+    freed during finalization can abort the process (SIGABRT after a successful run, about 1 exit in 15)."""
+    with _exit_hook:
+        if not _live:
+            atexit.unregister(_release_all)
+            atexit.register(_release_all)
+        _live[id(store)] = store
+
+
+def _release_all() -> None:
+    for store in list(_live.values()):
+        store.__dict__.pop("_store", None)
+    _live.clear()
+    gc.collect()
+
+
 class ObjectStore(RemoteStore):
     """A store over an obstore store; `max_concurrency` and `retries` as for FsspecStore.
 
@@ -139,6 +164,7 @@ class ObjectStore(RemoteStore):
         super().__init__(read_only=read_only, max_concurrency=max_concurrency, retries=retries)
         self._store = store
         self._url = _store_url(store)
+        _release_at_exit(self)
         self._secrets = collect_secrets(getattr(store, "config", None) or {})
         self.supports_listing = type(store).__name__ != "HTTPStore"
 
@@ -188,6 +214,10 @@ class ObjectStore(RemoteStore):
                 "this process only; use zarrlayer's MemoryStore or a shared location (S3, a directory)"
             )
         return dict(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        _release_at_exit(self)
 
     # -- plumbing -------------------------------------------------------------------
 
