@@ -139,3 +139,15 @@ def test_inner_chunk_that_decodes_to_another_size_is_refused(tmp_path, blosc_pat
     path.write_bytes(body + forged + raw_index + crc32c.crc32c(raw_index).to_bytes(4, "little"))
     with pytest.raises(ChunkDecodeError, match=r"inner chunk \(3, 1\).*256 decoded bytes"):
         zarrlayer.open_array(store=store, mode="r")[...]
+
+
+def test_blosc_decode_to_decodes_one_block_chunks_and_declines_the_rest():
+    data = (np.sin(np.arange(256)) * 100).astype("<f4")
+    encoded = numcodecs.Blosc(cname="lz4", shuffle=1, typesize=4).encode(data)
+    out = np.zeros_like(data)
+    done = compressors.blosc_decode_to(encoded, out.ctypes.data, out.nbytes)
+    assert done is (decompress_ptr is not None)
+    if done:
+        assert out.tobytes() == data.tobytes()
+    assert compressors.blosc_decode_to(encoded, out.ctypes.data, out.nbytes - 4) is False  # size mismatch: declined
+    assert compressors.blosc_decode_to(encoded[:-1], out.ctypes.data, out.nbytes) is False  # truncated: declined

@@ -23,6 +23,7 @@ from zarrlayer.core.locks import hold_plan
 from zarrlayer.core.io import ArrayLocation, DecodeQueue, batched, delete_keys, fetch, run_batches, set_values
 from zarrlayer.errors import ChunkDecodeError, ZarrlayerError
 from zarrlayer.format import ArrayMetadata, ChunkCodecPipeline
+from zarrlayer.format.codecs.compressors import BloscCodec, blosc_decode_to
 from zarrlayer.format.common import allocation_error
 from zarrlayer.format.fill_value import all_fill_bits
 
@@ -200,10 +201,21 @@ def decode_entries(
     direct = direct_of() if direct_of is not None and numeric and work.dtype == pipeline.dtype else None
     in_place = work.flags.c_contiguous and _contiguous_region(chunk_shape, work.shape)
     scratch = _scratch_for(chunk_shape, work.dtype) if numeric else None
+    to_address = blosc_decode_to if direct is not None and isinstance(pipeline.bytes_bytes[0], BloscCodec) else None
+    if to_address is not None and scratch is not None:
+        scratch_address, nbytes = scratch.ctypes.data, scratch.nbytes
     for (_, chunk_sel, out_sel, complete), data, key in items:
         if data is None:
             work[out_sel] = fill
             continue
+        if to_address is not None and not (complete and in_place):
+            try:
+                done = to_address(data, scratch_address, nbytes)
+            except Exception as exc:
+                raise _direct_error(loc, pipeline, key, exc) from exc
+            if done:
+                work[out_sel] = scratch[chunk_sel]
+                continue
         if direct is not None:
             target = work[out_sel] if complete and in_place else None
             if target is not None and target.shape == chunk_shape and np.may_share_memory(target, work):

@@ -15,7 +15,7 @@ from zarrlayer.format.codecs.base import BytesBytesCodec, Buffer
 from zarrlayer.format.codecs.blosc_fast import decompress_ptr as _decompress_ptr
 from zarrlayer.format.codecs.bounded import bounded_decode
 
-__all__ = ["check_blosc_header", "blosc_decode_into", "blosc_decoded_size", "zstd_content_size", "BloscCodec", "GzipCodec", "ZstdCodec", "Crc32cCodec", "NumcodecsBytesCodec", "SHUFFLES"]
+__all__ = ["check_blosc_header", "blosc_decode_into", "blosc_decode_to", "blosc_decoded_size", "zstd_content_size", "BloscCodec", "GzipCodec", "ZstdCodec", "Crc32cCodec", "NumcodecsBytesCodec", "SHUFFLES"]
 
 SHUFFLES = ("noshuffle", "shuffle", "bitshuffle")
 _BLOSC_SIZES = struct.Struct("<4xI4xI")  # nbytes (decoded) and cbytes (whole chunk) in a blosc header
@@ -108,6 +108,28 @@ def blosc_decode_into(data: Buffer, out: np.ndarray) -> None:
         target[:] = _blosc_decompress(data)
     else:
         _blosc_decompress(data, out)
+
+
+def blosc_decode_to(data: Buffer, address: int, nbytes: int) -> bool:
+    """Decode a single-block blosc chunk of exactly `nbytes` to `address` with python-blosc; False when that path does not apply.
+
+    False (nothing written) without python-blosc, for a chunk of several blocks, or for a
+    header that does not check out: the caller then decodes with `blosc_decode_into`,
+    which reports what is wrong. `address` must hold `nbytes` writable bytes.
+    """
+    if _decompress_ptr is None:
+        return False
+    view = data if isinstance(data, bytes) else memoryview(data).cast("B")
+    if len(view) < 16:
+        return False
+    flags, decoded, blocksize, cbytes = _BLOSC_HEADER.unpack_from(view)
+    if cbytes != len(view) or decoded != nbytes or (blocksize < decoded and not flags & 0x2):
+        return False
+    try:
+        _decompress_ptr(view, address)
+    except Exception as exc:  # python-blosc's BloscError on a corrupt stream
+        raise ChunkDecodeError(f"blosc: {exc}") from None
+    return True
 
 
 def _size(data: Buffer) -> int:
