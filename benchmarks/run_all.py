@@ -1,7 +1,8 @@
 """Run every benchmark (`benchmarks/bench_*.py`), then print one summary table and draw the plot.
 
     python benchmarks/run_all.py            # full runs; results in benchmarks/results/, plot in benchmarks/results.png
-    python benchmarks/run_all.py --quick    # tiny sizes, 1-2 runs (the smoke test); plot stays in the results dir
+    python benchmarks/run_all.py --quick    # tiny sizes, 1-2 runs, every script at once; plot stays in the results dir
+    python benchmarks/run_all.py --quick --runs 1   # the smoke test: each script once, tiny
     python benchmarks/run_all.py --only engine,cache
 
 Each script runs in its own process (so one's imports, threads and memory never colour
@@ -14,7 +15,10 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -60,6 +64,53 @@ def _script_args(args: argparse.Namespace) -> list[str]:
     return out
 
 
+def _run_scripts(scripts: list[Path], script_args: list[str], jobs: int) -> list[tuple[str, int]]:
+    """Run every script (`jobs` at a time), printing each one's output as one section in order; (name, exit code)s.
+
+    One at a time, output streams as it comes. Several at a time (the smoke run: figures
+    do not matter there, only that everything runs), each script's output is held until
+    it ends, so sections never interleave.
+    """
+    if jobs <= 1:
+        codes = []
+        for script in scripts:
+            print(f"\n=== {script.name} ===", flush=True)
+            codes.append((script.name, subprocess.call([sys.executable, str(script), *script_args], env=_child_env())))
+        return codes
+    with tempfile.TemporaryDirectory(prefix="zarrlayer-run-all-") as tmp:
+        logs = [Path(tmp) / f"{script.stem}.log" for script in scripts]
+        running: list[tuple[int, subprocess.Popen[bytes], Any]] = []
+        codes_by_index: dict[int, int] = {}
+        for i, (script, log) in enumerate(zip(scripts, logs)):
+            while len(running) >= jobs:
+                running = _reap(running, codes_by_index)
+            out = log.open("wb")
+            proc = subprocess.Popen([sys.executable, str(script), *script_args], env=_child_env(),
+                                    stdout=out, stderr=subprocess.STDOUT)
+            running.append((i, proc, out))
+        while running:
+            running = _reap(running, codes_by_index)
+        for i, (script, log) in enumerate(zip(scripts, logs)):
+            print(f"\n=== {script.name} ===", flush=True)
+            sys.stdout.write(log.read_text(errors="replace"))
+            sys.stdout.flush()
+    return [(script.name, codes_by_index[i]) for i, script in enumerate(scripts)]
+
+
+def _reap(running: list[tuple[int, subprocess.Popen[bytes], Any]], codes: dict[int, int]) -> list[tuple[int, subprocess.Popen[bytes], Any]]:
+    """Wait a moment for any running script to end; record the ended ones' exit codes."""
+    time.sleep(0.05)
+    still = []
+    for i, proc, out in running:
+        code = proc.poll()
+        if code is None:
+            still.append((i, proc, out))
+        else:
+            out.close()
+            codes[i] = code
+    return still
+
+
 def _summary(documents: list[dict]) -> str:
     results = []
     for document in documents:
@@ -87,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--only", default="", help="comma-separated names, e.g. engine,cache")
     parser.add_argument("--plot", type=Path, default=None, help="where the plot goes")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="scripts run at once (default: 1, so timings do not disturb each other; --quick: all)")
     args = parser.parse_args(argv)
     only = {name.strip() for name in args.only.split(",") if name.strip()} or None
     scripts = benchmark_scripts(only)
@@ -94,12 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no benchmark scripts matched --only {args.only!r} in {BENCH_DIR}", file=sys.stderr)
         return 2
     args.results_dir.mkdir(parents=True, exist_ok=True)
-    failed = []
-    for script in scripts:
-        print(f"\n=== {script.name} ===", flush=True)
-        code = subprocess.call([sys.executable, str(script), *_script_args(args)], env=_child_env())
-        if code != 0:
-            failed.append(f"{script.name} (exit {code})")
+    jobs = args.jobs if args.jobs is not None else (len(scripts) if args.quick else 1)
+    failed = [f"{name} (exit {code})" for name, code in _run_scripts(scripts, _script_args(args), jobs) if code != 0]
     names = {p.stem.removeprefix("bench_") for p in scripts}
     documents = [d for d in load_results(args.results_dir) if d.get("benchmark") in names]
     if documents:

@@ -16,10 +16,10 @@ ENGINE_CASES = ("read ", "read ", "sharded full read", "sharded window", "write 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """One `run_all.py --quick` over every script; (exit code, stdout, results dir)."""
+    """One `run_all.py --quick --runs 1` over every script (all at once); (exit code, stdout, results dir)."""
     results = tmp_path_factory.mktemp("bench-results")
     proc = subprocess.run(
-        [sys.executable, str(BENCH_DIR / "run_all.py"), "--quick", "--results-dir", str(results)],
+        [sys.executable, str(BENCH_DIR / "run_all.py"), "--quick", "--runs", "1", "--results-dir", str(results)],
         capture_output=True, text=True, timeout=600,
     )
     return proc, results

@@ -94,7 +94,8 @@ def _blosc_ready(view: memoryview, offsets: np.ndarray, sizes: np.ndarray, missi
     words = heads.view("<u4")
     flags = heads[:, 2]
     ok &= (words[:, 3] == sizes) & (words[:, 1] == nbytes) & ((words[:, 2] >= nbytes) | ((flags & 0x2) != 0))
-    return ok.tolist()  # type: ignore[no-any-return]
+    flags_ok: list[bool] = ok.tolist()
+    return flags_ok
 
 
 def band_rows(block: Block, inner_shape: tuple[int, ...], itemsize: int) -> int:

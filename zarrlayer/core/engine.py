@@ -200,10 +200,9 @@ def decode_entries(
     direct_of = getattr(pipeline, "direct_decoder", None)  # v2 pipelines without one take the general path
     direct = direct_of() if direct_of is not None and numeric and work.dtype == pipeline.dtype else None
     in_place = work.flags.c_contiguous and _contiguous_region(chunk_shape, work.shape)
-    scratch = _scratch_for(chunk_shape, work.dtype) if numeric else None
+    scratch = _scratch_for(chunk_shape, work.dtype) if numeric else np.empty(0)
     to_address = blosc_decode_to if direct is not None and isinstance(pipeline.bytes_bytes[0], BloscCodec) else None
-    if to_address is not None and scratch is not None:
-        scratch_address, nbytes = scratch.ctypes.data, scratch.nbytes
+    scratch_address, nbytes = scratch.ctypes.data, scratch.nbytes
     for (_, chunk_sel, out_sel, complete), data, key in items:
         if data is None:
             work[out_sel] = fill
@@ -238,7 +237,7 @@ def decode_entries(
             target = work[out_sel]
             if target.shape == chunk_shape and np.may_share_memory(target, work) and _decode_into(loc, pipeline, data, target, key):
                 continue
-        if scratch is not None and _decode_into(loc, pipeline, data, scratch, key):
+        if numeric and _decode_into(loc, pipeline, data, scratch, key):
             work[out_sel] = scratch[chunk_sel]
             continue
         work[out_sel] = decode_chunk(loc, pipeline, data, chunk_shape, key)[chunk_sel]

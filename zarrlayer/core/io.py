@@ -92,7 +92,8 @@ def fetch_whole_reused(store: Store, key: str, size_hint: int) -> Buffer | None:
     buffer = getattr(_read_buffer, "buffer", None)
     if buffer is None or len(buffer) < size_hint:
         buffer = _read_buffer.buffer = bytearray(size_hint)
-    return reader(store, key, buffer)  # type: ignore[no-any-return]
+    value: Buffer | None = reader(store, key, buffer)
+    return value
 
 
 def set_values(store: Store, items: Sequence[tuple[str, Buffer]]) -> None:

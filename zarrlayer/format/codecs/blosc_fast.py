@@ -31,7 +31,8 @@ def _load() -> Callable[[Any, int], int] | None:
     except ImportError:
         return None
     blosc.set_releasegil(True)  # decode threads run in parallel; python-blosc's default holds the GIL
-    return blosc_extension.decompress_ptr  # type: ignore[no-any-return]
+    decode: Callable[[Any, int], int] = blosc_extension.decompress_ptr
+    return decode
 
 
 decompress_ptr: Callable[[Any, int], int] | None = _load()
