@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -36,39 +37,27 @@ class Block:
 
 
 def block_of(inner: np.ndarray, entries: Sequence[PlanEntry], inner_shape: tuple[int, ...], ndim: int) -> Block | None:
-    """The block the shard's wanted inner chunks (`inner`, one row each) form, or None when they do not tile one.
+    """The block the shard's wanted inner chunks (`inner`, one row each, in plan order) form, or None when they do not tile one.
 
-    They tile one when every entry covers its whole chunk, its output region is step-1
-    slices of every axis, and the chunks fill a box of inner coordinates.
+    For the entries of a basic plan that keeps every axis (the caller checks): they tile one
+    when every entry covers its whole chunk and the chunks fill a box of inner coordinates;
+    plan order is C order, so the first and last entries hold the box's corners.
     """
-    first = entries[0]
-    lo = inner.min(axis=0)
-    hi = inner.max(axis=0)
-    counts = hi - lo + 1
-    if int(np.prod(counts)) != len(entries):
+    if not all(map(itemgetter(3), entries)):
         return None
-    out_lo = [0] * ndim
-    out_hi = [0] * ndim
-    for entry in entries:
-        if not entry[3]:
-            return None
-        out_sel = entry[2]
-        if len(out_sel) != ndim:
-            return None
-        for axis, sel in enumerate(out_sel):
-            if not isinstance(sel, slice) or sel.step not in (None, 1):
-                return None
-    origin = inner[0]
-    for axis in range(ndim):
-        start = first[2][axis].start - (int(origin[axis]) - int(lo[axis])) * inner_shape[axis]
-        out_lo[axis] = start
-    for entry in entries:
-        for axis, sel in enumerate(entry[2]):
-            out_hi[axis] = max(out_hi[axis], sel.stop)
-    extent = tuple(b - a for a, b in zip(out_lo, out_hi))
+    lo = inner[0]
+    hi = inner[-1]
+    counts = hi - lo + 1
+    if (counts <= 0).any() or int(np.prod(counts)) != len(entries) or (inner.min(axis=0) != lo).any() or (inner.max(axis=0) != hi).any():
+        return None
+    first, last = entries[0][2], entries[-1][2]
+    if len(first) != ndim or len(last) != ndim:
+        return None
+    out_lo = tuple(sel.start for sel in first)
+    extent = tuple(sel.stop - start for sel, start in zip(last, out_lo))
     if any(e > c * s or e <= (c - 1) * s for e, c, s in zip(extent, counts.tolist(), inner_shape)):
         return None
-    return Block(tuple(lo.tolist()), tuple(counts.tolist()), tuple(out_lo), extent)
+    return Block(tuple(lo.tolist()), tuple(counts.tolist()), out_lo, extent)
 
 
 def _scratch_for(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

@@ -158,7 +158,7 @@ def read_sharded(
     queue = DecodeQueue(threads=threads)
     inner_shape = metadata.chunks
     ndim = len(inner_shape)
-    blockwise = work.ndim == ndim and work.dtype != object and work.flags.c_contiguous
+    blockwise = plan.kind == "basic" and work.ndim == ndim and work.dtype != object and work.flags.c_contiguous
     decode_slot = _slot_decoder(sharding, inner_shape) if blockwise else None
     blosc_ptr = _blosc_ptr(sharding, work.dtype) if blockwise else None
 
