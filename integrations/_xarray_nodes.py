@@ -14,8 +14,11 @@ __all__ = [
     "is_group",
     "members",
     "metadata_json",
+    "publish_growth",
     "put_attrs",
     "resize_array",
+    "settle_growth",
+    "stage_growth",
     "value_dtype",
     "zarr_format_of",
 ]
@@ -116,6 +119,45 @@ def resize_array(array: Any, shape: Sequence[int]) -> Any:
     """`array` grown (or shrunk) to `shape`; the resized Array."""
     result = array.resize(tuple(shape))
     return array if result is None else result
+
+
+def stage_growth(array: Any, shape: Sequence[int]) -> Any:
+    """A handle on `array` as if grown to `shape`, with no metadata written (published later by `publish_growth`)."""
+    staged = getattr(array, "staged", None)
+    if staged is None:
+        return resize_array(array, shape)
+    return staged(tuple(shape))
+
+
+def publish_growth(arrays: Sequence[Any]) -> None:
+    """Store the shapes of staged handles: consolidated documents first (one write each), then each array's own."""
+    from zarrlayer.core.array import publish_shapes
+
+    publish_shapes([a for a in arrays if hasattr(a, "staged")])
+
+
+def settle_growth(group: Any) -> int:
+    """Finish an append cut short after its shapes were published in the consolidated metadata of `group`
+    and before the arrays' own documents were written: each array whose own document differs from its
+    consolidated record only by a smaller shape gets the consolidated one. Returns how many did."""
+    from zarrlayer.core.nodes import load_nodes
+    from zarrlayer.format import ArrayMetadata
+
+    if getattr(group.metadata, "consolidated", None) is None:
+        return 0
+    arrays = [a for a in members(group).values() if is_array(a) and hasattr(a, "staged")]
+    own = load_nodes(group.store, [a.path for a in arrays], zarr_format=zarr_format_of(group))
+    behind = []
+    for array, stored in zip(arrays, own, strict=True):
+        listed = array.metadata
+        if not isinstance(stored, ArrayMetadata) or tuple(stored.shape) == tuple(listed.shape):
+            continue
+        ranks = len(stored.shape) == len(listed.shape)
+        grown = ranks and all(o <= n for o, n in zip(stored.shape, listed.shape, strict=True))
+        if grown and stored.evolve(shape=tuple(listed.shape)).to_json() == listed.to_json():
+            behind.append(array.staged(tuple(listed.shape)))
+    publish_growth(behind)
+    return len(behind)
 
 
 def _codec_arg(value: Any) -> Any:

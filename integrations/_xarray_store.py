@@ -42,6 +42,7 @@ from zarrlayer.integrations._xarray_nodes import (
     members,
     put_attrs,
     resize_array,
+    stage_growth,
     value_dtype,
     zarr_format_of,
 )
@@ -99,6 +100,7 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
         "_write_empty",
         "_write_region",
         "group",
+        "grown",
         "written",
     )
 
@@ -117,6 +119,7 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
         self.group = group
         self._write_empty = write_empty_chunks
         self.written: list[tuple[Any, tuple[slice, ...]]] = []
+        self.grown: list[Any] = []
         self._safe_chunks = safe_chunks and not align_chunks
         self._align_chunks = align_chunks
         self._mode = mode
@@ -399,7 +402,11 @@ class ZarrlayerDataStore(AbstractWritableDataStore):
         array = plan["array"]
         if array is not None:
             if tuple(array.shape) != plan["shape"]:
-                array = resize_array(array, plan["shape"])
+                if all(n >= o for n, o in zip(plan["shape"], array.shape, strict=True)):
+                    array = stage_growth(array, plan["shape"])
+                    self.grown.append(array)
+                else:
+                    array = resize_array(array, plan["shape"])
             return array
         v = plan["var"]
         return create_child_array(

@@ -81,8 +81,9 @@ def tree_to_zarrlayer(
         )
     writes = writer.sync(compute=compute, chunkmanager_store_kwargs=chunkmanager_store_kwargs)
     written = [item for target in targets for item in target.written]
+    grown = [array for target in targets for array in target.grown]
     if compute:
-        _store_empty(written)
+        _store_empty(written, grown)
     root = open_group(store, mode="r+", path=base or None, storage_options=storage_options)
     if consolidated is not False and mode != "r+" and _keeps_consolidated(store):
         consolidate_metadata(root.store, path=None, zarr_format=fmt)
@@ -91,4 +92,4 @@ def tree_to_zarrlayer(
         return root
     import dask
 
-    return dask.delayed(_store_empty, pure=False)(written, writes)
+    return dask.delayed(_store_empty, pure=False)(written, grown, writes)

@@ -10,6 +10,7 @@ import numpy as np
 
 from zarrlayer.errors import ModeError
 from zarrlayer.integrations._regions import InvalidWriteError, UnknownVariableError
+from zarrlayer.integrations._xarray_nodes import settle_growth
 from zarrlayer.integrations._xarray_open import join_path
 from zarrlayer.integrations._xarray_store import ZarrlayerDataStore
 
@@ -153,12 +154,19 @@ def _finished(*writes: Any) -> None:
     """The end of a deferred write (a node that depends on every chunk write)."""
 
 
-def _store_empty(written: list[tuple[Any, tuple[slice, ...]]], *writes: Any) -> None:
-    """After the data writes: stored objects for the chunks left empty (write_empty_chunks=True)."""
+def _store_empty(written: list[tuple[Any, tuple[slice, ...]]], grown: list[Any], *writes: Any) -> None:
+    """After the data writes: stored objects for the chunks left empty (write_empty_chunks=True), then the
+    new shapes of the arrays grown by an append, published together (see `publish_growth`).
+
+    An append writes all its data beyond the stored shapes first, where no reader looks, so a
+    crash at any moment leaves consolidated readers every variable at the old or the new length.
+    """
     from zarrlayer.integrations._empty_chunks import store_empty_chunks
+    from zarrlayer.integrations._xarray_nodes import publish_growth
 
     for array, region in written:
         store_empty_chunks(array, region)
+    publish_growth(grown)
 
 
 def _validate_encoding(ds: Any, encoding: Any) -> dict[Hashable, dict[str, Any]]:
@@ -337,6 +345,8 @@ def write_dataset(
         store, mode={"a-": "a"}.get(mode, mode), path=group or None, zarr_format=zarr_format,
         storage_options=storage_options,
     )  # fmt: skip
+    if mode in ("a", "a-", "r+"):
+        settle_growth(root)
     if region is not None:
         region = _check_region(ds, _auto_region(ds, region, root), append_dim)
         ds = ds.drop_vars(ds.indexes)
@@ -360,9 +370,9 @@ def write_dataset(
     if not compute:
         import dask
 
-        writes = dask.delayed(_store_empty, pure=False)(target.written, writes)
+        writes = dask.delayed(_store_empty, pure=False)(target.written, target.grown, writes)
     else:
-        _store_empty(target.written)
+        _store_empty(target.written, target.grown)
     if consolidated is not False and mode != "r+" and _keeps_consolidated(store):
         base = root.path[: len(root.path) - len(group)].strip("/") if group else root.path
         consolidate_metadata(root.store, path=base or None, zarr_format=root.metadata.zarr_format)

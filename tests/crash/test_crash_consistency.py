@@ -22,12 +22,6 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the harness for
 
 KILLS = {"local": 5, "zip-update": 6, "zip-new": 6, "disk-cache": 3, "xarray-append": 4}
 
-XARRAY_APPEND_BUG = (
-    "integrations: a kill inside to_zarrlayer(..., append_dim=...) can leave variables with different time "
-    "lengths (xr.open_dataset: 'conflicting sizes for dimension time') or a resized variable whose appended "
-    "rows read as fill values: arrays are resized one by one, before their data is written"
-)
-
 
 @pytest.fixture(scope="module")
 def zygote() -> Iterator[Zygote]:
@@ -42,7 +36,7 @@ def zygote() -> Iterator[Zygote]:
         "zip-update",
         "zip-new",
         "disk-cache",
-        pytest.param("xarray-append", marks=pytest.mark.xfail(reason=XARRAY_APPEND_BUG, strict=False)),
+        "xarray-append",
     ],
 )
 def test_killed_writer_leaves_old_or_new_values(zygote: Zygote, scenario: str, tmp_path: Path) -> None:

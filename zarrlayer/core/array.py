@@ -21,7 +21,7 @@ from zarrlayer.core.indexing import (
 from zarrlayer.core.info import ArrayInfo
 from zarrlayer.core.io import ArrayLocation, delete_keys, fetch
 from zarrlayer.core.node import Node
-from zarrlayer.core.nodes import write_metadata
+from zarrlayer.core.nodes import publish_metadata, write_metadata
 from zarrlayer.core.selection import (
     PLANS,
     BlockIndex,
@@ -40,7 +40,7 @@ from zarrlayer.errors import ArgumentError, ArgumentTypeError, ShapeError
 from zarrlayer.format import ArrayMetadata
 from zarrlayer.storage._base import Store
 
-__all__ = ["Array"]
+__all__ = ["Array", "publish_shapes"]
 
 _MISSING = 2**64 - 1
 _SERIALIZERS = {"bytes", "vlen-utf8", "vlen-bytes", "sharding_indexed"}
@@ -223,7 +223,9 @@ class Array(Node[ArrayMetadata]):
 
     def _write_plan(self, plan: ChunkPlan, value: Any) -> None:
         """Write `value` over `plan` once it is known to fit: ShapeError (shape) or ArgumentError (dtype) before any I/O."""
-        value = np.asarray(value)
+        # bytes and str objects go straight into an object array: numpy's `S` dtype would drop trailing NULs
+        vlen = self.dtype == object and not isinstance(value, np.ndarray)
+        value = np.asarray(value, dtype=object) if vlen else np.asarray(value)
         if value.dtype != self.dtype:
             try:
                 value = value.astype(self.dtype)
@@ -381,6 +383,16 @@ class Array(Node[ArrayMetadata]):
         ]
         delete_keys(self._store, stale)
 
+    def staged(self, new_shape: Any) -> Array:
+        """A handle that reads and writes this array as if its shape were `new_shape`, writing no metadata.
+
+        Data written through it beyond the stored shape stays invisible to readers until
+        `publish_shapes` makes the new shape the stored one (several arrays at once).
+        """
+        shape = _parse_shape(new_shape, self.ndim)
+        self._check_writable()
+        return type(self)(self._store, self._path, self._metadata.evolve(shape=shape))
+
     def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
         """Grow the array along `axis` and write `data` there; returns the new shape."""
         data = np.asarray(data)
@@ -471,6 +483,20 @@ class Array(Node[ArrayMetadata]):
                 index = sharding.decode_index(data, shard_shape)
                 total += int((index[..., 0] != _MISSING).sum())
         return total
+
+
+def publish_shapes(arrays: Any) -> None:
+    """Store the shapes of `arrays` (handles from `Array.staged`, one store) as one change for consolidated readers.
+
+    Each consolidated document recording them is rewritten once, before the arrays' own
+    documents: a consolidated reader sees all old or all new shapes after a crash at any moment.
+    Growing only: no stored unit is deleted.
+    """
+    by_store: dict[int, tuple[Store, list[tuple[str, Any]]]] = {}
+    for array in arrays:
+        by_store.setdefault(id(array._store), (array._store, []))[1].append((array._path, array._metadata))
+    for store, nodes in by_store.values():
+        publish_metadata(store, nodes)
 
 
 def _chunk_sizes(shape: tuple[int, ...], chunks: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:

@@ -31,7 +31,7 @@ from zarrlayer.format.consolidated import consolidated_entry
 from zarrlayer.format.group import EMPTY_CONSOLIDATED, consolidated_order
 from zarrlayer.storage._base import Store
 
-__all__ = ["write_in_step", "forget_in_step", "track_live"]
+__all__ = ["write_in_step", "forget_in_step", "publish_in_step", "track_live"]
 
 _Edit = Callable[[dict[str, Any], str], None]
 
@@ -82,6 +82,13 @@ def _records(store: Store, key: str, doc: dict[str, Any], zarr_format: int) -> d
 
 def _update(store: Store, path: str, zarr_format: int, holders: list[str], edit: _Edit) -> dict[str, bytes]:
     """The consolidated documents of `holders` after `edit(records, relative path)`, by key (changed ones only)."""
+    return _update_many(store, zarr_format, holders, [(path, edit)])
+
+
+def _update_many(
+    store: Store, zarr_format: int, holders: list[str], edits: list[tuple[str, _Edit]]
+) -> dict[str, bytes]:
+    """The consolidated documents of `holders` after each `(path, edit)` below them, by key (changed ones only)."""
     keys = [_document_key(h, zarr_format) for h in holders]
     out: dict[str, bytes] = {}
     for holder, key, raw in zip(holders, keys, fetch(store, [(k, None) for k in keys])):
@@ -91,7 +98,9 @@ def _update(store: Store, path: str, zarr_format: int, holders: list[str], edit:
         records = _records(store, key, doc, zarr_format)
         if records is None:
             continue
-        edit(records, _relative(path, holder))
+        for path, edit in edits:
+            if not holder or path == holder or path.startswith(holder + "/"):
+                edit(records, _relative(path, holder))
         if zarr_format == 3:
             ordered = dict(sorted(records.items(), key=lambda item: consolidated_order(item[0])))
             doc["consolidated_metadata"]["metadata"] = ordered
@@ -176,6 +185,39 @@ def write_in_step(store: Store, path: str, zarr_format: int, documents: dict[str
         if path:
             members.refresh(store_identity(store), path,
                             lambda: consolidated_entry(parsed, zarr_format=zarr_format, path=path))
+
+
+def publish_in_step(store: Store, zarr_format: int, arrays: dict[str, dict[str, bytes]]) -> None:
+    """Write the documents of several arrays (by path) so that consolidated readers see them change together.
+
+    Each consolidated document recording any of them is rewritten once (one atomic write per
+    document on stores that write a key atomically), before the arrays' own documents. A crash
+    between the two leaves the consolidated document ahead of the arrays' own documents;
+    a consolidated reader sees every new document, a reader without consolidated metadata
+    sees each array's own (old or new) document.
+    """
+    paths = {path.strip("/"): documents for path, documents in arrays.items()}
+    if not paths:
+        return
+    parsed = {p: {n: json.loads(v) for n, v in docs.items()} for p, docs in paths.items()}
+    holders = sorted({h for p in paths for h in _holders(p, itself=False)}, key=lambda h: (h.count("/"), h))
+    keys = [_document_key(h, zarr_format) for h in holders]
+    edits: list[tuple[str, _Edit]] = []
+    for path, documents in parsed.items():
+        if zarr_format == 3:
+            entry = {k: v for k, v in documents[V3_METADATA_KEY].items() if k != "consolidated_metadata"}
+            edits.append((path, lambda records, rel, entry=entry: _set_v3(records, rel, entry)))  # type: ignore[misc]
+        else:
+            edits.append((path, lambda records, rel, documents=documents: _set_v2(records, rel, documents)))  # type: ignore[misc]
+    with hold(store, keys):
+        updates = _update_many(store, zarr_format, holders, edits)
+        set_values(store, list(updates.items()))
+        set_values(store, [(join_path(p, name), value) for p, docs in paths.items() for name, value in docs.items()])
+        for path, documents in parsed.items():
+            if path:
+                members.refresh(store_identity(store), path,
+                                lambda documents=documents, path=path: consolidated_entry(  # type: ignore[misc]
+                                    documents, zarr_format=zarr_format, path=path))
 
 
 def track_live(store: Store, path: str, nodes: members.ConsolidatedNodes) -> None:

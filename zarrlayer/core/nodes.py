@@ -40,6 +40,7 @@ __all__ = [
     "load_node",
     "load_nodes",
     "node_exists",
+    "publish_metadata",
     "with_store",
     "write_metadata",
 ]
@@ -166,6 +167,18 @@ def write_metadata(store: Store, path: str, metadata: NodeMetadata) -> None:
     write_in_step(store, path, metadata.zarr_format, documents)
     if metadata.zarr_format == 2 and V2_ATTRS_KEY not in documents:
         delete_keys(store, [join_path(path, V2_ATTRS_KEY)])
+
+
+def publish_metadata(store: Store, nodes: Sequence[tuple[str, NodeMetadata]]) -> None:
+    """Write several arrays' metadata (one format) with one update of each consolidated document
+    recording them, written before the arrays' own documents (core.consolidation.publish_in_step)."""
+    from zarrlayer.core.consolidation import publish_in_step
+
+    by_format: dict[int, dict[str, dict[str, bytes]]] = {}
+    for path, metadata in nodes:
+        by_format.setdefault(metadata.zarr_format, {})[path] = encode_metadata(store, path, metadata)
+    for zarr_format, documents in by_format.items():
+        publish_in_step(store, zarr_format, documents)
 
 
 def ensure_parents(store: Store, path: str, zarr_format: int) -> None:
