@@ -234,7 +234,7 @@ def decode_entries(
             work[out_sel] = scratch[chunk_sel]
             continue
         if complete and in_place:
-            target = work[out_sel]
+            target = work[out_sel] if work.ndim else work  # a 0-d object selection gives the item, not a view
             if target.shape == chunk_shape and np.may_share_memory(target, work) and _decode_into(loc, pipeline, data, target, key):
                 continue
         if numeric and _decode_into(loc, pipeline, data, scratch, key):
@@ -350,6 +350,8 @@ def merge_chunk(
             chunk[...] = fill
     else:
         chunk = np.array(existing, dtype=dtype, copy=True)
+    if part.ndim == 0 and dtype == object:
+        part = part[()]  # one element set to a 0-d object array would hold that array, not its item
     chunk[chunk_sel] = part
     return chunk
 
