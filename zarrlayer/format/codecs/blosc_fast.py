@@ -11,6 +11,10 @@ chunk is never written past its buffer. Only single-block chunks use it: python-
 decodes with its process-wide thread count, and c-blosc starts threads per call for a
 multi-block chunk when that count is above 1. Installing python-blosc is the `fast` extra
 (`pip install "zarrlayer[fast]"`); without it every path falls back to numcodecs.
+
+Loading it calls python-blosc's `set_releasegil(True)`, a process-wide switch (results are
+unchanged; other python-blosc callers then also release the GIL). Setting the environment
+variable ZARRLAYER_NO_FAST_BLOSC=1 before import keeps zarrlayer on numcodecs.
 """
 
 from __future__ import annotations
