@@ -16,7 +16,7 @@ import os
 import random
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -216,24 +216,24 @@ class DiskCacheStore(CacheTier):
             self._cache.evict(f"{self._ns}:{key}", retry=True)
         self._cache.evict(f"{self._ns}:/", retry=True)
 
-    def _invalidate_prefix(self, prefix: str) -> None:
-        self._bump()
+    def _own_entries(self) -> Iterator[tuple[str, str, str]]:
+        """(disk key, kind, store key) of every entry of this namespace but its epoch marker (a snapshot)."""
         start = f"{self._ns}:"
         for disk_key in list(self._cache.iterkeys()):
-            if not isinstance(disk_key, str) or not disk_key.startswith(start) or disk_key == self._epoch_key:
-                continue
-            kind, _, key = disk_key[len(start):].partition(":")
+            if isinstance(disk_key, str) and disk_key.startswith(start) and disk_key != self._epoch_key:
+                kind, _, key = disk_key[len(start):].partition(":")
+                yield disk_key, kind, key
+
+    def _invalidate_prefix(self, prefix: str) -> None:
+        self._bump()
+        for disk_key, kind, key in self._own_entries():
             if kind[0] not in LISTING_KINDS and key.startswith(prefix):
                 self._cache.delete(disk_key, retry=True)
         self._cache.evict(f"{self._ns}:/", retry=True)
 
     def _drop_matching(self, prefix: str, stale: Callable[[str], bool]) -> None:
         self._bump()
-        start = f"{self._ns}:"
-        for disk_key in list(self._cache.iterkeys()):
-            if not isinstance(disk_key, str) or not disk_key.startswith(start) or disk_key == self._epoch_key:
-                continue
-            kind, _, key = disk_key[len(start):].partition(":")
+        for disk_key, kind, key in self._own_entries():
             if kind[0] in LISTING_KINDS or not key.startswith(prefix) or is_metadata_key(key):
                 continue
             if stale(key[len(prefix):]):
@@ -241,10 +241,8 @@ class DiskCacheStore(CacheTier):
 
     def _drop_all(self) -> None:
         self._bump()
-        start = f"{self._ns}:"
-        for disk_key in list(self._cache.iterkeys()):
-            if isinstance(disk_key, str) and disk_key.startswith(start) and disk_key != self._epoch_key:
-                self._cache.delete(disk_key, retry=True)
+        for disk_key, _kind, _key in self._own_entries():
+            self._cache.delete(disk_key, retry=True)
 
     def _held(self) -> dict[str, Any]:
         return {

@@ -235,15 +235,19 @@ class LocalStore(Store):
 
     # -- synchronous fast path --------------------------------------------------------
 
+    def _open_for_read(self, key: str, path: str) -> int:
+        """A read descriptor of `path`; a final link is followed only once checked to stay under the root."""
+        try:
+            return os.open(path, _READ_FLAGS)
+        except OSError as e:
+            if e.errno != errno.ELOOP:
+                raise
+            return os.open(self._followed(key, path), _READ_FLAGS & ~_NOFOLLOW)
+
     def get_sync(self, key: str, byte_range: ByteRequest | None = None) -> Buffer | None:
         path = self._path(key)
         try:
-            try:
-                fd = os.open(path, _READ_FLAGS)
-            except OSError as e:
-                if e.errno != errno.ELOOP:
-                    raise
-                fd = os.open(self._followed(key, path), _READ_FLAGS & ~_NOFOLLOW)
+            fd = self._open_for_read(key, path)
             if byte_range is None:
                 return _read_whole(fd)
             with open(fd, "rb", buffering=0) as f:
@@ -261,12 +265,7 @@ class LocalStore(Store):
         """
         path = self._path(key)
         try:
-            try:
-                fd = os.open(path, _READ_FLAGS)
-            except OSError as e:
-                if e.errno != errno.ELOOP:
-                    raise
-                fd = os.open(self._followed(key, path), _READ_FLAGS & ~_NOFOLLOW)
+            fd = self._open_for_read(key, path)
             with open(fd, "rb", buffering=0) as f:
                 size = os.fstat(fd).st_size
                 if size > len(buffer):
