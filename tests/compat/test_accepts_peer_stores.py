@@ -160,3 +160,14 @@ def test_anything_else_is_a_type_error_naming_it(bad: Any) -> None:
 def test_a_memory_store_is_still_ours(tmp_path: Path) -> None:
     store = MemoryStore()
     assert make_store(store) is store
+
+
+def test_an_unopened_zarr_python_zip_store_is_opened_as_zarr_python_opens_it(tmp_path: Path) -> None:
+    """zarr-python's open functions open a store they are given; an unopened ZipStore has no lock yet."""
+    path = tmp_path / "peer.zip"
+    with zarr.storage.ZipStore(path, mode="w") as zs:
+        zarr.create_array(zs, name="a", shape=DATA.shape, chunks=(4, 3), dtype=DATA.dtype, dimension_names=("y", "x"))[:] = DATA
+    np.testing.assert_array_equal(zarrlayer.open_array(zarr.storage.ZipStore(path, mode="r"), path="a")[:], DATA)
+    with xr.open_dataset(zarr.storage.ZipStore(path, mode="r"), engine="zarrlayer", consolidated=False) as ds:
+        assert set(ds.data_vars) == {"a"}
+        np.testing.assert_array_equal(ds["a"].values, DATA)

@@ -98,6 +98,21 @@ def _copied_buffer(value: Buffer) -> Any:
     return default_buffer_prototype().buffer.from_bytes(data)
 
 
+def _open_if_closed(zstore: Any) -> None:
+    """Open a zarr-python store that is not open yet, as zarr-python's own open functions do
+    (`StorePath.open` awaits `_ensure_open`); an unopened ZipStore has no lock or archive yet."""
+    if getattr(zstore, "_is_open", True):
+        return
+    sync_open = getattr(zstore, "_sync_open", None)
+    if callable(sync_open):
+        sync_open()
+        return
+    from zarrlayer.core.sync import in_loop_thread, sync
+
+    if not in_loop_thread():  # on zarrlayer's loop, `_open` (awaited by Store.open) does it
+        sync(zstore._ensure_open())
+
+
 class ZarrPythonStore(Store):
     """A zarrlayer Store over the zarr-python store `zstore` (its mode is `zstore`'s mode).
 
@@ -110,6 +125,7 @@ class ZarrPythonStore(Store):
         if not is_zarr_python_store(zstore):
             raise TypeError(f"ZarrPythonStore needs a zarr.abc.store.Store, found {type(zstore).__name__}")
         super().__init__(read_only=zstore.read_only)
+        _open_if_closed(zstore)
         self._zstore = zstore
         self._url = _zarr_url(zstore)
         self._in_memory = _is_zarr(zstore, "MemoryStore")
