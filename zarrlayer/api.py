@@ -20,8 +20,10 @@ from zarrlayer.core.nodes import NodeMetadata, list_children, load_node
 from zarrlayer.errors import (
     ArgumentError,
     ArgumentTypeError,
+    ArrayNotFoundError,
     ContainsArrayError,
     ContainsGroupError,
+    GroupNotFoundError,
     ModeError,
     NodeNotFoundError,
 )
@@ -64,7 +66,12 @@ def _resolve(
     if isinstance(store_like, os.PathLike):
         store_like = os.fspath(store_like)
     store_mode: AccessMode = "r" if mode == "r" else "r+" if mode == "r+" else "a"
-    store_path = make_store_path(store_like, path=path, mode=store_mode, storage_options=storage_options)
+    try:
+        store_path = make_store_path(store_like, path=path, mode=store_mode, storage_options=storage_options)
+    except ModeError as exc:
+        if store_mode == mode:
+            raise
+        raise ModeError(str(exc).replace(f"mode {store_mode!r}", f"mode {mode!r}")) from None
     store = store_path.store
     if cache is not None:
         try:
@@ -107,16 +114,24 @@ def _node_name(name: str | None, path: str | None) -> str | None:
 
 
 def _existing(
-    store: Store, path: str, mode: str, zarr_format: int | None, use_consolidated: bool | None
+    store: Store,
+    path: str,
+    mode: str,
+    zarr_format: int | None,
+    use_consolidated: bool | None,
+    missing: type[NodeNotFoundError] = GroupNotFoundError,
 ) -> NodeMetadata | None:
-    """The node to open, or None where `mode` says to create one ('w', 'w-', or 'a' on a missing node)."""
+    """The node to open, or None where `mode` says to create one ('w', 'w-', or 'a' on a missing node).
+
+    A missing node with mode 'r'/'r+' raises `missing` (GroupNotFoundError or ArrayNotFoundError, as zarr-python).
+    """
     if mode in ("w", "w-"):
         return None
     try:
         return load_node(store, path, zarr_format=zarr_format, use_consolidated=use_consolidated)
-    except NodeNotFoundError:
+    except NodeNotFoundError as exc:
         if mode != "a":
-            raise
+            raise missing(str(exc)) from None
         return None
 
 
@@ -176,7 +191,7 @@ def open_array(
     mode = _default_mode(store, mode)
     zstore, node_path = _resolve(store, path=path, mode=mode, storage_options=storage_options, cache=cache)
     creates = mode != "a" or create_kwargs.get("shape") is not None or create_kwargs.get("data") is not None
-    metadata = _existing(zstore, node_path, mode if creates else "r+", zarr_format, False)
+    metadata = _existing(zstore, node_path, mode if creates else "r+", zarr_format, False, ArrayNotFoundError)
     if metadata is None:
         return create_array_node(zstore, node_path, zarr_format=zarr_format, overwrite=mode == "w", **create_kwargs)
     if isinstance(metadata, GroupMetadata):

@@ -8,6 +8,21 @@ from __future__ import annotations
 
 __all__ = [
     "ZarrlayerError",
+    "BaseZarrError",
+    "ArrayIndexError",
+    "ArrayNotFoundError",
+    "GroupNotFoundError",
+    "MetadataValidationError",
+    "NodeTypeValidationError",
+    "NegativeStepError",
+    "VindexInvalidSelectionError",
+    "ContainsArrayAndGroupError",
+    "UnknownCodecError",
+    "ZarrDeprecationWarning",
+    "ZarrFutureWarning",
+    "ZarrRuntimeWarning",
+    "ZarrUserWarning",
+    "UnstableSpecificationWarning",
     "UnknownSettingError",
     "ArgumentError",
     "ArgumentTypeError",
@@ -33,6 +48,7 @@ __all__ = [
     "ChunkDecodeError",
     "UnsafeCodecError",
     "BoundsCheckError",
+    "ValueRangeError",
     "SelectionError",
     "ShapeError",
     "MissingDependencyError",
@@ -42,6 +58,10 @@ __all__ = [
 
 class ZarrlayerError(Exception):
     """Base class of every error zarrlayer raises on purpose."""
+
+
+class BaseZarrError(ZarrlayerError, ValueError):
+    """zarr-python's base of its node and metadata errors (a ValueError); ours derive from it where theirs do."""
 
 
 class InvalidKeyError(ZarrlayerError, ValueError):
@@ -79,8 +99,16 @@ class RemoteStoreError(StoreError):
     """A remote request failed, after retries where the failure was transient."""
 
 
-class NodeNotFoundError(ZarrlayerError, FileNotFoundError, ValueError):
+class NodeNotFoundError(BaseZarrError, FileNotFoundError):
     """No array or group (or no store location) where one was expected (a ValueError too, as in zarr-python)."""
+
+
+class GroupNotFoundError(NodeNotFoundError):
+    """No group where one was to be opened (zarr-python's name; `open_group` with mode 'r'/'r+')."""
+
+
+class ArrayNotFoundError(NodeNotFoundError):
+    """No array where one was to be opened (zarr-python's name; `open_array` with mode 'r'/'r+')."""
 
 
 class MemberNotFoundError(ZarrlayerError, KeyError):
@@ -90,7 +118,7 @@ class MemberNotFoundError(ZarrlayerError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class NodeExistsError(ZarrlayerError, FileExistsError, ValueError):
+class NodeExistsError(BaseZarrError, FileExistsError):
     """An array or group exists where the mode forbids one (a ValueError too, as zarr-python's Contains*Error)."""
 
 
@@ -110,11 +138,23 @@ class ExistingGroupError(ContainsGroupError, TypeError):
     """`require_array` where a group is (a TypeError too, as zarr-python's require_array)."""
 
 
+class ContainsArrayAndGroupError(BaseZarrError):
+    """Both array and group metadata at one path (zarr-python's name)."""
+
+
 class ModeError(ZarrlayerError, ValueError):
     """An access mode that is unknown or does not fit the operation."""
 
 
-class MetadataError(ZarrlayerError, ValueError):
+class MetadataValidationError(BaseZarrError):
+    """zarr-python's name for invalid metadata; every MetadataError is one, so `except` ports."""
+
+
+class NodeTypeValidationError(MetadataValidationError):
+    """A metadata document whose node_type is not 'array' or 'group' (zarr-python's name)."""
+
+
+class MetadataError(MetadataValidationError):
     """Malformed or unsupported Zarr metadata (bad JSON, wrong field types...)."""
 
 
@@ -134,12 +174,20 @@ class CodecError(ZarrlayerError, ValueError):
     """An unknown codec or a codec configuration that cannot be used."""
 
 
+class UnknownCodecError(CodecError, BaseZarrError):
+    """A codec name no registry knows (zarr-python's name)."""
+
+
 class ChunkDecodeError(CodecError):
     """Chunk bytes that are truncated, corrupt, fail a checksum or decode to the wrong size."""
 
 
 class UnsafeCodecError(CodecError):
     """A codec that can run code on decode (pickle...) used without an explicit opt-in."""
+
+
+class ValueRangeError(ZarrlayerError, OverflowError):
+    """A Python value written to an array that its dtype cannot hold (300 into uint8), as numpy 2 raises."""
 
 
 class BoundsCheckError(ZarrlayerError, IndexError):
@@ -152,6 +200,18 @@ class SelectionError(ZarrlayerError, IndexError):
 
 class SliceStepError(SelectionError, ValueError):
     """A slice with step 0 (a ValueError too, as numpy raises)."""
+
+
+class ArrayIndexError(SelectionError):
+    """A selection the array cannot take (zarr-python's name; an IndexError)."""
+
+
+class NegativeStepError(SelectionError):
+    """A slice with a negative step where only steps >= 1 are supported (zarr-python's name)."""
+
+
+class VindexInvalidSelectionError(SelectionError):
+    """A `vindex` selection that is not integer arrays or one boolean mask (zarr-python's name)."""
 
 
 class ShapeError(ZarrlayerError, ValueError):
@@ -168,3 +228,23 @@ def missing_dependency(package: str, extra: str, feature: str) -> MissingDepende
         f"{feature} needs the optional package {package!r}, which is not installed; "
         f'install it with: pip install "zarrlayer[{extra}]"'
     )
+
+
+class ZarrDeprecationWarning(DeprecationWarning):
+    """zarr-python's deprecation warning class (warnings are not ZarrlayerErrors)."""
+
+
+class ZarrFutureWarning(FutureWarning):
+    """zarr-python's future-change warning class."""
+
+
+class UnstableSpecificationWarning(ZarrFutureWarning):
+    """A feature whose specification may still change (zarr-python's name)."""
+
+
+class ZarrRuntimeWarning(RuntimeWarning):
+    """zarr-python's runtime warning class."""
+
+
+class ZarrUserWarning(UserWarning):
+    """zarr-python's user warning class."""

@@ -175,7 +175,7 @@ def test_tree_draws_the_hierarchy():
     g = zarrlayer.group(MemoryStore())
     g.create_group("b").create_array("arr", shape=(3, 4), dtype="f4")
     g.create_array("a", shape=(2,), dtype="i8")
-    assert str(g.tree()) == "/\n├── a (2,) int64\n└── b\n    └── arr (3, 4) float32"
+    assert str(g.tree()) == "/\n├── a (2,) int64\n└── b\n    └── arr (3, 4) float32\n"
 
 
 def test_attributes_persist_and_bad_ones_change_nothing(tmp_path):

@@ -20,6 +20,7 @@ import pytest
 
 import zarrlayer
 import zarrlayer.storage
+import zarrlayer.errors
 
 zarr = pytest.importorskip("zarr")
 
@@ -162,3 +163,44 @@ def test_stubs_are_recognised() -> None:
 
     assert is_stub(zarr.copy, zasync.copy)
     assert not is_stub(zarr.zeros, zasync.zeros)
+
+
+def error_problems(theirs: Any, ours: Any) -> list[str]:
+    """Each public class of zarr-python's `zarr.errors` that `zarrlayer.errors` lacks, or has with other builtin bases.
+
+    An exception must also be a ZarrlayerError; a warning class keeps its builtin warning base only.
+    """
+    out: list[str] = []
+    for name in sorted(n for n in dir(theirs) if not n.startswith("_")):
+        cls = getattr(theirs, name)
+        if not (inspect.isclass(cls) and issubclass(cls, BaseException)):
+            continue
+        mine = getattr(ours, name, None)
+        if mine is None:
+            out.append(f"zarr.errors.{name}: missing")
+            continue
+        builtins_of = lambda c: {b for b in c.__mro__ if b.__module__ == "builtins"}  # noqa: E731
+        if not builtins_of(cls) <= builtins_of(mine):
+            out.append(f"zarr.errors.{name}: builtin bases {sorted(b.__name__ for b in builtins_of(cls) - builtins_of(mine))} missing")
+        if not issubclass(cls, Warning) and not issubclass(mine, zarrlayer.errors.ZarrlayerError):
+            out.append(f"zarr.errors.{name}: not a ZarrlayerError")
+    return out
+
+
+def test_every_zarr_errors_name_exists_with_the_same_builtin_bases() -> None:
+    import zarr.errors
+
+    assert not error_problems(zarr.errors, zarrlayer.errors)
+
+
+def test_the_errors_walk_catches_a_missing_name_and_a_missing_base() -> None:
+    import types
+
+    import zarr.errors
+
+    fake = types.SimpleNamespace(**{n: getattr(zarrlayer.errors, n) for n in dir(zarrlayer.errors) if not n.startswith("_")})
+    del fake.GroupNotFoundError
+    fake.ArrayIndexError = type("ArrayIndexError", (zarrlayer.errors.ZarrlayerError,), {})
+    found = error_problems(zarr.errors, fake)
+    assert "zarr.errors.GroupNotFoundError: missing" in found
+    assert "zarr.errors.ArrayIndexError: builtin bases ['IndexError', 'LookupError'] missing" in found

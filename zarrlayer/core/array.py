@@ -29,6 +29,7 @@ from zarrlayer.core.selection import (
     VIndex,
     broadcast_value,
     check_basic,
+    coerce_value,
     deliver,
     field_key,
     mask_only,
@@ -203,6 +204,18 @@ class Array(Node[ArrayMetadata]):
     def __repr__(self) -> str:
         return f"<Array {self._where()} shape={self.shape} dtype={self.dtype}>"
 
+    def __eq__(self, other: object) -> bool:
+        """Handles of one array (same store, path and metadata) compare equal, as in zarr-python."""
+        if not isinstance(other, Array):
+            return NotImplemented
+        return self._store == other._store and self._path == other._path and self._metadata == other._metadata
+
+    def __hash__(self) -> int:
+        try:
+            return hash((self._path, self._store))
+        except TypeError:
+            return hash((self._path, type(self._store).__name__))
+
     def __len__(self) -> int:
         if not self.shape:
             raise ArgumentTypeError("len() of a 0-d array")
@@ -233,6 +246,9 @@ class Array(Node[ArrayMetadata]):
                 raise ArgumentError(
                     f"cannot store values of dtype {value.dtype} in array {self._where()} of dtype {self.dtype}: {exc}"
                 ) from None
+        extra = value.ndim - len(plan.out_shape)
+        if extra > 0 and value.shape[:extra] == (1,) * extra:
+            value = value.reshape(value.shape[extra:])  # numpy drops leading length-1 axes of a value
         shape = value.shape
         if shape and shape != plan.out_shape:
             try:
@@ -253,9 +269,12 @@ class Array(Node[ArrayMetadata]):
     def _set(self, plan_of: Any, selection: Any, value: Any, fields: Any) -> None:
         if fields is not None:
             current = self._read(plan_of(selection, self.shape, self.chunks)).copy()
-            current[field_key(fields)] = value
+            current[field_key(fields)] = self._coerce(value, current[field_key(fields)].dtype)
             value = current
-        self._write(plan_of, selection, value)
+        self._write(plan_of, selection, self._coerce(value, self.dtype))
+
+    def _coerce(self, value: Any, dtype: np.dtype[Any]) -> Any:
+        return coerce_value(value, dtype, f"array {self._where()}")
 
     def __getitem__(self, selection: Any) -> Any:
         sel, fields = pop_fields(selection)
@@ -265,15 +284,16 @@ class Array(Node[ArrayMetadata]):
         else:
             block = self._read(PLANS[parsed.kind](parsed.selection, self.shape, self.chunks))
         result = block if parsed.post is None else block[parsed.post]
-        return pick_fields(result, fields)
+        return _scalar_of_0d(pick_fields(result, fields), self.shape)
 
     def __setitem__(self, selection: Any, value: Any) -> None:
         sel, fields = pop_fields(selection)
         parsed = parse_getitem(sel, self.shape)
         if fields is not None:
             current = np.array(self[sel], copy=True)
-            current[field_key(fields)] = value
+            current[field_key(fields)] = self._coerce(value, current[field_key(fields)].dtype)
             value = current
+        value = self._coerce(value, self.dtype)
         if parsed.kind == "mixed":
             self._check_writable()
             plan = orthogonal_plan(parsed.selection, self.shape, self.chunks)
@@ -298,7 +318,7 @@ class Array(Node[ArrayMetadata]):
     ) -> Any:
         """Read ints, slices and Ellipsis; `out` (an ndarray of the result's shape) receives the values."""
         check_basic(selection)
-        return self._get(basic_plan, selection, out, fields)
+        return _scalar_of_0d(self._get(basic_plan, selection, out, fields), self.shape if out is None else (0,))
 
     def set_basic_selection(self, selection: Any, value: Any, *, fields: Any = None, prototype: Any = None) -> None:
         """Write ints, slices and Ellipsis."""
@@ -517,3 +537,10 @@ def _parse_shape(shape: Any, ndim: int | None = None) -> tuple[int, ...]:
     if ndim is not None and len(parsed) != ndim:
         raise ShapeError(f"expected a shape with {ndim} dimensions, found {parsed}")
     return parsed
+
+
+def _scalar_of_0d(result: Any, shape: tuple[int, ...]) -> Any:
+    """A 0-d array's basic selection (`a[()]`, `a[...]`) as a numpy scalar, as numpy's `[()]` and zarr-python give."""
+    if not shape and isinstance(result, np.ndarray) and result.ndim == 0:
+        return result[()]
+    return result

@@ -11,6 +11,7 @@ from zarrlayer import config
 from zarrlayer.core.array import Array, _parse_shape
 from zarrlayer.core.io import delete_keys, join_path
 from zarrlayer.core.nodes import encode_metadata, ensure_parents, node_exists, write_metadata
+from zarrlayer.core.selection import coerce_value
 from zarrlayer.core.sync import sync
 from zarrlayer.errors import (
     ArgumentError,
@@ -52,18 +53,18 @@ _TARGET_MAX = 64 * 1024 * 1024
 _TARGET_STEP = 256 * 1024
 
 
-def guess_chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
-    """A chunk shape of roughly 0.1-1 MiB for small arrays, growing slowly with the array's size."""
+def guess_chunks(shape: tuple[int, ...], itemsize: int, *, max_bytes: int = _TARGET_MAX) -> tuple[int, ...]:
+    """A chunk shape of roughly 0.1-1 MiB for small arrays, growing slowly with the array's size (at most `max_bytes`)."""
     if not shape:
         return ()
     chunks = [max(int(s), 1) for s in shape]
     total = math.prod(chunks) * itemsize
     target = _TARGET_STEP * 2 ** math.log10(max(total, 1) / (1024 * 1024))
-    target = min(max(target, _TARGET_MIN), _TARGET_MAX)
+    target = min(max(target, _TARGET_MIN), max_bytes)
     axis = 0
     while True:
         nbytes = math.prod(chunks) * itemsize
-        if nbytes <= target or (nbytes <= _TARGET_MAX and nbytes - target < target * 0.5) or all(
+        if nbytes <= target or (nbytes <= max_bytes and nbytes - target < target * 0.5) or all(
             c == 1 for c in chunks
         ):
             break
@@ -172,7 +173,7 @@ def create_array_node(
     compressors = merge_compressor(compressors, compressor)
     order = array_config(config, order)
     if data is not None:
-        data = np.asarray(data)
+        data = _as_data(data, dtype, path)
         shape = data.shape if shape is None else shape
         dtype = data.dtype if dtype is None else dtype
     if shape is None:
@@ -182,7 +183,10 @@ def create_array_node(
     shape = _parse_shape(shape)
     if data is not None and tuple(data.shape) != shape:
         raise ArgumentError(f"expected data of shape {shape}, found {data.shape}")
+    if isinstance(shards, str) and shards == "auto":
+        chunks, shards = _auto_shards(chunks, shape, dtype)
     chunks = _resolve_chunks(chunks, shards, shape, dtype)
+    _check_fill_value(fill_value, dtype, path)
     metadata = build_array_metadata(
         zarr_format=zarr_format,
         shape=shape,
@@ -316,3 +320,41 @@ def _itemsize(dtype: Any) -> int:
     except TypeError:
         return 1
     return 1 if np_dtype.kind == "O" or np_dtype.itemsize == 0 else np_dtype.itemsize
+
+
+def _as_data(data: Any, dtype: Any, path: str) -> np.ndarray:
+    """`data` as an array; Python lists and scalars convert to `dtype` as numpy 2 does (300 into uint8 raises)."""
+    if dtype is None or hasattr(data, "dtype"):
+        return np.asarray(data)
+    try:
+        target = np.dtype(dtype)
+    except TypeError:
+        return np.asarray(data)
+    return np.asarray(coerce_value(data, target, f"create_array at '{path}'"))
+
+
+_AUTO_SHARD_CHUNK_MAX = 1024 * 1024
+
+
+def _auto_shards(chunks: Any, shape: tuple[int, ...], dtype: Any) -> tuple[Any, tuple[int, ...]]:
+    """zarr-python's `shards="auto"`: chunks of at most 1 MiB (when 'auto'), and a shard of 2 chunks
+    along each axis that holds more than 8 chunks (one chunk along the others)."""
+    if chunks is None or (isinstance(chunks, str) and chunks == "auto"):
+        chunks = guess_chunks(shape, _itemsize(dtype), max_bytes=_AUTO_SHARD_CHUNK_MAX)
+    inner = _resolve_chunks(chunks, None, shape, dtype)
+    return inner, tuple(c * 2 if c and s // c > 8 else c for s, c in zip(shape, inner))
+
+
+def _check_fill_value(fill_value: Any, dtype: Any, path: str) -> None:
+    """An out-of-range Python integer fill value is an OverflowError, as numpy 2 and zarr-python raise."""
+    if not isinstance(fill_value, (int, float)) or isinstance(fill_value, bool):
+        return
+    try:
+        target = np.dtype(dtype)
+    except TypeError:
+        return
+    if target.kind in "iu":
+        try:
+            coerce_value(fill_value, target, f"the fill value of create_array at '{path}'")
+        except ArgumentError:
+            return  # NaN and friends: the metadata check says what is wrong

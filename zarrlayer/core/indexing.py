@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from zarrlayer.errors import BoundsCheckError, SelectionError, SliceStepError
+from zarrlayer.errors import BoundsCheckError, SelectionError, SliceStepError, VindexInvalidSelectionError
 
 __all__ = [
     "ChunkPlan",
@@ -310,7 +310,7 @@ def vectorized_plan(selection: Any, shape: tuple[int, ...], chunks: tuple[int, .
         arrays = []
         for axis, (item, n) in enumerate(zip(items, shape)):
             if isinstance(item, slice) or item is Ellipsis:
-                raise SelectionError(f"point selection expects integer arrays, found a slice for axis {axis}")
+                raise VindexInvalidSelectionError(f"point selection expects integer arrays, found a slice for axis {axis}")
             arr = np.asarray(item)
             if arr.size == 0 and arr.dtype.kind == "f" and not isinstance(item, np.ndarray):
                 arr = arr.astype(np.int64)

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zarrlayer.core.indexing import basic_plan, is_basic_selection, orthogonal_plan, vectorized_plan
-from zarrlayer.errors import ArgumentTypeError, BoundsCheckError, SelectionError, ShapeError
+from zarrlayer.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    BoundsCheckError,
+    SelectionError,
+    ShapeError,
+    ValueRangeError,
+)
 
 if TYPE_CHECKING:
     from zarrlayer.core.array import Array
@@ -19,6 +26,7 @@ __all__ = [
     "VIndex",
     "broadcast_value",
     "check_basic",
+    "coerce_value",
     "deliver",
     "field_key",
     "mask_only",
@@ -134,3 +142,27 @@ def broadcast_value(value: Any, shape: tuple[int, ...]) -> np.ndarray:
         return np.broadcast_to(np.asarray(value), shape)
     except ValueError:
         raise ShapeError(f"cannot assign a value of shape {np.shape(value)} to a selection of shape {shape}") from None
+
+
+def coerce_value(value: Any, dtype: np.dtype[Any], where: str) -> Any:
+    """`value` ready to write into an array of `dtype`, nothing written yet.
+
+    Python scalars and lists convert as `np.asarray(value, dtype=dtype)` does in numpy 2: an
+    out-of-range integer is a ValueRangeError (an OverflowError), NaN or text into integers an
+    ArgumentError (a ValueError). numpy arrays and scalars keep numpy's casting (returned as they are).
+    """
+    if isinstance(value, (np.ndarray, np.generic)) or dtype == object:
+        return value
+    try:
+        return np.asarray(value, dtype=dtype)
+    except OverflowError as exc:
+        raise ValueRangeError(f"cannot store {_short(value)} in {where} of dtype {dtype}: {exc}") from None
+    except ValueError as exc:
+        raise ArgumentError(f"cannot store {_short(value)} in {where} of dtype {dtype}: {exc}") from None
+    except TypeError as exc:
+        raise ArgumentTypeError(f"cannot store {_short(value)} in {where} of dtype {dtype}: {exc}") from None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
