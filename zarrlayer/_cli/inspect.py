@@ -24,7 +24,7 @@ def tree_text(node: Any) -> str:
     """The hierarchy under a group as an indented tree (an array shows itself)."""
     if _is_array(node):
         return f"{_name(node)} {tuple(node.shape)} {node.dtype}"
-    return str(node.tree())
+    return str(node.tree()).rstrip("\n")  # the drawing ends with a newline; print adds one
 
 
 def _is_array(node: Any) -> bool:

@@ -130,8 +130,26 @@ class Group(Node[GroupMetadata]):
         return iter(self)
 
     def __setitem__(self, name: str, value: Any) -> None:
-        """`group["x"] = data`: a new array `name` holding `data` (replacing any node there), default settings."""
+        """`group["x"] = data`: a new array `name` holding `data` (replacing any node there), default settings.
+
+        `data` is an array (anything with `shape` and `dtype`); a scalar or list is an ArgumentTypeError
+        (a TypeError), as in zarr-python.
+        """
+        if not (hasattr(value, "shape") and hasattr(value, "dtype")):
+            raise ArgumentTypeError(
+                f"group[{name!r}] = value expects an array (numpy or another with shape and dtype), "
+                f"found {type(value).__name__}; wrap it with numpy.asarray"
+            )
         self.create_array(name, data=np.asarray(value), overwrite=True)
+
+    def __eq__(self, other: object) -> bool:
+        """Handles of one group (same store, path and metadata) compare equal, as in zarr-python."""
+        if not isinstance(other, Group):
+            return NotImplemented
+        return self._store == other._store and self._path == other._path and self._metadata == other._metadata
+
+    def __hash__(self) -> int:
+        return _node_hash(self._store, self._path)
 
     def nmembers(self, max_depth: int | None = 0) -> int:
         """Number of members, counted to `max_depth` as `members` (None: the whole hierarchy)."""
@@ -425,7 +443,7 @@ class Group(Node[GroupMetadata]):
         self._tree_lines(lines, "", level, budget)
         if budget[0] < 0:
             lines.append(f"... (more than max_nodes={max_nodes} nodes; raise max_nodes to see them all)")
-        return TreeRepr("\n".join(lines))
+        return TreeRepr("\n".join(lines) + "\n")  # a final newline, as zarr-python's
 
     def _tree_lines(self, lines: list[str], indent: str, level: int | None, budget: list[int]) -> None:
         if level is not None and level <= 0:
@@ -449,3 +467,11 @@ class TreeRepr(str):
 
     def __repr__(self) -> str:
         return str(self)
+
+
+def _node_hash(store: Any, path: str) -> int:
+    """A hash of a node handle that equal handles share (the store's, where it hashes)."""
+    try:
+        return hash((path, store))
+    except TypeError:
+        return hash((path, type(store).__name__))
