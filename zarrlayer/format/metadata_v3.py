@@ -52,9 +52,19 @@ class ArrayV3Metadata(ArrayMetadata):
 
     @property
     def sharding(self) -> ShardingCodec | None:  # type: ignore[override]
-        """The array-level sharding codec, when the serializer is sharding_indexed."""
+        """The sharding codec when the codecs are sharding_indexed alone, so that shards can be range-read.
+
+        With an array -> array codec before it (transpose: the shard is stored in other axes)
+        or a bytes -> bytes codec after it (zstd, crc32c: over the whole shard, index included),
+        byte ranges of the stored object are not inner chunks. Such an array is read and
+        written a whole shard at a time through the full codec pipeline, which decodes the
+        outer codecs (bounded) before it parses the index; as in zarr-python, its `chunks`
+        is then the shard shape and `shards` None.
+        """
         serializer = self.codecs.array_bytes
-        return serializer if isinstance(serializer, ShardingCodec) and not self.codecs.array_array else None
+        if isinstance(serializer, ShardingCodec) and not self.codecs.array_array and not self.codecs.bytes_bytes:
+            return serializer
+        return None
 
     def chunk_key(self, coords: tuple[int, ...]) -> str:
         """The key of the stored unit at grid `coords`, relative to the array's path."""
