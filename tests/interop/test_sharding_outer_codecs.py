@@ -21,6 +21,7 @@ import numcodecs
 import numpy as np
 import pytest
 import zarr
+import zarr.codecs.numcodecs as znc
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, GzipCodec, ShardingCodec, TransposeCodec, ZstdCodec
 
 import zarrlayer
@@ -236,3 +237,22 @@ def test_oversize_outer_compressed_shard_is_refused(tmp_path: Path, case: str) -
         zarrlayer.open_array(str(tmp_path), mode="r+")[1, 1] = 5.0  # a partial write decodes the shard first
     assert key.read_bytes() == before
     np.testing.assert_array_equal(zarrlayer.open_array(str(tmp_path), mode="r")[8:16, 0:10], _data()[8:16, 0:10])
+
+
+def test_inner_chunks_widened_by_their_filters_are_within_the_bound(tmp_path: Path) -> None:
+    """The outer decode is bounded per inner chunk by its encoded array: an int8 -> float64 inner filter is 8x the shard."""
+    data = np.random.default_rng(3).integers(-100, 100, (256, 256)).astype("i1")
+    theirs, ours = tmp_path / "zarr_python", tmp_path / "zarrlayer"
+    widen = znc.AsType(encode_dtype="<f8", decode_dtype="|i1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        peer = zarr.create_array(store=str(theirs), shape=data.shape, dtype="i1", chunks=data.shape, fill_value=0,
+                                 serializer=ShardingCodec(chunk_shape=(64, 64), codecs=[widen, BytesCodec()]),
+                                 compressors=[ZstdCodec(level=0, checksum=False)])
+        peer[...] = data
+    np.testing.assert_array_equal(zarrlayer.open_array(str(theirs), mode="r")[...], data)
+    mine = zarrlayer.create(shape=data.shape, chunks=data.shape, dtype="i1", fill_value=0, store=str(ours),
+                            zarr_format=3, codecs=_codecs_of(theirs))
+    mine[...] = data
+    np.testing.assert_array_equal(zarrlayer.open_array(str(ours), mode="r")[100:200, 7:70], data[100:200, 7:70])
+    assert _shards(ours) == _shards(theirs)

@@ -80,7 +80,9 @@ class ChunkCodecPipeline:
         raw = math.prod(shape) * max(self.dtype.itemsize, encoded[1].itemsize)
         inner = getattr(self.array_bytes, "chunk_shape", None)
         count = math.prod(shape) // max(math.prod(inner), 1) if inner is not None else 1
-        return loose_limit(raw) + 1024 * count, False
+        shard_bound = getattr(self.array_bytes, "max_encoded_nbytes", None)  # sharding: inner chunks may widen
+        widest = shard_bound(encoded[0]) if shard_bound is not None and -1 not in encoded[0] else None
+        return max(loose_limit(raw) + 1024 * count, widest or 0), False
 
     def _decode_bytes(self, data: Buffer, codecs: Sequence[BytesBytesCodec], bound: tuple[int | None, bool]) -> Buffer:
         """Run `codecs` (decode order), each bounded: the last by `bound`, those before it loosely."""

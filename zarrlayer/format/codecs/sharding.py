@@ -17,6 +17,7 @@ import numpy as np
 
 from zarrlayer.errors import ChunkDecodeError, CodecError
 from zarrlayer.format.codecs.base import ArrayBytesCodec, Buffer
+from zarrlayer.format.codecs.bounded import loose_limit
 from zarrlayer.format.codecs.pipeline import ChunkCodecPipeline
 from zarrlayer.storage._base import ByteRequest, RangeByteRequest, SuffixByteRequest
 
@@ -82,6 +83,34 @@ class ShardingCodec(ArrayBytesCodec):
                 size = len(self.index.encode(np.full((*cps, 2), MISSING, dtype="<u8")))
             self._index_nbytes[shard_shape] = size
         return size
+
+    def max_encoded_nbytes(self, shard_shape: tuple[int, ...]) -> int | None:
+        """The most bytes a valid encoded shard of `shard_shape` takes; None for variable-length data.
+
+        Bounds the decoding of bytes -> bytes codecs over a whole shard (decompression bombs):
+        each inner chunk is bounded by its own encoded array (after the inner array -> array
+        codecs, which may widen it, or a nested shard's bound), loosely (`loose_limit`), plus
+        1 KiB per inner chunk for compressor framing, plus the index.
+        """
+        per_chunk = self._inner_max_nbytes()
+        if per_chunk is None:
+            return None
+        count = math.prod(self.chunks_per_shard(shard_shape))
+        return loose_limit(per_chunk * count) + 1024 * count + self.index_nbytes(shard_shape)
+
+    def _inner_max_nbytes(self) -> int | None:
+        """The most bytes one inner chunk's array -> bytes serializer produces."""
+        pipeline = self.inner
+        if pipeline.dtype.kind == "O":
+            return None
+        shape, dtype = self.chunk_shape, pipeline.dtype
+        widest = dtype.itemsize
+        for codec in pipeline.array_array:
+            shape, dtype = codec.resolve(shape, dtype)
+            widest = max(widest, dtype.itemsize)
+        if isinstance(pipeline.array_bytes, ShardingCodec) and -1 not in shape:
+            return pipeline.array_bytes.max_encoded_nbytes(shape)
+        return math.prod(self.chunk_shape) * widest
 
     def index_request(self, shard_shape: tuple[int, ...]) -> ByteRequest:
         """The byte range that holds the index in a shard."""
