@@ -86,7 +86,7 @@ def array_codecs(array: Any) -> dict[str, Any]:
 
 
 def _invalid_attrs(err: Exception, where: str) -> Exception:
-    from zarrlayer.integrations._regions import InvalidWriteError
+    from ._regions import InvalidWriteError
 
     return InvalidWriteError(f"Invalid attribute in Dataset.attrs. (the attrs of {where}): {err}")
 

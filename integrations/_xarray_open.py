@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 from zarrlayer.errors import ContainsArrayError, NodeNotFoundError
-from zarrlayer.integrations._xarray_nodes import is_group
+from ._xarray_nodes import is_group
 
 __all__ = ["join_path", "open_group_for_xarray", "peer_dict_store"]
 

@@ -26,15 +26,15 @@ from xarray.core.utils import FrozenDict
 from xarray.core.variable import Variable
 
 from zarrlayer.errors import MetadataError, ModeError, NodeNotFoundError
-from zarrlayer.integrations._codec_objects import as_peer_codec, as_peer_codecs
-from zarrlayer.integrations._regions import (
+from ._codec_objects import as_peer_codec, as_peer_codecs
+from ._regions import (
     InvalidWriteError,
     check_aligned_chunks,
     check_aligned_region,
     storage_unit,
 )
-from zarrlayer.integrations._xarray_array import CoordinatePrefetch, ZarrlayerBackendArray
-from zarrlayer.integrations._xarray_nodes import (
+from ._xarray_array import CoordinatePrefetch, ZarrlayerBackendArray
+from ._xarray_nodes import (
     array_codecs,
     create_child_array,
     is_array,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from zarrlayer.integrations._regions import InvalidWriteError
-from zarrlayer.integrations._xarray_open import join_path
-from zarrlayer.integrations._xarray_write import (
+from ._regions import InvalidWriteError
+from ._xarray_open import join_path
+from ._xarray_write import (
     _choose_mode,
     _existing_format,
     _keeps_consolidated,
@@ -28,7 +28,7 @@ def tree_to_zarrlayer(
     *,
     mode: str | None,
     group: str | None,
-    encoding: Mapping[str, Any] | None,
+    encoding: Mapping[Hashable, Any] | None,
     zarr_format: int | None,
     zarr_version: int | None,
     write_inherited_coords: bool,
@@ -51,7 +51,7 @@ def tree_to_zarrlayer(
 
     mode = _choose_mode(mode or "w-", append_dim, region)
     encoding = dict(encoding or {})
-    unknown = sorted(set(encoding) - set(tree.groups))
+    unknown = sorted(map(str, set(encoding) - set(tree.groups)))
     if unknown:
         raise InvalidWriteError(
             f"unexpected encoding group name(s) {unknown}: not groups of the tree {sorted(tree.groups)}"

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from zarrlayer.errors import ModeError
-from zarrlayer.integrations._regions import InvalidWriteError, UnknownVariableError
-from zarrlayer.integrations._xarray_nodes import settle_growth
-from zarrlayer.integrations._xarray_open import join_path
-from zarrlayer.integrations._xarray_store import ZarrlayerDataStore
+from ._regions import InvalidWriteError, UnknownVariableError
+from ._xarray_nodes import settle_growth
+from ._xarray_open import join_path
+from ._xarray_store import ZarrlayerDataStore
 
 __all__ = ["to_zarrlayer"]
 
@@ -161,8 +161,8 @@ def _store_empty(written: list[tuple[Any, tuple[slice, ...]]], grown: list[Any],
     An append writes all its data beyond the stored shapes first, where no reader looks, so a
     crash at any moment leaves consolidated readers every variable at the old or the new length.
     """
-    from zarrlayer.integrations._empty_chunks import store_empty_chunks
-    from zarrlayer.integrations._xarray_nodes import publish_growth
+    from ._empty_chunks import store_empty_chunks
+    from ._xarray_nodes import publish_growth
 
     for array, region in written:
         store_empty_chunks(array, region)
@@ -294,7 +294,7 @@ def to_zarrlayer(
         "chunkmanager_store_kwargs": chunkmanager_store_kwargs, "write_empty_chunks": write_empty_chunks,
     }  # fmt: skip
     if isinstance(ds, DataTree):
-        from zarrlayer.integrations._xarray_tree import tree_to_zarrlayer
+        from ._xarray_tree import tree_to_zarrlayer
 
         return tree_to_zarrlayer(
             ds, store, mode=mode, group=group, encoding=encoding, zarr_format=zarr_format,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from zarrlayer.errors import missing_dependency
-from zarrlayer.integrations._regions import (
+from ._regions import (
     InvalidWriteError,
     UnalignedWriteError,
     check_aligned_chunks,
@@ -23,7 +23,7 @@ from zarrlayer.integrations._regions import (
     normalize_region,
     storage_unit,
 )
-from zarrlayer.integrations._xarray_nodes import is_array
+from ._xarray_nodes import is_array
 
 __all__ = ["InvalidWriteError", "UnalignedWriteError", "from_zarrlayer", "to_zarrlayer"]
 

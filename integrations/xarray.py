@@ -29,11 +29,11 @@ from xarray.backends.store import StoreBackendEntrypoint
 from xarray.core.dataset import Dataset
 from xarray.core.datatree import DataTree
 
-from zarrlayer.integrations._regions import InvalidWriteError, UnalignedWriteError
-from zarrlayer.integrations._xarray_nodes import is_group
-from zarrlayer.integrations._xarray_open import join_path, open_group_for_xarray
-from zarrlayer.integrations._xarray_store import ZarrlayerDataStore
-from zarrlayer.integrations._xarray_write import to_zarrlayer
+from ._regions import InvalidWriteError, UnalignedWriteError
+from ._xarray_nodes import is_group
+from ._xarray_open import join_path, open_group_for_xarray
+from ._xarray_store import ZarrlayerDataStore
+from ._xarray_write import to_zarrlayer
 
 __all__ = ["InvalidWriteError", "UnalignedWriteError", "ZarrlayerBackendEntrypoint", "to_zarrlayer"]
 
