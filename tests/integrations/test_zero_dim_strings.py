@@ -35,8 +35,8 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def _item(values: Any) -> Any:
-    """The one element of a 0-d result (zarrlayer returns a 0-d array, zarr-python a scalar)."""
-    return np.asarray(values)[()]
+    """The one element of a 0-d result (a 0-d array, or the scalar zarrlayer and zarr-python return for `a[...]`)."""
+    return values[()] if isinstance(values, np.ndarray) else values
 
 
 def _peer_dtype(kind: str) -> Any:
