@@ -144,6 +144,19 @@ def test_create_data_and_fill_value_out_of_range_raise_as_zarr_python() -> None:
             lib.full(3, float("nan"), dtype="i4")
 
 
+def test_append_of_out_of_range_values_raises_before_the_array_grows() -> None:
+    with pytest.raises(OverflowError):
+        np.asarray([300], dtype="u1")
+    a = zarrlayer.zeros(3, dtype="u1", chunks=3)
+    with pytest.raises(ValueRangeError):
+        a.append([300])
+    assert a.shape == (3,)
+    a.append([200])
+    assert a[:].tolist() == [0, 0, 0, 200]
+    a.append(np.array([300]))  # numpy's casting, as numpy and zarr-python
+    assert a[:].tolist() == [0, 0, 0, 200, 44]
+
+
 def test_structured_field_write_out_of_range_raises() -> None:
     a = zarrlayer.zeros(2, dtype=[("x", "u1"), ("y", "f4")], zarr_format=2)
     with pytest.raises(ValueRangeError):

@@ -414,8 +414,12 @@ class Array(Node[ArrayMetadata]):
         return type(self)(self._store, self._path, self._metadata.evolve(shape=shape))
 
     def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
-        """Grow the array along `axis` and write `data` there; returns the new shape."""
-        data = np.asarray(data)
+        """Grow the array along `axis` and write `data` there; returns the new shape.
+
+        Python lists convert as numpy 2 converts them: a value the dtype cannot hold raises
+        ValueRangeError (an OverflowError) before the array grows.
+        """
+        data = np.asarray(self._coerce(data, self.dtype))
         if data.ndim != self.ndim:
             raise ShapeError(f"expected data with {self.ndim} dimensions to append, found {data.ndim}")
         axis = axis + self.ndim if axis < 0 else axis
