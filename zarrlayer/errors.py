@@ -138,10 +138,6 @@ class ExistingGroupError(ContainsGroupError, TypeError):
     """`require_array` where a group is (a TypeError too, as zarr-python's require_array)."""
 
 
-class ContainsArrayAndGroupError(BaseZarrError):
-    """Both array and group metadata at one path (zarr-python's name)."""
-
-
 class ModeError(ZarrlayerError, ValueError):
     """An access mode that is unknown or does not fit the operation."""
 
@@ -150,12 +146,16 @@ class MetadataValidationError(BaseZarrError):
     """zarr-python's name for invalid metadata; every MetadataError is one, so `except` ports."""
 
 
-class NodeTypeValidationError(MetadataValidationError):
-    """A metadata document whose node_type is not 'array' or 'group' (zarr-python's name)."""
-
-
 class MetadataError(MetadataValidationError):
     """Malformed or unsupported Zarr metadata (bad JSON, wrong field types...)."""
+
+
+class NodeTypeValidationError(MetadataError):
+    """A zarr.json whose node_type is not 'array' or 'group' (zarr-python's name; a MetadataError too)."""
+
+
+class ContainsArrayAndGroupError(MetadataError):
+    """Both .zarray and .zgroup at one path (zarr-python's name; a MetadataError too)."""
 
 
 class DataTypeError(MetadataError, TypeError):

@@ -296,3 +296,40 @@ def test_group_setitem_with_a_non_array_is_a_type_error_as_zarr_python(value: An
     assert "x" not in group
     group["y"] = np.arange(3)
     assert group["y"][:].tolist() == [0, 1, 2]
+
+
+def _v2_array_and_group(lib: Any) -> Any:
+    store = lib.storage.MemoryStore()
+    lib.create_array(store, shape=(2,), dtype="u1", zarr_format=2)
+    zarrlayer.core.sync.sync(store.set(".zgroup", _bytes(lib, b'{"zarr_format": 2}')))
+    return store
+
+
+def _bytes(lib: Any, data: bytes) -> Any:
+    if lib is zarr:
+        from zarr.core.buffer import default_buffer_prototype
+
+        return default_buffer_prototype().buffer.from_bytes(data)
+    return data
+
+
+def _bad_node_type(lib: Any) -> Any:
+    store = lib.storage.MemoryStore()
+    document = b'{"zarr_format": 3, "node_type": "table", "attributes": {}}'
+    zarrlayer.core.sync.sync(store.set("zarr.json", _bytes(lib, document)))
+    return store
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "call"),
+    [
+        ("ContainsArrayAndGroupError", _v2_array_and_group, lambda lib, s: lib.create_array(s, shape=2, dtype="u1", zarr_format=2)),
+        ("NodeTypeValidationError", _bad_node_type, lambda lib, s: lib.open_array(s, mode="r")),
+    ],
+)
+def test_malformed_nodes_raise_zarr_python_names(name: str, make: Any, call: Any) -> None:
+    theirs = _error_of(lambda: call(zarr, make(zarr)))
+    assert isinstance(theirs, getattr(zarr.errors, name))
+    ours = _error_of(lambda: call(zarrlayer, make(zarrlayer)))
+    assert type(ours) is getattr(zarrlayer.errors, name)
+    assert isinstance(ours, zarrlayer.errors.MetadataError) and isinstance(ours, ValueError)

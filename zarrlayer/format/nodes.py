@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from zarrlayer.errors import MetadataError, NodeNotFoundError
+from zarrlayer.errors import ContainsArrayAndGroupError, MetadataError, NodeNotFoundError, NodeTypeValidationError
 from zarrlayer.format.common import V2_ARRAY_KEY, V2_ATTRS_KEY, V2_GROUP_KEY, V3_METADATA_KEY, load_json, where
 from zarrlayer.format.group import GroupMetadata
 from zarrlayer.format.metadata import ArrayMetadata
@@ -26,7 +26,7 @@ def parse_node_metadata(documents: Mapping[str, bytes | None], *, path: str) -> 
     if zarray is None and zgroup is None:
         raise NodeNotFoundError(f"no Zarr array or group at {path.strip('/') or '(root)'}: found none of zarr.json, .zarray, .zgroup")
     if zarray is not None and zgroup is not None:
-        raise MetadataError(f"{where(path, V2_ARRAY_KEY)}: both .zarray and .zgroup exist; a node is an array or a group")
+        raise ContainsArrayAndGroupError(f"{where(path, V2_ARRAY_KEY)}: both .zarray and .zgroup exist; a node is an array or a group")
     raw_attrs = documents.get(V2_ATTRS_KEY)
     attrs = load_json(raw_attrs, path=path, document=V2_ATTRS_KEY) if raw_attrs is not None else {}
     if zarray is not None:
@@ -48,7 +48,7 @@ def parse_v3_json(document: dict[str, Any], *, path: str) -> ArrayMetadata | Gro
         return parse_array_v3(document, path=path)
     if node_type == "group":
         return parse_group_v3(document, path=path)
-    raise MetadataError(f"{at}: node_type must be 'array' or 'group', found {node_type!r}")
+    raise NodeTypeValidationError(f"{at}: node_type must be 'array' or 'group', found {node_type!r}")
 
 
 def parse_group_v3(document: dict[str, Any], *, path: str) -> GroupMetadata:
