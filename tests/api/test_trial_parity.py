@@ -333,3 +333,22 @@ def test_malformed_nodes_raise_zarr_python_names(name: str, make: Any, call: Any
     ours = _error_of(lambda: call(zarrlayer, make(zarrlayer)))
     assert type(ours) is getattr(zarrlayer.errors, name)
     assert isinstance(ours, zarrlayer.errors.MetadataError) and isinstance(ours, ValueError)
+
+
+def _unknown_codec(lib: Any) -> Any:
+    store = lib.storage.MemoryStore()
+    document = (
+        b'{"zarr_format": 3, "node_type": "array", "shape": [2], "data_type": "uint8", "fill_value": 0,'
+        b' "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [2]}},'
+        b' "chunk_key_encoding": {"name": "default"}, "codecs": [{"name": "bytes"}, {"name": "nope"}], "attributes": {}}'
+    )
+    zarrlayer.core.sync.sync(store.set("zarr.json", _bytes(lib, document)))
+    return store
+
+
+def test_an_unknown_codec_raises_unknown_codec_error_as_zarr_python() -> None:
+    theirs = _error_of(lambda: zarr.open_array(_unknown_codec(zarr), mode="r"))
+    assert isinstance(theirs, zarr.errors.UnknownCodecError)
+    ours = _error_of(lambda: zarrlayer.open_array(_unknown_codec(zarrlayer), mode="r"))
+    assert type(ours) is zarrlayer.errors.UnknownCodecError and "nope" in str(ours)
+    assert isinstance(ours, zarrlayer.errors.CodecError) and isinstance(ours, ValueError)

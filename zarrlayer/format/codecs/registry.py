@@ -8,7 +8,7 @@ import numcodecs
 from numcodecs.abc import Codec
 
 from zarrlayer import config
-from zarrlayer.errors import CodecError, UnsafeCodecError
+from zarrlayer.errors import CodecError, UnknownCodecError, UnsafeCodecError
 from zarrlayer.format.codecs.base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec
 from zarrlayer.format.codecs.compressors import BloscCodec, Crc32cCodec, GzipCodec, NumcodecsBytesCodec, ZstdCodec
 from zarrlayer.format.codecs.filters import (
@@ -70,7 +70,7 @@ def get_numcodec(codec_config: Any, *, where: str) -> Codec:
     try:
         return _trusted(numcodecs.get_codec(dict(codec_config)))
     except ValueError:
-        raise CodecError(f"{where}: unknown codec {codec_id!r} (not registered with numcodecs)") from None
+        raise UnknownCodecError(f"{where}: unknown codec {codec_id!r} (not registered with numcodecs)") from None
     except Exception as exc:
         raise CodecError(f"{where}: bad configuration for codec {codec_id!r}: {exc}") from None
 
@@ -116,7 +116,7 @@ def codec_from_json(value: Any, *, where: str) -> AnyCodec:
     if name.startswith("numcodecs."):
         codec = get_numcodec({"id": name[len("numcodecs."):], **cfg}, where=where)
         return codec_from_numcodecs(codec, json=value, keep_name=True)
-    raise CodecError(f"{where}: unknown codec {name!r}")
+    raise UnknownCodecError(f"{where}: unknown codec {name!r}")
 
 
 def codec_from_numcodecs(
