@@ -44,3 +44,17 @@ def test_a_pipeline_parsed_while_unsafe_codecs_were_allowed_is_refused_afterward
         assert parse_node_metadata(document, path="p").codecs is not None
     with pytest.raises(UnsafeCodecError, match="pickle"):
         parse_node_metadata(document, path="p")
+
+
+def test_a_full_memo_keeps_what_was_just_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At capacity the oldest entry goes, not the whole memo (a clear-all between two alike parses
+    made them parse twice, and made the sharing above fail when other threads parsed meanwhile)."""
+    from zarrlayer.format import metadata_v3
+
+    monkeypatch.setattr(metadata_v3, "_STRUCTURE_MEMO_SIZE", 3)
+    monkeypatch.setattr(metadata_v3, "_structure_memo", {})
+    keys = []
+    for n, fill in enumerate([0.0, 1.0, 2.0, 9.0]):  # the fourth arrives at a full memo: the oldest goes
+        parse_node_metadata(_doc(fill_value=fill, attributes={"n": n}), path=f"f{n}")
+        keys.append(metadata_v3._structure_key(json.loads(_doc(fill_value=fill)["zarr.json"])))
+    assert list(metadata_v3._structure_memo) == keys[1:]

@@ -201,6 +201,14 @@ def _dimension_names(value: Any, ndim: int, where: str) -> tuple[str | None, ...
 
 _STRUCTURE_MEMO_SIZE = 512
 _structure_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
+def _evict_oldest() -> None:
+    """Drop the oldest memo entry (insertion order), so an entry just made survives a full memo."""
+    try:
+        _structure_memo.pop(next(iter(_structure_memo)), None)
+    except (StopIteration, RuntimeError):  # emptied or resized by another thread meanwhile
+        pass
 _PLAIN_FILLS = (int, float, str, bool)
 
 
@@ -251,7 +259,7 @@ def parse_array_v3(document: dict[str, Any], *, path: str) -> ArrayV3Metadata:
         parsed = _parse_full(document, at)
         if key is not None:
             if len(_structure_memo) >= _STRUCTURE_MEMO_SIZE:
-                _structure_memo.clear()
+                _evict_oldest()
             _structure_memo[key] = (
                 parsed.shape, parsed.data_type, parsed.chunk_grid_shape, parsed.chunk_key_encoding,
                 parsed.fill_value, parsed.codecs,
