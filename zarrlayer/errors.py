@@ -17,6 +17,9 @@ __all__ = [
     "NegativeStepError",
     "VindexInvalidSelectionError",
     "ContainsArrayAndGroupError",
+    "ChunkNotFoundError",
+    "DataTypeValidationError",
+    "PickleCodecDisabledError",
     "UnknownCodecError",
     "ZarrDeprecationWarning",
     "ZarrFutureWarning",
@@ -158,7 +161,11 @@ class ContainsArrayAndGroupError(MetadataError):
     """Both .zarray and .zgroup at one path (zarr-python's name; a MetadataError too)."""
 
 
-class DataTypeError(MetadataError, TypeError):
+class DataTypeValidationError(ZarrlayerError, ValueError):
+    """zarr-python 3.4's name for an invalid data type; every DataTypeError is one, so `except` ports."""
+
+
+class DataTypeError(MetadataError, DataTypeValidationError, TypeError):
     """A dtype that names no data type (a TypeError too, as numpy and zarr-python raise)."""
 
 
@@ -184,6 +191,18 @@ class ChunkDecodeError(CodecError):
 
 class UnsafeCodecError(CodecError):
     """A codec that can run code on decode (pickle...) used without an explicit opt-in."""
+
+
+class PickleCodecDisabledError(UnsafeCodecError, BaseZarrError):
+    """The pickle codec refused (zarr-python 3.4's name; an UnsafeCodecError too)."""
+
+
+class ChunkNotFoundError(BaseZarrError):
+    """zarr-python 3.4's error for a missing chunk when missing chunks may not read as fill values.
+
+    zarrlayer reads a missing chunk as the fill value, as the Zarr spec says, and does not raise
+    it; the name exists so that `except` clauses port.
+    """
 
 
 class ValueRangeError(ZarrlayerError, OverflowError):

@@ -8,7 +8,7 @@ import numcodecs
 from numcodecs.abc import Codec
 
 from zarrlayer import config
-from zarrlayer.errors import CodecError, UnknownCodecError, UnsafeCodecError
+from zarrlayer.errors import CodecError, PickleCodecDisabledError, UnknownCodecError, UnsafeCodecError
 from zarrlayer.format.codecs.base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec
 from zarrlayer.format.codecs.compressors import BloscCodec, Crc32cCodec, GzipCodec, NumcodecsBytesCodec, ZstdCodec
 from zarrlayer.format.codecs.filters import (
@@ -31,7 +31,8 @@ AnyCodec = ArrayArrayCodec | ArrayBytesCodec | BytesBytesCodec
 def check_safe(codec_id: str, *, where: str) -> None:
     """UnsafeCodecError for a codec that can run code on decode, unless the settings allow it."""
     if codec_id in UNSAFE_CODEC_IDS and not config.get().allow_unsafe_codecs:
-        raise UnsafeCodecError(
+        error = PickleCodecDisabledError if "pickle" in codec_id else UnsafeCodecError
+        raise error(
             f"{where}: codec {codec_id!r} can run arbitrary code when decoding and is refused; "
             "set zarrlayer.config.set(allow_unsafe_codecs=True) only for data you trust"
         )
