@@ -23,6 +23,18 @@ def _doc(**changes):
     return {"zarr.json": json.dumps(doc).encode()}
 
 
+@pytest.fixture
+def fresh_memos(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Empty structure and pipeline memos: earlier parses in the process (a structure memo entry whose
+    pipeline has since left the pipeline memo) must not decide what this test sees."""
+    from zarrlayer.format import metadata_v3
+    from zarrlayer.format.codecs import chain
+
+    monkeypatch.setattr(metadata_v3, "_structure_memo", {})
+    monkeypatch.setattr(chain, "_memo", {})
+
+
+@pytest.mark.usefixtures("fresh_memos")
 def test_alike_arrays_share_a_pipeline_and_different_ones_do_not():
     a = parse_node_metadata(_doc(attributes={"name": "a"}), path="a")
     b = parse_node_metadata(_doc(shape=[9, 9], attributes={"name": "b"}), path="b")

@@ -38,7 +38,10 @@ def pipeline_from_json(
     if pipeline is None:
         pipeline = _parse_pipeline(codecs, shape=shape, dtype=dtype, fill_value=fill_value, where=where)
         if len(_memo) >= _MEMO_SIZE:
-            _memo.clear()
+            try:  # drop the oldest entry (insertion order), not the whole memo
+                _memo.pop(next(iter(_memo)), None)
+            except (StopIteration, RuntimeError):  # emptied or resized by another thread meanwhile
+                pass
         _memo[key] = pipeline
     return pipeline
 
