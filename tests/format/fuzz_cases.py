@@ -103,19 +103,20 @@ def base_hierarchies() -> list[dict[str, bytes]]:
     return [_hierarchy(_v3_group), _hierarchy(_v2_group), _hierarchy(_v3_array)]
 
 
-def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+def json_paths(doc: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Every path (tuple of keys and indices) into a JSON value, the empty path first."""
     yield prefix
     if isinstance(doc, dict):
         for k, v in doc.items():
-            yield from _paths(v, (*prefix, k))
+            yield from json_paths(v, (*prefix, k))
     elif isinstance(doc, list):
         for i, v in enumerate(doc):
-            yield from _paths(v, (*prefix, i))
+            yield from json_paths(v, (*prefix, i))
 
 
 def _mutate_json(doc: Any, rng: random.Random) -> Any:
     doc = copy.deepcopy(doc)
-    paths = list(_paths(doc))
+    paths = list(json_paths(doc))
     path = rng.choice(paths[1:] or paths)
     if not path:
         return rng.choice(_NASTY)

@@ -8,6 +8,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.format.fuzz_cases import json_paths
 from zarrlayer.errors import NodeNotFoundError, ZarrlayerError
 from zarrlayer.format import build_array_metadata, parse_node_metadata
 
@@ -20,14 +21,6 @@ _V3 = json.loads(build_array_metadata(zarr_format=3, shape=(4, 4), chunks=(2, 2)
 _V2 = json.loads(build_array_metadata(zarr_format=2, shape=(4, 4), chunks=(2, 2), dtype="<f4").to_documents()[".zarray"])
 
 
-def _paths(doc, prefix=()):
-    yield prefix
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            yield from _paths(v, (*prefix, i))
 
 
 def _replace(doc, path, value):
@@ -42,7 +35,7 @@ def _replace(doc, path, value):
 
 
 def _check(name, base, index, value):
-    paths = list(_paths(base))
+    paths = list(json_paths(base))
     doc = _replace(base, paths[index % len(paths)], value)
     try:
         parse_node_metadata({name: json.dumps(doc).encode()}, path="fuzz")
