@@ -103,15 +103,16 @@ def fill_block(
     fill: Any,
     decode_slot: Any,
     fail: Any,
-    blosc_ptr: Any = None,
+    blosc_ctx: Any = None,
 ) -> None:
     """Decode rows `rows` (along axis 0, relative to the block) of `block` from the whole shard `view` into `work`.
 
     `decode_slot(data, slot)` decodes one inner chunk into a C-contiguous slot;
     `fail(inner coords, exception)` returns the error to raise for a bad inner chunk.
-    `blosc_ptr(data, address)` (python-blosc's `decompress_ptr`, for a blosc-only inner
-    pipeline) decodes the chunks whose headers all check out at once (see `_blosc_ready`);
-    any other chunk goes through `decode_slot`, which reports what is wrong with it.
+    `blosc_ctx(src, dest, nbytes, nthreads)` (c-blosc's lock-free `blosc_decompress_ctx`, for
+    a blosc-only inner pipeline; int addresses) decodes the chunks whose headers all check out
+    at once (see `_blosc_ready`); any other chunk, or one it fails on, goes through
+    `decode_slot`, which reports what is wrong with it.
     """
     ndim = len(inner_shape)
     a, b = rows
@@ -131,17 +132,16 @@ def fill_block(
         raise fail(coords, ValueError(f"inner chunk spans bytes {int(offsets[i])}..{int(offsets[i]) + int(sizes[i])}, past the shard's end at {limit}"))
     offs = offsets.tolist()
     stops = (offsets + sizes).tolist()
-    fast = _blosc_ready(view, offsets, sizes, missing, slots[0].nbytes) if blosc_ptr is not None else None
-    base = scratch.ctypes.data if fast is not None else 0
     step = slots[0].nbytes if len(slots) else 0
+    fast = _blosc_ready(view, offsets, sizes, missing, step) if blosc_ctx is not None else None
+    base = scratch.ctypes.data if fast is not None else 0
+    source = np.frombuffer(view, dtype=np.uint8).ctypes.data if fast is not None and len(view) else 0
     for i, is_missing in enumerate(missing.tolist()):
         if is_missing:
             slots[i] = fill
             continue
         try:
-            if fast is not None and fast[i]:
-                blosc_ptr(view[offs[i] : stops[i]], base + i * step)
-            else:
+            if fast is None or not fast[i] or blosc_ctx(source + offs[i], base + i * step, step, 1) != step:
                 decode_slot(view[offs[i] : stops[i]], slots[i])
         except MemoryError:
             raise

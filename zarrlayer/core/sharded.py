@@ -39,7 +39,7 @@ from zarrlayer.core.io import (
     set_values,
 )
 from zarrlayer.format import ArrayMetadata
-from zarrlayer.format.codecs.blosc_fast import decompress_ptr
+from zarrlayer.format.codecs.blosc_fast import decompress_ctx
 from zarrlayer.format.codecs.compressors import BloscCodec
 from zarrlayer.format.codecs.sharding import ShardingCodec
 from zarrlayer.storage._base import RangeByteRequest
@@ -160,7 +160,7 @@ def read_sharded(
     ndim = len(inner_shape)
     blockwise = plan.kind == "basic" and work.ndim == ndim and work.dtype != object and work.flags.c_contiguous
     decode_slot = _slot_decoder(sharding, inner_shape) if blockwise else None
-    blosc_ptr = _blosc_ptr(sharding, work.dtype) if blockwise else None
+    blosc_ctx = _blosc_ctx(sharding, work.dtype) if blockwise else None
 
     def _decode(part: Sequence[tuple[PlanEntry, Any, str]]) -> None:
         decode_entries(loc, sharding.inner, inner_shape, fill, part, work)
@@ -171,7 +171,7 @@ def read_sharded(
         def _fail(inner: tuple[int, ...], exc: BaseException) -> Exception:
             return chunk_error(loc, key, ValueError(f"inner chunk {tuple(int(c) for c in inner)}: {exc}"))
 
-        fill_block(block, rows, index, view, work, inner_shape, fill, decode_slot, _fail, blosc_ptr)
+        fill_block(block, rows, index, view, work, inner_shape, fill, decode_slot, _fail, blosc_ctx)
 
     def _bands(job: _Job, parts: int) -> list[tuple[int, int]]:
         block = job[1]
@@ -251,12 +251,12 @@ def read_sharded(
         queue.drain()
 
 
-def _blosc_ptr(sharding: ShardingCodec, dtype: np.dtype) -> Any:
-    """python-blosc's `decompress_ptr` when the inner pipeline is blosc alone over plain bytes of `dtype`, else None."""
+def _blosc_ctx(sharding: ShardingCodec, dtype: np.dtype) -> Any:
+    """c-blosc's `blosc_decompress_ctx` when the inner pipeline is blosc alone over plain bytes of `dtype`, else None."""
     pipeline = sharding.inner
-    if decompress_ptr is None or pipeline.direct_decoder() is None or pipeline.dtype != dtype:
+    if decompress_ctx is None or pipeline.direct_decoder() is None or pipeline.dtype != dtype:
         return None
-    return decompress_ptr if isinstance(pipeline.bytes_bytes[0], BloscCodec) else None
+    return decompress_ctx if isinstance(pipeline.bytes_bytes[0], BloscCodec) else None
 
 
 def _slot_decoder(sharding: ShardingCodec, inner_shape: tuple[int, ...]) -> Any:
