@@ -18,9 +18,19 @@ from typing import Any
 import numpy as np
 
 from zarrlayer import config
+from zarrlayer.core._partial_blosc import partial_decoder
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
 from zarrlayer.core.locks import hold_plan
-from zarrlayer.core.io import ArrayLocation, DecodeQueue, batched, delete_keys, fetch, run_batches, set_values
+from zarrlayer.core.io import (
+    ArrayLocation,
+    DecodeQueue,
+    batched,
+    delete_keys,
+    fetch,
+    fetch_whole_reused,
+    run_batches,
+    set_values,
+)
 from zarrlayer.errors import ChunkDecodeError, ZarrlayerError
 from zarrlayer.format import ArrayMetadata, ChunkCodecPipeline
 from zarrlayer.format.codecs.compressors import BloscCodec, blosc_decode_to
@@ -50,6 +60,8 @@ _SCRATCH_KEEP = 4 << 20
 _INLINE_BYTES = 1 << 20
 _THREAD_BYTES = 256 * 1024
 _THREAD_CHUNKS = 8
+_REUSE_BYTES = 256 * 1024
+_REUSE_SLACK = 64 * 1024
 
 
 def fill_scalar(metadata: ArrayMetadata) -> Any:
@@ -202,10 +214,14 @@ def decode_entries(
     in_place = work.flags.c_contiguous and _contiguous_region(chunk_shape, work.shape)
     scratch = _scratch_for(chunk_shape, work.dtype) if numeric else np.empty(0)
     to_address = blosc_decode_to if direct is not None and isinstance(pipeline.bytes_bytes[0], BloscCodec) else None
+    partial = partial_decoder(pipeline, chunk_shape, work.dtype) if direct is not None else None
     scratch_address, nbytes = scratch.ctypes.data, scratch.nbytes
     for (_, chunk_sel, out_sel, complete), data, key in items:
         if data is None:
             work[out_sel] = fill
+            continue
+        if partial is not None and not complete and partial(data, chunk_sel, scratch):
+            work[out_sel] = scratch[chunk_sel]
             continue
         if to_address is not None and not (complete and in_place):
             try:
@@ -295,8 +311,15 @@ def _read_chunks(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, w
         decode_entries(loc, pipeline, shape, fill, items, work)
 
     step = scratch_step(metadata)
+    chunk_bytes = math.prod(shape) * metadata.dtype.itemsize
+    reuse = chunk_bytes >= _REUSE_BYTES and getattr(type(loc.store), "get_into_sync", None) is not None
 
     def _fetch_decode(entries: Sequence[PlanEntry]) -> None:
+        if reuse:  # large chunks: read into this thread's reused buffer (no fresh pages per chunk), decode at once
+            for entry in entries:
+                key = loc.prefix + metadata.chunk_key(entry[0])
+                _decode([(entry, fetch_whole_reused(loc.store, key, chunk_bytes + _REUSE_SLACK), key)])
+            return
         for part in batched(entries, step):
             keys = [loc.prefix + metadata.chunk_key(e[0]) for e in part]
             _decode(list(zip(part, fetch(loc.store, [(k, None) for k in keys]), keys)))

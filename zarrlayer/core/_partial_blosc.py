@@ -1,0 +1,85 @@
+"""Partial decoding of blosc chunks: only the blocks that hold the items a read wants.
+
+A blosc chunk is split into independently compressed blocks (256 or 512 KiB for a 1 MiB
+chunk at the usual levels). When a read wants a few elements of a large chunk, a point or a
+short run of a time series for instance, c-blosc's `blosc_getitem` decodes just the blocks
+covering the C-order span from the first wanted element to the last, into that span of the
+scratch buffer; the selection is then copied out as for a whole decode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from zarrlayer.format.codecs import blosc_fast
+from zarrlayer.format.codecs.compressors import BloscCodec
+
+__all__ = ["partial_decoder", "span_of"]
+
+_MIN_CHUNK_BYTES = 256 * 1024
+_HEADER = 16
+
+PartialDecode = Callable[[Any, tuple[Any, ...], np.ndarray], bool]
+
+
+def span_of(selection: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """The C-order element span [first, stop) that a basic selection (ints, slices with step > 0) lies in, or None."""
+    if len(selection) != len(shape):
+        return None
+    first = last = 0
+    for item, size in zip(selection, shape):
+        if isinstance(item, int):
+            lo = hi = item
+        elif isinstance(item, slice) and (item.step or 1) > 0:
+            start, stop, step = item.indices(size)
+            if stop <= start:
+                return None
+            lo, hi = start, start + (stop - 1 - start) // step * step
+        else:
+            return None
+        first, last = first * size + lo, last * size + hi
+    return first, last + 1
+
+
+def partial_decoder(pipeline: Any, chunk_shape: tuple[int, ...], dtype: np.dtype) -> PartialDecode | None:
+    """`f(data, chunk_selection, scratch) -> bool` decoding only the blocks a selection needs, or None.
+
+    Offered for pipelines of plain bytes then blosc alone (`direct_decoder`) whose chunks are at
+    least 256 KiB, when c-blosc's context library is loaded. `f` writes the span of the C-order
+    `scratch` (shaped `chunk_shape`) that holds the selection and returns True; it returns False,
+    writing nothing, when the selection is not basic, when its span is most of the chunk, or
+    when the header does not check out (the caller then decodes the whole chunk, which reports
+    what is wrong).
+    """
+    if not blosc_fast.lock_free or pipeline.direct_decoder() is None or not isinstance(pipeline.bytes_bytes[0], BloscCodec):
+        return None
+    itemsize = dtype.itemsize
+    nbytes = int(np.prod(chunk_shape)) * itemsize
+    if nbytes < _MIN_CHUNK_BYTES or pipeline.dtype != dtype:
+        return None
+
+    def decode(data: Any, selection: tuple[Any, ...], scratch: np.ndarray) -> bool:
+        span = span_of(selection, chunk_shape)
+        if span is None:
+            return False
+        source = data if isinstance(data, bytes) else np.frombuffer(data, dtype=np.uint8)
+        if len(source) < _HEADER:
+            return False
+        head = bytes(source[:_HEADER])
+        typesize, decoded, blocksize, cbytes = head[3], *(int.from_bytes(head[i : i + 4], "little") for i in (4, 8, 12))
+        if cbytes != len(source) or decoded != nbytes or not typesize or nbytes % typesize:
+            return False
+        begin, end = span[0] * itemsize // typesize, -(-span[1] * itemsize // typesize)
+        if (end - begin) * typesize > nbytes - blocksize:
+            return False  # the span reaches into every block but one: a whole decode costs the same
+        try:
+            address = source if isinstance(source, bytes) else source.ctypes.data
+            done = blosc_fast.getitem(address, begin, end - begin, scratch.ctypes.data + begin * typesize)
+        except ValueError:
+            return False
+        return done == (end - begin) * typesize
+
+    return decode
