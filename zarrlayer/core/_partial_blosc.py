@@ -9,6 +9,7 @@ scratch buffer; the selection is then copied out as for a whole decode.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -57,7 +58,7 @@ def partial_decoder(pipeline: Any, chunk_shape: tuple[int, ...], dtype: np.dtype
     if not blosc_fast.lock_free or pipeline.direct_decoder() is None or not isinstance(pipeline.bytes_bytes[0], BloscCodec):
         return None
     itemsize = dtype.itemsize
-    nbytes = int(np.prod(chunk_shape)) * itemsize
+    nbytes = math.prod(chunk_shape) * itemsize
     if nbytes < _MIN_CHUNK_BYTES or pipeline.dtype != dtype:
         return None
 

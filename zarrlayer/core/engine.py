@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -200,10 +200,13 @@ def decode_entries(
     pipeline: ChunkCodecPipeline,
     chunk_shape: tuple[int, ...],
     fill: Any,
-    items: Sequence[tuple[PlanEntry, Any, str]],
+    items: Iterable[tuple[PlanEntry, Any, str]],
     work: np.ndarray,
 ) -> None:
     """Decode each (entry, bytes or None, key) into its region of `work` (missing: the fill value).
+
+    `items` is iterated once, in order, so it may read each chunk lazily into a buffer that
+    the next item reuses.
 
     A whole chunk whose region is contiguous is decoded straight into `work`; any other is
     decoded into this thread's scratch buffer and its selection copied out.
@@ -307,7 +310,7 @@ def _read_chunks(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, w
     threads = threads_for(plan, metadata)
     queue = DecodeQueue(threads=threads)
 
-    def _decode(items: Sequence[tuple[PlanEntry, Any, str]]) -> None:
+    def _decode(items: Iterable[tuple[PlanEntry, Any, str]]) -> None:
         decode_entries(loc, pipeline, shape, fill, items, work)
 
     step = scratch_step(metadata)
@@ -315,10 +318,9 @@ def _read_chunks(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, w
     reuse = chunk_bytes >= _REUSE_BYTES and getattr(type(loc.store), "get_into_sync", None) is not None
 
     def _fetch_decode(entries: Sequence[PlanEntry]) -> None:
-        if reuse:  # large chunks: read into this thread's reused buffer (no fresh pages per chunk), decode at once
-            for entry in entries:
-                key = loc.prefix + metadata.chunk_key(entry[0])
-                _decode([(entry, fetch_whole_reused(loc.store, key, chunk_bytes + _REUSE_SLACK), key)])
+        if reuse:  # large chunks: each is read into this thread's reused buffer when the previous one is decoded
+            keys = [loc.prefix + metadata.chunk_key(e[0]) for e in entries]
+            _decode((e, fetch_whole_reused(loc.store, k, chunk_bytes + _REUSE_SLACK), k) for e, k in zip(entries, keys))
             return
         for part in batched(entries, step):
             keys = [loc.prefix + metadata.chunk_key(e[0]) for e in part]
