@@ -14,6 +14,7 @@ from zarrlayer.errors import ChunkDecodeError, CodecError
 from zarrlayer.format.codecs.base import BytesBytesCodec, Buffer
 from zarrlayer.format.codecs.blosc_fast import decompress_ptr as _decompress_ptr
 from zarrlayer.format.codecs.blosc_fast import lock_free as _lock_free
+from zarrlayer.format.codecs.zstd_fast import decompress_into as _zstd_into
 from zarrlayer.format.codecs.bounded import bounded_decode
 
 __all__ = ["check_blosc_header", "blosc_decode_into", "blosc_decode_to", "blosc_decoded_size", "zstd_content_size", "BloscCodec", "GzipCodec", "ZstdCodec", "Crc32cCodec", "NumcodecsBytesCodec", "SHUFFLES"]
@@ -206,6 +207,12 @@ class ZstdCodec(BytesBytesCodec):
         size = zstd_content_size(data)
         if size is not None and size != out.nbytes:
             raise ChunkDecodeError(f"zstd: expected {out.nbytes} decoded bytes, the frame header says {size}")
+        if size is not None and _zstd_into is not None and out.flags.c_contiguous:
+            try:
+                _zstd_into(data, out)
+            except ValueError as exc:
+                raise ChunkDecodeError(f"zstd: {exc}") from None
+            return
         # numcodecs refuses to write past `out`, also for frames that do not declare their size
         try:
             self._codec.decode(data, out=out)
