@@ -70,3 +70,15 @@ def test_array_reads_take_the_context_path(tmp_path, monkeypatch):
     arr[...] = data
     np.testing.assert_array_equal(zarrlayer.open_array(str(tmp_path / "z.zarr"), mode="r")[...], data)
     assert len(calls) == 4
+
+
+def test_v2_arrays_take_the_context_path_too(tmp_path, monkeypatch):
+    calls = []
+    real = compressors._zstd_into
+    monkeypatch.setattr(compressors, "_zstd_into", lambda *a: calls.append(1) or real(*a))
+    data = _data(64 * 64).reshape(64, 64)
+    arr = zarrlayer.create_array(store=str(tmp_path / "z2.zarr"), shape=data.shape, chunks=(32, 64), dtype="f4",
+                                 compressors=[{"id": "zstd", "level": 1}], zarr_format=2)
+    arr[...] = data
+    np.testing.assert_array_equal(zarrlayer.open_array(str(tmp_path / "z2.zarr"), mode="r")[...], data)
+    assert len(calls) == 2

@@ -17,7 +17,7 @@ from zarrlayer.format.codecs.blosc_fast import lock_free as _lock_free
 from zarrlayer.format.codecs.zstd_fast import decompress_into as _zstd_into
 from zarrlayer.format.codecs.bounded import bounded_decode
 
-__all__ = ["check_blosc_header", "blosc_decode_into", "blosc_decode_to", "blosc_decoded_size", "zstd_content_size", "BloscCodec", "GzipCodec", "ZstdCodec", "Crc32cCodec", "NumcodecsBytesCodec", "SHUFFLES"]
+__all__ = ["check_blosc_header", "blosc_decode_into", "blosc_decode_to", "blosc_decoded_size", "zstd_content_size", "zstd_decode_into", "BloscCodec", "GzipCodec", "ZstdCodec", "Crc32cCodec", "NumcodecsBytesCodec", "SHUFFLES"]
 
 SHUFFLES = ("noshuffle", "shuffle", "bitshuffle")
 _BLOSC_SIZES = struct.Struct("<4xI4xI")  # nbytes (decoded) and cbytes (whole chunk) in a blosc header
@@ -204,27 +204,36 @@ class ZstdCodec(BytesBytesCodec):
         return bounded_decode(self._codec, data, limit, exact=exact)
 
     def decode_into(self, data: Buffer, out: np.ndarray) -> None:
-        size = zstd_content_size(data)
-        if size is not None and size != out.nbytes:
-            raise ChunkDecodeError(f"zstd: expected {out.nbytes} decoded bytes, the frame header says {size}")
-        if size is not None and _zstd_into is not None and out.flags.c_contiguous:
-            try:
-                _zstd_into(data, out)
-            except ValueError as exc:
-                raise ChunkDecodeError(f"zstd: {exc}") from None
-            return
-        # numcodecs refuses to write past `out`, also for frames that do not declare their size
-        try:
-            self._codec.decode(data, out=out)
-        except RuntimeError as exc:
-            if "too small" in str(exc):
-                from zarrlayer.format.codecs.bounded import over_limit
-
-                raise over_limit("zstd", out.nbytes) from None
-            raise
+        zstd_decode_into(self._codec, data, out)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": "zstd", "configuration": {"level": self.level, "checksum": self.checksum}}
+
+
+def zstd_decode_into(codec: Codec, data: Buffer, out: np.ndarray) -> None:
+    """Decode a zstd frame into `out` (C-contiguous) after checking its declared size against `out.nbytes`.
+
+    A frame that declares its size decodes through libzstd's context call (see `zstd_fast`);
+    one that does not, or without that entry point, through numcodecs' `codec.decode(data,
+    out=out)`, which also refuses to write past `out`.
+    """
+    size = zstd_content_size(data)
+    if size is not None and size != out.nbytes:
+        raise ChunkDecodeError(f"zstd: expected {out.nbytes} decoded bytes, the frame header says {size}")
+    if size is not None and _zstd_into is not None and out.flags.c_contiguous:
+        try:
+            _zstd_into(data, out)
+        except ValueError as exc:
+            raise ChunkDecodeError(f"zstd: {exc}") from None
+        return
+    try:
+        codec.decode(data, out=out)
+    except RuntimeError as exc:
+        if "too small" in str(exc):
+            from zarrlayer.format.codecs.bounded import over_limit
+
+            raise over_limit("zstd", out.nbytes) from None
+        raise
 
 
 def zstd_content_size(data: Buffer) -> int | None:

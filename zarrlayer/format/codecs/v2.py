@@ -11,8 +11,8 @@ from numcodecs.abc import Codec
 
 from zarrlayer.errors import ChunkDecodeError, ZarrlayerError
 from zarrlayer.format.codecs.base import Buffer, check_size
-from zarrlayer.format.codecs.bounded import bounded_decode, loose_limit, over_limit
-from zarrlayer.format.codecs.compressors import blosc_decode_into, check_blosc_header, zstd_content_size
+from zarrlayer.format.codecs.bounded import bounded_decode, loose_limit
+from zarrlayer.format.codecs.compressors import blosc_decode_into, check_blosc_header, zstd_decode_into
 from zarrlayer.format.codecs.pipeline import ChunkCodecPipeline, as_bytes
 from zarrlayer.format.codecs.serializers import VLEN_IDS, BytesCodec, check_vlen_header
 
@@ -106,16 +106,7 @@ class V2CodecPipeline(ChunkCodecPipeline):
         if codec.codec_id == "blosc":
             blosc_decode_into(data, out)
             return
-        size = zstd_content_size(data)
-        if size is not None and size != out.nbytes:
-            raise ChunkDecodeError(f"zstd: expected {out.nbytes} decoded bytes, the frame header says {size}")
-        # numcodecs refuses to write past `out`, also for frames that do not declare their size
-        try:
-            codec.decode(data, out=out)
-        except RuntimeError as exc:
-            if "too small" in str(exc):
-                raise over_limit("zstd", out.nbytes) from None
-            raise
+        zstd_decode_into(codec, data, out)
 
     def encode(self, chunk: np.ndarray) -> bytes:
         if chunk.dtype != self.dtype:
