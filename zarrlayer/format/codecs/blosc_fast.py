@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["compress_ctx", "decompress_ctx", "decompress_ptr", "getitem", "lock_free"]
+__all__ = ["compress_ctx", "compress_to", "decompress_ctx", "decompress_ptr", "getitem", "lock_free"]
 
 _BLOSC_MAX_OVERHEAD = 16
 
@@ -95,6 +95,14 @@ decompress_ctx: Callable[[Any, int, int, int], int] | None = _decompress if _lib
 
 `src` and `dest` are int addresses (or bytes for `src`); returns the bytes written, or a
 negative code (or 0) on failure, which the caller must check against `destsize`.
+"""
+
+compress_to: Callable[..., int] | None = _compress if _lib is not None else None
+"""c-blosc's `blosc_compress_ctx(clevel, shuffle, typesize, nbytes, src, dest, destsize, cname, blocksize, 1)`, or None.
+
+For callers that compress into a buffer of their own (the write path reuses one per thread):
+`src` and `dest` are int addresses, `cname` bytes (b"lz4"); returns the compressed size, 0
+when `destsize` is too small (give it `nbytes + 16`), negative on error. No global lock.
 """
 
 decompress_ptr: Callable[[Any, int], int] | None = (

@@ -1,0 +1,259 @@
+"""The write fast path (issue 15): whole chunks encoded by c-blosc's context call straight from the value.
+
+Every test checks the stored bytes against the slow path's (`pipeline.encode`) or zarr-python's,
+and that the fast path was taken (the `blosc_direct` counter), so none passes through the slow path.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import zarrlayer
+from zarrlayer import config
+from zarrlayer.core import _write_encode, _write_sync
+from zarrlayer.core._write_encode import BloscEncoder, chunk_encoder, fill_test
+from zarrlayer.core._write_sync import task_size
+from zarrlayer.core.engine import is_all_fill
+from zarrlayer.format.codecs import blosc_fast
+from zarrlayer.storage import MemoryStore
+
+pytestmark = pytest.mark.skipif(blosc_fast.compress_to is None, reason="c-blosc's context functions are not loaded")
+
+
+def _blosc(typesize: int, cname: str = "lz4", shuffle: str = "shuffle", clevel: int = 5) -> dict:
+    return {"name": "blosc", "configuration": {"cname": cname, "clevel": clevel, "shuffle": shuffle, "typesize": typesize, "blocksize": 0}}
+
+
+def _data(shape, dtype="<f4", seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = np.sin(np.arange(int(np.prod(shape))) * 0.01) * 10 + rng.integers(0, 100, int(np.prod(shape))) / 100
+    return np.round(base, 2).astype(dtype).reshape(shape)
+
+
+def _direct() -> int:
+    return _write_encode.stats["blosc_direct"]
+
+
+def _chunk_files(root: str) -> dict[str, bytes]:
+    out = {}
+    for directory, _, names in os.walk(root):
+        for name in names:
+            if name != "zarr.json":
+                path = os.path.join(directory, name)
+                with open(path, "rb") as f:
+                    out[os.path.relpath(path, root).replace(os.sep, "/")] = f.read()
+    return out
+
+
+def _expected_chunks(arr, value: np.ndarray) -> dict[str, bytes]:
+    """The slow path's bytes of every non-fill chunk of `value` (pipeline.encode, numcodecs)."""
+    md = arr.metadata
+    out = {}
+    for coords in np.ndindex(*md.chunk_grid_shape):
+        region = tuple(slice(c * n, (c + 1) * n) for c, n in zip(coords, md.chunks))
+        chunk = np.full(md.chunks, md.fill_value, dtype=md.dtype)
+        part = value[region]
+        chunk[tuple(slice(0, s) for s in part.shape)] = part
+        if not is_all_fill(chunk, md.fill_value):
+            out[md.chunk_key(coords)] = md.codecs.encode(chunk)
+    return out
+
+
+@pytest.mark.parametrize(
+    "shape, chunks, dtype",
+    [
+        ((300, 200), (32, 32), "<f4"),  # edge chunks on both axes
+        ((256, 64), (16, 64), "<f8"),  # chunks span whole rows: encoded straight from the value, no copy
+        ((1000,), (128,), "<i2"),
+        ((40, 30, 20), (8, 16, 20), "<u1"),
+        ((64, 64), (16, 16), "<c8"),
+        ((64, 64), (16, 16), "|b1"),
+        ((64, 64), (16, 16), "<M8[s]"),
+    ],
+)
+def test_fast_path_writes_the_slow_paths_bytes(tmp_path, shape, chunks, dtype):
+    value = _data(shape, "<f4").astype(dtype) if np.dtype(dtype).kind != "M" else np.arange(np.prod(shape)).reshape(shape).astype(dtype)
+    value[tuple(slice(0, c) for c in chunks)] = np.zeros((), dtype=dtype)  # one all-fill chunk: skipped
+    root = str(tmp_path / "a.zarr")
+    arr = zarrlayer.create_array(store=root, shape=shape, chunks=chunks, dtype=dtype, compressors=[_blosc(np.dtype(dtype).itemsize)], fill_value=0, zarr_format=3)
+    before = _direct()
+    with config.override(decode_threads=2):
+        arr[...] = value
+    expected = _expected_chunks(arr, value)
+    assert _chunk_files(root) == expected
+    assert _direct() - before >= len(expected) > 0  # every stored chunk went through the fast encoder
+    assert np.array_equal(zarrlayer.open_array(store=root)[...], value)
+
+
+def test_fast_path_matches_zarr_python_byte_for_byte(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    value = _data((200, 300))
+    value[64:128, 0:64] = 0
+    ours, theirs = str(tmp_path / "ours.zarr"), str(tmp_path / "theirs.zarr")
+    arr = zarrlayer.create_array(store=ours, shape=value.shape, chunks=(32, 64), dtype="<f4", compressors=[_blosc(4)], fill_value=0, zarr_format=3)
+    before = _direct()
+    arr[...] = value
+    assert _direct() > before
+    ref = zarr.create_array(theirs, shape=value.shape, chunks=(32, 64), dtype="<f4", compressors=[_blosc(4)], fill_value=0)
+    ref[...] = value
+    assert _chunk_files(ours) == _chunk_files(theirs)
+    assert np.array_equal(ref[...], value)
+
+
+@pytest.mark.parametrize("cname, shuffle, typesize", [("zstd", "bitshuffle", 4), ("blosclz", "noshuffle", 1), ("lz4hc", "shuffle", 8)])
+def test_every_blosc_setting_encodes_as_numcodecs(cname, shuffle, typesize):
+    """BloscEncoder against pipeline.encode for other compressors, shuffles and typesizes."""
+    arr = zarrlayer.create_array(store=MemoryStore(), shape=(64, 64), chunks=(32, 32), dtype="<f8", compressors=[_blosc(typesize, cname, shuffle, 3)], fill_value=0, zarr_format=3)
+    pipeline = arr.metadata.codecs
+    encoder = chunk_encoder(pipeline, (32, 32))
+    assert isinstance(encoder, BloscEncoder)
+    chunk = _data((32, 32), "<f8", seed=3)
+    assert bytes(encoder(chunk)) == pipeline.encode(chunk)
+
+
+def test_all_fill_chunks_are_skipped_bit_for_bit(tmp_path):
+    """-0.0 is not the fill 0.0 and is stored; NaN fills compare by bits (other payloads are stored)."""
+    root = str(tmp_path / "z.zarr")
+    arr = zarrlayer.create_array(store=root, shape=(4, 8), chunks=(4, 2), dtype="<f4", compressors=[_blosc(4)], fill_value=0.0, zarr_format=3)
+    value = np.zeros((4, 8), dtype="<f4")
+    value[:, 2:4] = -0.0
+    value[:, 5] = 1.5  # chunk 2 holds data after a first element equal to the fill
+    arr[...] = value
+    assert sorted(_chunk_files(root)) == ["c/0/1", "c/0/2"]
+    root = str(tmp_path / "nan.zarr")
+    arr = zarrlayer.create_array(store=root, shape=(4, 8), chunks=(4, 2), dtype="<f8", compressors=[_blosc(8)], fill_value=float("nan"), zarr_format=3)
+    value = np.full((4, 8), np.nan)
+    value[:, 2:4] = np.frombuffer(np.uint64(0x7FF8000000000001).tobytes(), dtype="<f8")[0]  # another NaN
+    arr[...] = value
+    assert sorted(_chunk_files(root)) == ["c/0/1"]
+    got = zarrlayer.open_array(store=root)[...]
+    assert got.view("<u8").tolist() == value.view("<u8").tolist()
+
+
+def test_fill_test_equals_is_all_fill():
+    cases = [
+        ("<f4", 0.0, [[0.0, 0.0], [-0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]),
+        ("<f4", 0.1, [[0.1, 0.1], [0.1, 0.2]]),  # a fill not exact in float32 still matches its float32 value
+        ("<f8", float("nan"), [[np.nan, np.nan], [np.nan, 1.0]]),
+        ("<i8", 2**62 + 1, [[2**62 + 1] * 2, [2**62 + 1, 2**62]]),
+        ("|b1", True, [[True, True], [True, False], [False, True]]),
+        ("<c8", 1 + 2j, [[1 + 2j, 1 + 2j], [1 + 2j, 1 - 2j]]),
+        ("<M8[s]", np.datetime64(5, "s"), [[5, 5], [5, 6]]),
+    ]
+    for dtype, fill, rows in cases:
+        test = fill_test(np.dtype(dtype), fill, is_all_fill)
+        for row in rows:
+            chunk = np.asarray(row).astype(dtype)
+            assert test(chunk) == is_all_fill(chunk, fill), (dtype, fill, row)
+
+
+def test_edge_scalar_broadcast_and_partial_writes(tmp_path):
+    """Edge chunks, a scalar, a broadcast row, a Fortran-ordered value, and a partial write that merges."""
+    root = str(tmp_path / "m.zarr")
+    ref = np.zeros((70, 50), dtype="<f4")
+    arr = zarrlayer.create_array(store=root, shape=ref.shape, chunks=(16, 16), dtype="<f4", compressors=[_blosc(4)], fill_value=0, zarr_format=3)
+    steps = [
+        ((slice(None), slice(None)), 2.5),
+        ((slice(0, 64), slice(0, 48)), np.arange(48, dtype="<f4")),
+        ((slice(16, 70), slice(16, 50)), np.asfortranarray(_data((54, 34)))),
+        ((slice(3, 40), slice(5, 9)), -1.0),  # partial chunks: read, merged, written back
+        ((slice(64, 70), slice(48, 50)), 0.0),  # the corner chunk back to all fill: deleted
+    ]
+    for sel, value in steps:
+        before = _direct()
+        arr[sel] = value
+        ref[sel] = value
+        assert _direct() > before or sel[0].start == 64
+        assert np.array_equal(zarrlayer.open_array(store=root)[...], ref)
+    assert _chunk_files(root) == _expected_chunks(arr, ref)
+    assert "c/4/3" not in _chunk_files(root)
+
+
+def test_non_native_value_is_converted_first(tmp_path):
+    root = str(tmp_path / "b.zarr")
+    value = _data((64, 64)).astype(">f4")
+    arr = zarrlayer.create_array(store=root, shape=value.shape, chunks=(32, 32), dtype="<f4", compressors=[_blosc(4)], fill_value=0, zarr_format=3)
+    arr[...] = value
+    assert _chunk_files(root) == _expected_chunks(arr, value.astype("<f4"))
+
+
+def test_memory_store_keeps_its_own_copy_of_each_chunk():
+    """The encoder reuses one output buffer per thread: a store that keeps values must get copies."""
+    store = MemoryStore()
+    value = _data((64, 256))
+    arr = zarrlayer.create_array(store=store, shape=value.shape, chunks=(64, 16), dtype="<f4", compressors=[_blosc(4)], fill_value=0, zarr_format=3)
+    before = _direct()
+    with config.override(decode_threads=1):
+        arr[...] = value
+    assert _direct() - before == 16
+    assert np.array_equal(arr[...], value)
+    for coords in np.ndindex(1, 16):
+        key = arr.metadata.chunk_key(coords)
+        assert store._data[key] == arr.metadata.codecs.encode(value[:, coords[1] * 16 : (coords[1] + 1) * 16])
+
+
+class _KeepsBuffers(MemoryStore):
+    """A sync store that keeps the very buffer it is handed (as a third-party store might)."""
+
+    def set_sync(self, key, value):
+        self._check_writable()
+        self._data[key] = value
+
+
+def test_a_store_that_keeps_buffers_gets_copies():
+    store = _KeepsBuffers()
+    value = _data((64, 256))
+    arr = zarrlayer.create_array(store=store, shape=value.shape, chunks=(64, 16), dtype="<f4", compressors=[_blosc(4)], fill_value=0, zarr_format=3)
+    before = _direct()
+    with config.override(decode_threads=1):
+        arr[...] = value
+    assert _direct() - before == 16
+    assert all(type(v) is bytes for k, v in store._data.items() if k.startswith("c/"))
+    assert np.array_equal(arr[...], value)
+
+
+def test_many_chunks_run_as_pool_tasks(tmp_path, monkeypatch):
+    """Over the pool: tasks of `task_size` chunks on the pool's threads, every chunk written once."""
+    calls: list[tuple[str, int]] = []
+    run = _write_sync.WriteJob.run
+
+    def counted(self, items):
+        calls.append((threading.current_thread().name, len(items)))
+        return run(self, items)
+
+    monkeypatch.setattr(_write_sync.WriteJob, "run", counted)
+    root = str(tmp_path / "p.zarr")
+    value = _data((512, 512))
+    arr = zarrlayer.create_array(store=root, shape=value.shape, chunks=(16, 16), dtype="<f4", compressors=[_blosc(4)], fill_value=0, zarr_format=3)
+    with config.override(decode_threads=2):
+        arr[...] = value
+    assert sum(n for _, n in calls) == 1024
+    assert len(calls) == 1024 // task_size(16 * 16 * 4, 1024, 2) > 2
+    assert all(name.startswith("zarrlayer-codec") for name, _ in calls)
+    assert np.array_equal(zarrlayer.open_array(store=root)[...], value)
+
+
+def test_task_size_bounds():
+    assert task_size(4096, 1024, 2) == 64
+    assert task_size(256 * 1024, 256, 2) == 16
+    assert task_size(4096, 10, 2) == 2
+    assert task_size(64 << 20, 8, 2) == 1
+
+
+def test_v2_and_filtered_pipelines_keep_the_slow_encoder(tmp_path):
+    arr = zarrlayer.create_array(store=MemoryStore(), shape=(8, 8), chunks=(4, 4), dtype="<f4", compressors=[_blosc(4)], filters=[{"name": "transpose", "configuration": {"order": [1, 0]}}], zarr_format=3)
+    assert not isinstance(chunk_encoder(arr.metadata.codecs, (4, 4)), BloscEncoder)
+    zarr = pytest.importorskip("zarr")
+    ours, theirs = str(tmp_path / "v2o.zarr"), str(tmp_path / "v2t.zarr")
+    value = _data((64, 64))
+    v2 = zarrlayer.create_array(store=ours, shape=value.shape, chunks=(16, 16), dtype="<f4", zarr_format=2, fill_value=0)
+    assert not isinstance(chunk_encoder(v2.metadata.codecs, (16, 16)), BloscEncoder)
+    v2[...] = value
+    ref = zarr.create_array(theirs, shape=value.shape, chunks=(16, 16), dtype="<f4", zarr_format=2, fill_value=0)
+    ref[...] = value
+    strip = lambda files: {k: v for k, v in files.items() if not k.startswith(".z")}  # noqa: E731
+    assert strip(_chunk_files(ours)) == strip(_chunk_files(theirs))

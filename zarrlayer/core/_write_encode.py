@@ -1,0 +1,119 @@
+"""Per-chunk pieces of the write path, worked out once per write: the encoder and the fill test.
+
+`chunk_encoder` encodes a whole chunk. For the common v3 pipeline `bytes` (native order) +
+`blosc` it calls c-blosc's lock-free `blosc_compress_ctx` straight from the chunk's memory
+into a buffer this thread reuses (no numcodecs wrapper, no fresh output allocation and page
+faults per chunk); the stream is the one numcodecs' `Blosc.encode` writes (same library, same
+parameters), so stored bytes are unchanged. Every other pipeline encodes with
+`pipeline.encode`.
+
+`fill_test` answers exactly `is_all_fill(chunk, fill)` but rejects data chunks after looking
+at one element.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from zarrlayer.format.codecs import blosc_fast
+from zarrlayer.format.codecs.compressors import SHUFFLES, BloscCodec
+from zarrlayer.format.codecs.pipeline import ChunkCodecPipeline
+from zarrlayer.format.codecs.serializers import BytesCodec
+
+__all__ = ["BloscEncoder", "chunk_encoder", "fill_test", "stats"]
+
+_BLOSC_OVERHEAD = 16
+
+stats = {"blosc_direct": 0}
+"""Chunks encoded by `BloscEncoder` since import (tests check that the fast path is taken)."""
+
+
+class BloscEncoder:
+    """Encodes a C-contiguous chunk of the pipeline's dtype with c-blosc's context call, into a reused buffer.
+
+    `__call__` returns a memoryview of this thread's output buffer: valid until this thread's
+    next call, so the caller writes it (or copies it) at once.
+    """
+
+    def __init__(self, codec: BloscCodec, nbytes: int) -> None:
+        self._args = (codec.clevel, SHUFFLES.index(codec.shuffle), codec.typesize)
+        self._cname = codec.cname.encode()
+        self._blocksize = codec.blocksize
+        self._nbytes = nbytes
+        self._local = threading.local()
+
+    def _target(self) -> tuple[bytearray, int]:
+        """This thread's output buffer (`nbytes` + 16 bytes, kept for the encoder's life: one write) and its address."""
+        held: tuple[bytearray, int] | None = getattr(self._local, "held", None)
+        if held is None:
+            out = bytearray(self._nbytes + _BLOSC_OVERHEAD)
+            held = self._local.held = (out, np.frombuffer(out, dtype=np.uint8).ctypes.data)
+        return held
+
+    def __call__(self, chunk: np.ndarray) -> memoryview:
+        """The blosc stream of `chunk` (C-contiguous, `nbytes` bytes); ValueError if c-blosc fails."""
+        return self.encode_at(chunk.ctypes.data)
+
+    def encode_at(self, address: int) -> memoryview:
+        """The blosc stream of the `nbytes` bytes at `address` (a live C-contiguous chunk the caller holds)."""
+        out, target = self._target()
+        compress = blosc_fast.compress_to
+        assert compress is not None  # chunk_encoder hands out a BloscEncoder only when loaded
+        clevel, shuffle, typesize = self._args
+        size = compress(clevel, shuffle, typesize, self._nbytes, address, target, len(out), self._cname, self._blocksize, 1)
+        if size <= 0:
+            raise ValueError(f"c-blosc could not compress {self._nbytes} bytes (code {size})")
+        stats["blosc_direct"] += 1
+        return memoryview(out)[:size]
+
+
+def _plain_blosc(pipeline: ChunkCodecPipeline) -> BloscCodec | None:
+    """The pipeline's blosc codec when it is exactly `bytes` (a plain reinterpretation) + `blosc`."""
+    if type(pipeline) is not ChunkCodecPipeline or pipeline.array_array or len(pipeline.bytes_bytes) != 1:
+        return None
+    serializer, codec = pipeline.array_bytes, pipeline.bytes_bytes[0]
+    if type(serializer) is not BytesCodec or not serializer.matches_native(pipeline.dtype):
+        return None
+    if pipeline.dtype.kind not in "biufcmM" or type(codec) is not BloscCodec:
+        return None
+    return codec
+
+
+def chunk_encoder(pipeline: ChunkCodecPipeline, chunk_shape: tuple[int, ...]) -> Callable[[np.ndarray], Any]:
+    """`f(chunk)` giving the stored bytes of a whole chunk (C-contiguous, the pipeline's dtype and `chunk_shape`).
+
+    A `BloscEncoder` where the pipeline is `bytes` + `blosc` and c-blosc's context call is
+    loaded (its result is a view valid until the thread's next call); else `pipeline.encode`.
+    """
+    codec = _plain_blosc(pipeline)
+    if codec is None or blosc_fast.compress_to is None:
+        return pipeline.encode
+    nbytes = int(np.prod(chunk_shape, dtype=np.int64)) * pipeline.dtype.itemsize
+    if nbytes <= 0 or nbytes > 2**31 - 1 - _BLOSC_OVERHEAD:  # c-blosc 1.x streams hold at most 2 GiB
+        return pipeline.encode
+    return BloscEncoder(codec, nbytes)
+
+
+def fill_test(dtype: np.dtype, fill: Any, exact: Callable[[np.ndarray, Any], bool]) -> Callable[[np.ndarray], bool]:
+    """`f(chunk)` equal to `exact(chunk, fill)` (`is_all_fill`), which first compares one element by value.
+
+    For bools, integers and non-NaN float fills: when the first element's value differs from
+    the fill's (taken in `dtype`), the bits differ too, so the chunk is not all fill; every
+    other chunk gets the exact comparison. Other kinds go to `exact` at once.
+    """
+    if dtype.kind in "biuf":
+        ref = np.asarray(fill, dtype=dtype)
+        if not (dtype.kind == "f" and bool(np.isnan(ref))):
+            value = ref.item()
+
+            def _test(chunk: np.ndarray) -> bool:
+                if chunk.size and chunk.item(0) != value:
+                    return False
+                return exact(chunk, fill)
+
+            return _test
+    return lambda chunk: exact(chunk, fill)
