@@ -20,7 +20,7 @@ import numpy as np
 from zarrlayer import config
 from zarrlayer.core._partial_blosc import partial_decoder
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
-from zarrlayer.core.locks import hold_plan
+from zarrlayer.core.locks import hold, hold_plan
 from zarrlayer.core.io import (
     ArrayLocation,
     DecodeQueue,
@@ -389,6 +389,15 @@ def write_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, val
     if not plan.entries:
         return
     work_value = _value_for(plan, value, metadata.dtype)
+    if metadata.sharding is None and loc.store.supports_sync:
+        from zarrlayer.core._write_sync import WriteJob, write_sync
+
+        keys = [loc.prefix + metadata.chunk_key(entry[0]) for entry in plan.entries]
+        chunk_bytes = math.prod(metadata.chunks) * metadata.dtype.itemsize
+        with hold(loc.store, keys):  # the keys hold_plan would lock, built once for the locks and the writes
+            job = WriteJob(loc, metadata, work_value)
+            write_sync(job, list(zip(plan.entries, keys)), threads=threads_for(plan, metadata), chunk_bytes=chunk_bytes)
+        return
     with hold_plan(loc.store, loc.prefix, metadata, plan):
         _write_plan(loc, metadata, plan, work_value)
 
@@ -425,18 +434,7 @@ def _write_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, wo
         set_values(loc.store, [(k, v) for k, v in results if v is not None])
         delete_keys(loc.store, [k for k, v in results if v is None])
 
-    step = scratch_step(metadata)
-
-    def _write_in_steps(entries: Sequence[PlanEntry]) -> None:
-        for part in batched(entries, step):
-            _store(_encode(_gather(part)))
-
-    threads = threads_for(plan, metadata)
-    if loc.store.supports_sync:
-        # each pool task reads what it merges, encodes and writes its own chunks
-        for batch in batched(plan.entries, _FETCH_BATCH_SYNC * threads):
-            run_batches(_write_in_steps, batch, threads=threads)
-        return
+    threads = threads_for(plan, metadata)  # stores with a sync path go through _write_sync (write_plan)
     for batch in batched(plan.entries, remote_batch(metadata.chunks, metadata.dtype.itemsize)):
         results = [r for part in run_batches(_encode, _gather(batch), threads=threads) for r in part]
         _store(results)
