@@ -19,6 +19,7 @@ import numpy as np
 
 from zarrlayer import config
 from zarrlayer.core._partial_blosc import partial_decoder
+from zarrlayer.core._small_read import small_reader
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
 from zarrlayer.core.locks import hold, hold_plan
 from zarrlayer.core.io import (
@@ -135,7 +136,7 @@ def threads_for(plan: ChunkPlan, metadata: ArrayMetadata) -> int:
     `_THREAD_CHUNKS` chunks; smaller plans decode inline.
     """
     chunk_bytes = math.prod(metadata.chunks) * metadata.dtype.itemsize
-    count = len(plan.entries)
+    count = plan.count
     total = chunk_bytes * count
     if count < 2 or total < _INLINE_BYTES:
         return 1
@@ -291,7 +292,7 @@ def _stored_keys(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan) -
 def _read_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan) -> np.ndarray:
     try:
         work = np.empty(plan.work_shape, dtype=metadata.dtype)
-        if plan.entries:
+        if plan.count:
             if metadata.sharding is not None:
                 from zarrlayer.core.sharded import read_sharded
 
@@ -330,8 +331,9 @@ def _read_chunks(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, w
         if loc.store.supports_sync:
             # local I/O releases the GIL: each pool task reads and decodes its own chunks;
             # tasks of a few MiB keep every thread busy to the end, even if one core is slow
-            for task in batched(plan.entries, _local_task_size(metadata, len(plan.entries), threads)):
-                queue.submit(_fetch_decode, task)
+            run = small_reader(loc, metadata, work, fill, _decode) or _fetch_decode
+            for task in plan.batches(_local_task_size(metadata, plan.count, threads)):
+                queue.submit(run, task)
             return
         for batch in batched(plan.entries, remote_batch(metadata.chunks, metadata.dtype.itemsize)):
             keys = [loc.prefix + metadata.chunk_key(e[0]) for e in batch]

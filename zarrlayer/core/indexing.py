@@ -10,8 +10,9 @@ axis) and vectorised (`vindex`: point coordinates or a boolean mask of the array
 from __future__ import annotations
 
 import itertools
+import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ from zarrlayer.errors import BoundsCheckError, SelectionError, SliceStepError, V
 __all__ = [
     "ChunkPlan",
     "PlanEntry",
+    "SliceAxis",
     "basic_plan",
     "block_to_basic",
     "checked_indices",
@@ -34,19 +36,82 @@ PlanEntry = tuple[tuple[int, ...], tuple[Any, ...], Any, bool]
 """(chunk coords, selection inside the chunk, region of the work buffer, covers the whole chunk)."""
 
 
-@dataclass(slots=True)
 class ChunkPlan:
     """Every touched chunk of a selection, and the shapes of its result.
 
     `work_shape` is the shape of the buffer the engine fills (orthogonal plans keep integer
     axes as length 1, vectorised plans are flat); `out_shape` is the shape handed to the
     user, a reshape of the work buffer without a copy.
+
+    A basic selection of slices keeps its plan per axis (`axes`, numpy arrays): `entries`
+    is then built on first use, and `batches` builds it batch by batch, so a read of 100k
+    chunks never holds 100k entries (about 0.5 µs of objects each, and the garbage
+    collector's passes over them) at once.
     """
 
-    kind: Literal["basic", "orthogonal", "vectorized"]
-    out_shape: tuple[int, ...]
-    work_shape: tuple[int, ...]
-    entries: list[PlanEntry]
+    __slots__ = ("kind", "out_shape", "work_shape", "axes", "_entries")
+
+    def __init__(
+        self,
+        kind: Literal["basic", "orthogonal", "vectorized"],
+        out_shape: tuple[int, ...],
+        work_shape: tuple[int, ...],
+        entries: list[PlanEntry] | None = None,
+        *,
+        axes: tuple[SliceAxis, ...] | None = None,
+    ) -> None:
+        if entries is None and axes is None:
+            raise TypeError("a ChunkPlan needs its entries or its axes")
+        self.kind = kind
+        self.out_shape = out_shape
+        self.work_shape = work_shape
+        self.axes = axes
+        self._entries = entries
+
+    def __repr__(self) -> str:
+        return f"ChunkPlan({self.kind!r}, out_shape={self.out_shape}, work_shape={self.work_shape}, chunks={self.count})"
+
+    @property
+    def entries(self) -> list[PlanEntry]:
+        """Every (coords, selection in the chunk, region of the work buffer, whole chunk), in C order of coords."""
+        if self._entries is None:
+            self._entries = _combine("basic", [axis.dim() for axis in self.axes or ()])
+        return self._entries
+
+    @property
+    def count(self) -> int:
+        """How many chunks the plan touches (without building its entries)."""
+        if self._entries is not None or self.axes is None:
+            return len(self.entries)
+        return math.prod(len(axis.ids) for axis in self.axes)
+
+    def batches(self, size: int) -> Iterator[list[PlanEntry]]:
+        """`entries` in order, in consecutive batches of about `size` (at least 1).
+
+        A plan kept per axis builds each batch when it is drawn: a block of the chunk grid
+        (the leading axes fixed, a run along one axis, the trailing axes whole), so batches
+        hold `size` entries or, where one row of the trailing axes is longer, that row.
+        """
+        size = max(1, size)
+        if self._entries is not None or not self.axes:
+            entries = self.entries
+            for start in range(0, len(entries), size):
+                yield entries[start : start + size]
+            return
+        axes = self.axes
+        lens = [len(axis.ids) for axis in axes]
+        if not all(lens):
+            return
+        split, inner = 0, math.prod(lens[1:])
+        while inner > size and split + 1 < len(axes):
+            split += 1
+            inner //= lens[split]
+        run = max(1, size // inner)
+        trailing = [axis.dim() for axis in axes[split + 1 :]]
+        for lead in itertools.product(*(range(n) for n in lens[:split])):
+            fixed = [axis.dim(i, i + 1) for axis, i in zip(axes, lead)]
+            for start in range(0, lens[split], run):
+                yield _combine("basic", [*fixed, axes[split].dim(start, start + run), *trailing])
 
 
 @dataclass(slots=True)
@@ -59,6 +124,40 @@ class _DimPlan:
     complete: list[bool]
     nitems: int
     dropped: bool
+
+
+@dataclass(slots=True)
+class SliceAxis:
+    """One axis of a basic plan selected by a slice (step > 0), as int64 arrays over its touched chunks.
+
+    Chunk `ids[i]` gives the elements `c_lo[i]:c_hi[i]:step` of the chunk to the region
+    `out_lo[i]:out_hi[i]` of the work buffer; `complete[i]` says whether that is the whole
+    chunk (as far as the array reaches). `nitems` is the axis' length in the output.
+    """
+
+    ids: np.ndarray
+    c_lo: np.ndarray
+    c_hi: np.ndarray
+    out_lo: np.ndarray
+    out_hi: np.ndarray
+    complete: np.ndarray
+    step: int
+    nitems: int
+
+    def dim(self, start: int = 0, stop: int | None = None) -> _DimPlan:
+        """The axis' touched chunks `start`..`stop` as lists (slices and flags), as `_combine` takes them."""
+        cut = slice(start, stop)
+        step = self.step
+        c_lo, c_hi = self.c_lo[cut].tolist(), self.c_hi[cut].tolist()
+        out_lo, out_hi = self.out_lo[cut].tolist(), self.out_hi[cut].tolist()
+        return _DimPlan(
+            self.ids[cut].tolist(),
+            [slice(a, b, step) for a, b in zip(c_lo, c_hi)],
+            [slice(a, b) for a, b in zip(out_lo, out_hi)],
+            self.complete[cut].tolist(),
+            self.nitems,
+            False,
+        )
 
 
 def _dim_error(index: int, length: int, axis: int) -> BoundsCheckError:
@@ -80,11 +179,12 @@ def _int_dim(item: Any, length: int, chunk: int, axis: int, keep: bool) -> _DimP
     return _DimPlan([k], [local], [None], [complete], 1, True)
 
 
-def _slice_dim(item: slice, length: int, chunk: int) -> _DimPlan:
+def _slice_axis(item: slice, length: int, chunk: int) -> SliceAxis:
     start, stop, step = item.indices(length)
     count = len(range(start, stop, step))
     if count == 0:
-        return _DimPlan([], [], [], [], 0, False)
+        empty = np.zeros(0, dtype=np.int64)
+        return SliceAxis(empty, empty, empty, empty, empty, np.zeros(0, dtype=bool), step, 0)
     last = start + (count - 1) * step
     ks = np.arange(start // chunk, last // chunk + 1, dtype=np.int64)
     lo = ks * chunk
@@ -93,22 +193,17 @@ def _slice_dim(item: slice, length: int, chunk: int) -> _DimPlan:
     touched = first <= final
     if not touched.all():
         ks, lo, first, final = ks[touched], lo[touched], first[touched], final[touched]
-    out_lo = ((first - start) // step).tolist()
-    out_hi = ((final - start) // step + 1).tolist()
-    c_lo = (first - lo).tolist()
-    c_hi = (final - lo + 1).tolist()
     if step == 1:
-        complete = ((first == lo) & (final == np.minimum(lo + chunk, length) - 1)).tolist()
+        complete = (first == lo) & (final == np.minimum(lo + chunk, length) - 1)
     else:
-        complete = [False] * len(c_lo)
-    return _DimPlan(
-        ks.tolist(),
-        [slice(a, b, step) for a, b in zip(c_lo, c_hi)],
-        [slice(a, b) for a, b in zip(out_lo, out_hi)],
-        complete,
-        count,
-        False,
+        complete = np.zeros(len(ks), dtype=bool)
+    return SliceAxis(
+        ks, first - lo, final - lo + 1, (first - start) // step, (final - start) // step + 1, complete, step, count
     )
+
+
+def _slice_dim(item: slice, length: int, chunk: int) -> _DimPlan:
+    return _slice_axis(item, length, chunk).dim()
 
 
 def checked_indices(arr: np.ndarray, length: int, axis: int) -> np.ndarray:
@@ -249,6 +344,10 @@ def _ix(sel: tuple[Any, ...]) -> tuple[Any, ...]:
 def basic_plan(selection: Any, shape: tuple[int, ...], chunks: tuple[int, ...]) -> ChunkPlan:
     """The plan of a basic selection (ints, slices with positive steps, Ellipsis)."""
     items = _expand_ellipsis(selection, len(shape))
+    if all(type(item) is slice and (item.step is None or operator.index(item.step) > 0) for item in items):
+        axes = tuple(_slice_axis(item, n, c) for item, n, c in zip(items, shape, chunks))
+        sliced = tuple(axis.nitems for axis in axes)
+        return ChunkPlan("basic", sliced, sliced, axes=axes)
     dims: list[_DimPlan] = []
     for axis, (item, n, c) in enumerate(zip(items, shape, chunks)):
         if isinstance(item, slice):

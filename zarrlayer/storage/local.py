@@ -39,6 +39,7 @@ from zarrlayer.storage._base import (
     SuffixByteRequest,
     normalize_prefix,
     validate_key,
+    validate_keys,
     validate_prefix,
 )
 from zarrlayer.storage._buffers import as_byte_view
@@ -77,6 +78,19 @@ def _write_new(path: str, view: memoryview) -> None:
             done += os.write(fd, view[done:])
     finally:
         os.close(fd)
+
+
+_readv = getattr(os, "readv", None)
+
+
+def _read_rest(fd: int, buffer: bytearray) -> bytes:
+    """The whole value behind `fd` when a read filled all of `buffer`: its bytes, then the rest to end of file."""
+    parts = [bytes(buffer)]
+    while True:
+        more = os.read(fd, 1 << 20)
+        if not more:
+            return b"".join(parts)
+        parts.append(more)
 
 
 def _read_whole(fd: int) -> bytes:
@@ -285,6 +299,61 @@ class LocalStore(Store):
 
     def get_many_sync(self, key_ranges: Sequence[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
         return [self.get_sync(k, r) for k, r in key_ranges]
+
+    def read_many_into_sync(self, keys: Sequence[str], buffer: bytearray) -> Iterator[int | bytes | None]:
+        """For each key in order: the size of its value read into `buffer` (an int), or the value as bytes
+        when it does not fit (`len(buffer)` bytes or more), or None when there is none.
+
+        An int result is valid until the next item is drawn (the next value overwrites `buffer`).
+        Per key one open, one read and one close (no fstat, no fresh bytes): the chunk engine
+        reads small chunks with it. Every key is validated before any I/O (`validate_keys`,
+        one pass over the batch) and keeps `get_sync`'s guards: directories checked once per
+        store (links leaving the root refused), the final component opened with O_NOFOLLOW
+        and a link there followed only when its target stays under the root. Raises
+        InvalidKeyError or StoreError (naming key and store URL) as `get_sync` does.
+        """
+        validate_keys(keys)
+        if os.sep != "/" or _readv is None:  # Windows: the general path
+            yield from (self.get_sync(key) for key in keys)
+            return
+        inside = self._inside
+        for parent, key in {key.rpartition("/")[0]: key for key in keys}.items():
+            if parent and parent not in inside:
+                self._check_dirs(key, parent)
+        root, flags, buffers, size = self._root_sep, _READ_FLAGS, [buffer], len(buffer)
+        for key in keys:
+            try:
+                fd = os.open(root + key, flags)
+            except OSError as e:
+                reopened = self._reopen(key, root + key, e)
+                if reopened is None:
+                    yield None
+                    continue
+                fd = reopened
+            try:
+                got = _readv(fd, buffers)
+                value: int | bytes | None = got if got < size else _read_rest(fd, buffer)
+            except IsADirectoryError:
+                value = None
+            except OSError as e:
+                raise StoreError(f"could not read key {key!r} from store {self.url}: {e.strerror or e}") from e
+            finally:
+                os.close(fd)
+            yield value
+
+    def _reopen(self, key: str, path: str, error: OSError) -> int | None:
+        """A descriptor for `path` after os.open failed with `error` (None: no such value).
+
+        A final link is followed only when its target stays under the root (else InvalidKeyError).
+        """
+        try:
+            if error.errno != errno.ELOOP:
+                raise error
+            return os.open(self._followed(key, path), _READ_FLAGS & ~_NOFOLLOW)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as e:
+            raise StoreError(f"could not read key {key!r} from store {self.url}: {e.strerror or e}") from e
 
     def exists_sync(self, key: str) -> bool:
         return os.path.isfile(self._followed(key, self._path(key)))

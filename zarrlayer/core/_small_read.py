@@ -1,0 +1,154 @@
+"""Reading many small blosc chunks: one tight loop per pool task that reads, checks and decodes each chunk.
+
+Small chunks (1 to 64 KiB) cost more in per-chunk Python than in decoding. For a plan of
+chunks under 256 KiB on a store with a synchronous path, whose chunks are each one blosc
+stream of the chunk's C-order bytes (v3 `bytes` + `blosc`, v2 `blosc` without filters), and
+with c-blosc's lock-free context call loaded (`blosc_fast.decompress_ctx`), a pool task
+does per chunk: one key from a format string, one open/read/close into this thread's reused
+buffer (`LocalStore.read_many_into_sync`; other sync stores hand their bytes), a 16-byte
+header check and one ctypes call that decodes straight into the output (a whole chunk whose
+region is contiguous) or into this thread's scratch chunk, then copied out.
+
+Nothing is trusted that was not checked: keys are validated by the store (in bulk), the
+header's compressed size must equal the bytes read and its decoded size the chunk's, so
+c-blosc never reads or writes past a buffer. Any chunk that does not check out (short,
+oversized, another header, a failed decode) is handed to the engine's general path, which
+decodes it again and raises the ChunkDecodeError naming store, path and key.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from zarrlayer.core.indexing import PlanEntry
+from zarrlayer.core.io import ArrayLocation
+from zarrlayer.format import ArrayMetadata
+from zarrlayer.format.chunk_keys import ChunkKeyEncoding
+from zarrlayer.format.codecs import blosc_fast
+from zarrlayer.format.codecs.compressors import BloscCodec
+
+__all__ = ["MAX_CHUNK_BYTES", "small_reader"]
+
+MAX_CHUNK_BYTES = 256 * 1024
+"""Chunks at least this big go through the engine's general path (reused reads, partial decodes)."""
+
+_BLOSC_OVERHEAD = 16
+_SIZES = struct.Struct("<4xI4xI")  # a blosc header's decoded size (nbytes) and whole-chunk size (cbytes)
+
+Fallback = Callable[[Sequence[tuple[PlanEntry, Any, str]]], None]
+
+_local = threading.local()
+
+
+def _blosc_only(pipeline: Any, dtype: np.dtype) -> bool:
+    """Whether every chunk of `pipeline` is one blosc stream of the chunk's C-order bytes in `dtype`."""
+    if pipeline.dtype != dtype or dtype.kind == "O":
+        return False
+    compressor = getattr(pipeline, "compressor", None)
+    if hasattr(pipeline, "filters"):  # a v2 pipeline: blosc compressor, no filters, C order
+        plain = not pipeline.filters and (pipeline.order == "C" or len(pipeline.shape) <= 1)
+        return plain and compressor is not None and compressor.codec_id == "blosc"
+    direct_of = getattr(pipeline, "direct_decoder", None)
+    return direct_of is not None and direct_of() is not None and isinstance(pipeline.bytes_bytes[0], BloscCodec)
+
+
+def _encoding(metadata: ArrayMetadata) -> ChunkKeyEncoding:
+    encoding = getattr(metadata, "chunk_key_encoding", None)
+    if isinstance(encoding, ChunkKeyEncoding):
+        return encoding
+    return ChunkKeyEncoding("v2", metadata.dimension_separator)  # type: ignore[attr-defined]
+
+
+def _buffers(read_size: int, shape: tuple[int, ...], dtype: np.dtype) -> tuple[bytearray, int, np.ndarray]:
+    """This thread's reused read buffer (with its address) and scratch chunk."""
+    key = (read_size, shape, dtype)
+    if getattr(_local, "key", None) != key:
+        buffer = bytearray(read_size)
+        _local.buffer, _local.address = buffer, np.frombuffer(buffer, dtype=np.uint8).ctypes.data
+        _local.scratch = np.empty(shape, dtype=dtype)
+        _local.key = key
+    return _local.buffer, _local.address, _local.scratch
+
+
+def _in_place(shape: tuple[int, ...], work: np.ndarray) -> bool:
+    """Whether a whole chunk's region of `work` is one contiguous run of memory."""
+    if not work.flags.c_contiguous or len(shape) != work.ndim:
+        return False
+    for axis, size in enumerate(shape):
+        if size > 1:
+            return shape[axis + 1 :] == work.shape[axis + 1 :]
+    return True
+
+
+def small_reader(
+    loc: ArrayLocation, metadata: ArrayMetadata, work: np.ndarray, fill: Any, fallback: Fallback
+) -> Callable[[Sequence[PlanEntry]], None] | None:
+    """A pool task `f(entries)` that reads and decodes those chunks of a plan into `work`, or None where it does not apply.
+
+    None unless the store has a synchronous path, chunks are under `MAX_CHUNK_BYTES`, the
+    codecs are blosc alone over plain bytes, `work` has the array's dtype, and c-blosc's
+    context call is loaded. `fallback(items)` is the engine's general decode of (entry,
+    bytes or None, key) items, used for any chunk that does not check out.
+    """
+    decompress = blosc_fast.decompress_ctx
+    shape, dtype = tuple(metadata.chunks), work.dtype
+    nbytes = math.prod(shape) * dtype.itemsize
+    if decompress is None or not loc.store.supports_sync or not 0 < nbytes < MAX_CHUNK_BYTES:
+        return None
+    if not _blosc_only(metadata.codecs, dtype):
+        return None
+    store, prefix, ndim = loc.store, loc.prefix, len(shape)
+    encode_many = _encoding(metadata).encode_many
+    read_many = getattr(type(store), "read_many_into_sync", None)
+    read_size = nbytes + _BLOSC_OVERHEAD + 1  # a value that fills it is larger than any valid chunk
+    in_place = _in_place(shape, work)
+    whole = tuple(slice(0, n, 1) for n in shape)
+    base, strides, stride0 = work.ctypes.data, work.strides, work.strides[0] if work.ndim else 0
+    unpack = _SIZES.unpack_from
+
+    def offset(out_sel: tuple[Any, ...]) -> int:
+        return int(sum(s.start * st for s, st in zip(out_sel, strides)))
+
+    def task(entries: Sequence[PlanEntry]) -> None:
+        keys = encode_many(prefix, [e[0] for e in entries], ndim)
+        buffer, address, scratch = _buffers(read_size, shape, dtype)
+        scratch_address = scratch.ctypes.data
+        if read_many is not None:
+            values: Any = read_many(store, keys, buffer)
+        else:
+            values = store.get_many_sync([(k, None) for k in keys])
+        for entry, key, got in zip(entries, keys, values):
+            if got is None:
+                work[entry[2]] = fill
+                continue
+            if type(got) is int:
+                source, header, size = address, buffer, got
+            elif type(got) is bytes:
+                source = header = got
+                size = len(got)
+            else:  # another buffer type: the general path
+                fallback([(entry, got, key)])
+                continue
+            if size < _BLOSC_OVERHEAD or unpack(header) != (nbytes, size):
+                fallback([(entry, got if source is got else bytes(buffer[:size]), key)])
+                continue
+            _, chunk_sel, out_sel, complete = entry
+            whole_chunk = complete and chunk_sel == whole  # only complete entries hold plain slices
+            direct = whole_chunk and in_place
+            if direct:
+                target = base + (out_sel[0].start * stride0 if ndim == 1 else offset(out_sel))
+            else:
+                target = scratch_address
+            if decompress(source, target, nbytes, 1) != nbytes:
+                fallback([(entry, got if source is got else bytes(buffer[:size]), key)])
+                continue
+            if not direct:
+                work[out_sel] = scratch if whole_chunk else scratch[chunk_sel]
+
+    return task
