@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, Union
 
 from zarrlayer.core.io import delete_keys, fetch, join_path, set_values
+from zarrlayer.core._doc_fetch import fetch_documents
 from zarrlayer.core.sync import sync
 from zarrlayer.errors import (
     ContainsArrayError,
@@ -112,8 +113,7 @@ def load_nodes(
 ) -> list[NodeMetadata | None]:
     """The metadata at each of `paths` (None where there is no node), all fetched in one batch."""
     names = _doc_names(zarr_format, use_consolidated is not False)
-    requests = [(join_path(p, n), None) for p in paths for n in names]
-    values = fetch(store, requests)
+    values = fetch_documents(store, paths, names)
     out: list[NodeMetadata | None] = []
     for i, path in enumerate(paths):
         docs = dict(zip(names, values[i * len(names) : (i + 1) * len(names)]))

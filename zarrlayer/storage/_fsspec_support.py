@@ -24,8 +24,10 @@ __all__ = [
     "READ_ONLY_PROTOCOLS",
     "classify_fsspec_error",
     "fsspec_limits",
+    "http_pool_size",
     "instance_options",
     "short_read",
+    "sized_client",
     "split_query",
     "loop_filesystems",
     "loop_filesystems_lock",
@@ -134,6 +136,36 @@ def instance_options(fs_cls: type, options: dict[str, Any]) -> dict[str, Any]:
     config_kwargs = dict(options.get("config_kwargs") or {})
     config_kwargs.setdefault("retries", {"max_attempts": 0, "mode": "standard"})
     return {**options, "config_kwargs": config_kwargs}
+
+
+_AIOHTTP_DEFAULT_POOL = 100
+"""aiohttp's TCPConnector limit: connections open at once per session, all hosts together."""
+
+
+def http_pool_size(fs_cls: type, options: dict[str, Any], concurrency: int) -> int | None:
+    """Connections the per-loop HTTP session may open: the request limit, never below aiohttp's 100.
+
+    None where the options choose their own client (`get_client`, a `connector` in
+    `client_kwargs`) or the filesystem is not fsspec's HTTP one: those keep fsspec's behaviour.
+    An HTTP/1.1 connection carries one request at a time, so a pool smaller than the
+    request limit would queue the requests above it inside aiohttp, unseen by the limit.
+    """
+    if "get_client" in options or "connector" in (options.get("client_kwargs") or {}):
+        return None
+    if not any(c.__module__ == "fsspec.implementations.http" for c in fs_cls.__mro__):
+        return None
+    return max(_AIOHTTP_DEFAULT_POOL, concurrency)
+
+
+def sized_client(limit: int) -> Any:
+    """A `get_client` for fsspec's HTTPFileSystem whose session pools up to `limit` keep-alive connections."""
+
+    async def get_client(**kwargs: Any) -> Any:
+        import aiohttp
+
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit), **kwargs)
+
+    return get_client
 
 
 def unsatisfiable(exc: BaseException) -> bool:

@@ -28,8 +28,10 @@ from zarrlayer.storage._fsspec_support import (
     READ_ONLY_PROTOCOLS,
     classify_fsspec_error,
     fsspec_limits,
+    http_pool_size,
     instance_options,
     short_read,
+    sized_client,
     split_query,
     loop_filesystems,
     loop_filesystems_lock,
@@ -225,18 +227,21 @@ class FsspecStore(RemoteStore):
         loop = asyncio.get_running_loop()
         with loop_filesystems_lock:
             on_loop = loop_filesystems.setdefault(loop, {})
-        fs = on_loop.get(self._fs_token)  # only this loop's thread touches its own dict
+        pool = http_pool_size(self._fs_cls, self._fs_options, self.max_concurrency)
+        token = self._fs_token if pool is None else f"{self._fs_token}#pool={pool}"
+        fs = on_loop.get(token)  # only this loop's thread touches its own dict
         if fs is None:
-            fs = self._fs_cls(
-                **instance_options(self._fs_cls, self._fs_options), asynchronous=True, loop=loop, skip_instance_cache=True
-            )
+            options = instance_options(self._fs_cls, self._fs_options)
+            if pool is not None:
+                options = {**options, "get_client": sized_client(pool)}
+            fs = self._fs_cls(**options, asynchronous=True, loop=loop, skip_instance_cache=True)
             if "retries" not in self._fs_options and isinstance(getattr(fs, "retries", None), int):
                 fs.retries = 1  # s3fs: one attempt per call, zarrlayer's policy retries
             if "use_listings_cache" not in self._fs_options and hasattr(fs, "dircache"):
                 from fsspec.dircache import DirCache
 
                 fs.dircache = DirCache(use_listings_cache=False)
-            on_loop[self._fs_token] = fs
+            on_loop[token] = fs
         return fs
 
     def _full_path(self, key: str) -> str:
