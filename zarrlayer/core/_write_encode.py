@@ -13,6 +13,7 @@ at one element.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -40,31 +41,41 @@ class BloscEncoder:
     """
 
     def __init__(self, codec: BloscCodec, nbytes: int) -> None:
-        self._args = (codec.clevel, SHUFFLES.index(codec.shuffle), codec.typesize)
-        self._cname = codec.cname.encode()
-        self._blocksize = codec.blocksize
+        self._codec = codec
         self._nbytes = nbytes
         self._local = threading.local()
 
-    def _target(self) -> tuple[bytearray, int]:
-        """This thread's output buffer (`nbytes` + 16 bytes, kept for the encoder's life: one write) and its address."""
-        held: tuple[bytearray, int] | None = getattr(self._local, "held", None)
+    def _held(self) -> tuple[bytearray, list[Any]]:
+        """This thread's output buffer (`nbytes` + 16 bytes, kept for the encoder's life: one write) and call arguments.
+
+        The arguments are built once as ctypes values (`compress_to` has no argtypes); slot 4,
+        the source address, is set per call.
+        """
+        held: tuple[bytearray, list[Any]] | None = getattr(self._local, "held", None)
         if held is None:
-            out = bytearray(self._nbytes + _BLOSC_OVERHEAD)
-            held = self._local.held = (out, np.frombuffer(out, dtype=np.uint8).ctypes.data)
+            codec, out = self._codec, bytearray(self._nbytes + _BLOSC_OVERHEAD)
+            target = np.frombuffer(out, dtype=np.uint8).ctypes.data
+            args: list[Any] = [
+                ctypes.c_int(codec.clevel), ctypes.c_int(SHUFFLES.index(codec.shuffle)), ctypes.c_size_t(codec.typesize),
+                ctypes.c_size_t(self._nbytes), None, ctypes.c_void_p(target), ctypes.c_size_t(len(out)),
+                ctypes.c_char_p(codec.cname.encode()), ctypes.c_size_t(codec.blocksize), ctypes.c_int(1),
+            ]
+            held = self._local.held = (out, args)
         return held
 
     def __call__(self, chunk: np.ndarray) -> memoryview:
         """The blosc stream of `chunk` (C-contiguous, `nbytes` bytes); ValueError if c-blosc fails."""
+        if not chunk.flags.c_contiguous or chunk.nbytes != self._nbytes:
+            raise ValueError(f"expected a C-contiguous chunk of {self._nbytes} bytes, found {chunk.nbytes} bytes")
         return self.encode_at(chunk.ctypes.data)
 
     def encode_at(self, address: int) -> memoryview:
         """The blosc stream of the `nbytes` bytes at `address` (a live C-contiguous chunk the caller holds)."""
-        out, target = self._target()
+        out, args = self._held()
         compress = blosc_fast.compress_to
         assert compress is not None  # chunk_encoder hands out a BloscEncoder only when loaded
-        clevel, shuffle, typesize = self._args
-        size = compress(clevel, shuffle, typesize, self._nbytes, address, target, len(out), self._cname, self._blocksize, 1)
+        args[4] = ctypes.c_void_p(address)
+        size: int = compress(*args)
         if size <= 0:
             raise ValueError(f"c-blosc could not compress {self._nbytes} bytes (code {size})")
         stats["blosc_direct"] += 1

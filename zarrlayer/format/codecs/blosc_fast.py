@@ -97,12 +97,22 @@ decompress_ctx: Callable[[Any, int, int, int], int] | None = _decompress if _lib
 negative code (or 0) on failure, which the caller must check against `destsize`.
 """
 
-compress_to: Callable[..., int] | None = _compress if _lib is not None else None
+def _unchecked(lib: ctypes.CDLL, name: str) -> Any:
+    """A function object of its own for `name` (CDLL indexing does not cache), returning int, with no argtypes."""
+    func = lib[name]
+    func.restype = ctypes.c_int
+    return func
+
+
+compress_to: Callable[..., int] | None = _unchecked(_lib, "blosc_compress_ctx") if _lib is not None else None
 """c-blosc's `blosc_compress_ctx(clevel, shuffle, typesize, nbytes, src, dest, destsize, cname, blocksize, 1)`, or None.
 
-For callers that compress into a buffer of their own (the write path reuses one per thread):
-`src` and `dest` are int addresses, `cname` bytes (b"lz4"); returns the compressed size, 0
-when `destsize` is too small (give it `nbytes + 16`), negative on error. No global lock.
+For callers that compress into a buffer of their own (the write path reuses one per thread).
+No argtypes, so the call skips their conversion (about 1.5 µs of a 4 µs call on 4 KiB): every
+argument must be a ctypes value of the C type, built once where it can be (`c_int` clevel,
+shuffle and the last 1; `c_size_t` typesize, nbytes, destsize, blocksize; `c_void_p` src and
+dest; `c_char_p` cname such as b"lz4"). Returns the compressed size, 0 when `destsize` is too
+small (give it `nbytes + 16`), negative on error. No global lock.
 """
 
 decompress_ptr: Callable[[Any, int], int] | None = (
