@@ -490,8 +490,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def done(result: CaseResult) -> None:
         results.append(result)
+        load = os.getloadavg()[0]
+        result.notes["load_1min"] = round(load, 2)
         print_flush(f"  {result.case}: " + ", ".join(f"{k} {format_seconds(result.median(k))}" for k in result.samples)
-                    + f"  -> best peer {result.peer}, ratio {result.speedup or 0:.2f}x")
+                    + f"  -> best peer {result.peer}, ratio {result.speedup or 0:.2f}x  (load {load:.1f})")
 
     try:
         print_flush(f"bench_peers: {runs} runs + {warmup} warm-up, interleaved; {os.cpu_count()} CPUs; root {root}")
