@@ -77,6 +77,7 @@ def _decompress_into(data: Any, out: np.ndarray) -> int:
     context = getattr(_local, "context", None)
     if context is None:
         context = _local.context = _Context()
+    source: bytes | int
     if isinstance(data, bytes):
         source, size = data, len(data)
     else:
