@@ -329,3 +329,22 @@ def test_writer_takes_every_keyword_of_to_zarr():
     for theirs in (writers.to_zarr, writers._datatree_to_zarr):
         missing = set(inspect.signature(theirs).parameters) - ours - {"dataset", "dt"}
         assert not missing, f"{theirs.__name__}: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("zarr_format", FORMATS)
+def test_write_empty_chunks_never_replaces_a_chunk_written_meanwhile(tmp_path, monkeypatch, zarr_format):
+    import zarrlayer
+    from zarrlayer.core import io
+
+    from integrations._empty_chunks import store_empty_chunks
+
+    path = str(tmp_path / "race.zarr")
+    arr = zarrlayer.create_array(store=path, shape=(4,), chunks=(1,), dtype="f8", fill_value=np.nan, zarr_format=zarr_format)
+    arr[2] = 7.0  # stored by another writer after the check for missing chunks (simulated below)
+    monkeypatch.setattr(io, "fetch", lambda store, requests: [None] * len(requests))  # the check saw every chunk missing
+    store_empty_chunks(arr, [slice(0, 4)])
+    monkeypatch.undo()
+    got = zarrlayer.open_array(path, mode="r")[...]
+    assert got[2] == 7.0 and np.isnan(got[[0, 1, 3]]).all()
+    chunk_files = [k for k in _contents(path) if not k.endswith(("json", ".zarray", ".zattrs"))]
+    assert len(chunk_files) == 4
