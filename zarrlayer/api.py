@@ -16,6 +16,7 @@ from zarrlayer.core.create import DEFAULT_FILL_VALUE, array_config, create_array
 from zarrlayer.core.group import Group, make_node
 from zarrlayer.core.io import join_path
 from zarrlayer.core.io import set_values
+from zarrlayer.core.locks import hold
 from zarrlayer.core.nodes import NodeMetadata, list_children, load_node
 from zarrlayer.errors import (
     ArgumentError,
@@ -28,6 +29,7 @@ from zarrlayer.errors import (
     NodeNotFoundError,
 )
 from zarrlayer.format import ArrayMetadata, GroupMetadata, build_consolidated
+from zarrlayer.format.common import V2_CONSOLIDATED_KEY, V3_METADATA_KEY
 from zarrlayer.storage._base import Store
 
 __all__ = [
@@ -345,9 +347,12 @@ def consolidate_metadata(
         raise ContainsArrayError(
             f"expected a group at path '{node_path}' in store {zstore.url} to consolidate, found an array"
         )
-    nodes = _walk(zstore, node_path, root.zarr_format)
-    documents = build_consolidated(nodes, zarr_format=2 if root.zarr_format == 2 else 3, root=root)
-    set_values(zstore, [(join_path(node_path, name), value) for name, value in documents.items()])
+    # under the consolidated document's lock: a node created meanwhile in this process is either
+    # walked here or added to the document in step after this write, never dropped from it
+    with hold(zstore, [join_path(node_path, V3_METADATA_KEY), join_path(node_path, V2_CONSOLIDATED_KEY)]):
+        nodes = _walk(zstore, node_path, root.zarr_format)
+        documents = build_consolidated(nodes, zarr_format=2 if root.zarr_format == 2 else 3, root=root)
+        set_values(zstore, [(join_path(node_path, name), value) for name, value in documents.items()])
     consolidated = load_node(zstore, node_path, zarr_format=root.zarr_format)
     assert isinstance(consolidated, GroupMetadata)
     return Group(zstore, node_path, consolidated)

@@ -155,3 +155,33 @@ def test_handles_opened_before_a_change_see_it(tmp_path: Path, zarr_format: int)
     assert "w" in sub and "a/b/w" in root
     del root["a"]
     assert "a" not in root and "a/b/x" not in root
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_consolidate_metadata_never_drops_a_node_created_while_it_walks(tmp_path: Path, monkeypatch, zarr_format: int) -> None:
+    import threading
+    import time
+
+    from zarrlayer import api
+
+    path = tmp_path / "race.zarr"
+    group = zarrlayer.create_group(store=path, zarr_format=zarr_format)
+    group.create_array("a", shape=(2,), dtype="i4")
+    zarrlayer.consolidate_metadata(path)
+    real_walk = api._walk
+    creator: list[threading.Thread] = []
+
+    def walk_while_another_thread_creates(*args: Any, **kwargs: Any) -> Any:
+        nodes = real_walk(*args, **kwargs)  # "b" does not exist yet: the walk cannot see it
+        writer = zarrlayer.open_group(path, mode="r+")
+        creator.append(threading.Thread(target=lambda: writer.create_array("b", shape=(3,), dtype="i4")))
+        creator[0].start()
+        time.sleep(0.3)  # "b" writes its own document, then waits for the consolidated document's lock
+        return nodes
+
+    monkeypatch.setattr(api, "_walk", walk_while_another_thread_creates)
+    zarrlayer.consolidate_metadata(path)
+    creator[0].join()
+    recorded = _consolidated(path, zarr_format)
+    assert ("b" in recorded) if zarr_format == 3 else ("b/.zarray" in recorded)
+    assert sorted(zarrlayer.open_group(path, mode="r").array_keys()) == ["a", "b"]
