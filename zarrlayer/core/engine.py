@@ -62,6 +62,7 @@ _INLINE_BYTES = 1 << 20
 _THREAD_BYTES = 256 * 1024
 _THREAD_CHUNKS = 8
 _REUSE_BYTES = 256 * 1024
+_REUSE_MAX = 16 << 20  # a thread keeps its read buffer: no larger than this
 _REUSE_SLACK = 64 * 1024
 
 
@@ -316,7 +317,7 @@ def _read_chunks(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, w
 
     step = scratch_step(metadata)
     chunk_bytes = math.prod(shape) * metadata.dtype.itemsize
-    reuse = chunk_bytes >= _REUSE_BYTES and getattr(type(loc.store), "get_into_sync", None) is not None
+    reuse = _REUSE_BYTES <= chunk_bytes <= _REUSE_MAX and getattr(type(loc.store), "get_into_sync", None) is not None
 
     def _fetch_decode(entries: Sequence[PlanEntry]) -> None:
         if reuse:  # large chunks: each is read into this thread's reused buffer when the previous one is decoded
