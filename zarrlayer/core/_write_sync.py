@@ -12,7 +12,7 @@ The caller holds the chunks' write locks for the whole call (engine.write_plan).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,7 @@ class WriteJob:
                 # the encoder's view is reused by the thread's next chunk: stores other than
                 # LocalStore (which writes it out before returning) get their own copy
                 self._encode, self._encode_at = _copying(encode), _copying(encode.encode_at)
+        self._set_many = getattr(self._store, "set_many_sync", None) if type(self._store) is LocalStore else None
         self._local = threading.local()
 
     def _scratch(self) -> tuple[np.ndarray, int]:
@@ -98,7 +99,21 @@ class WriteJob:
         return merge_chunk(existing, self._shape, self._fill, self._dtype, entry, self._value)
 
     def run(self, items: Sequence[WriteItem]) -> None:
-        """Build, test, encode and store (or delete) each (entry, store key), in order."""
+        """Build, test, encode and store (or delete) each (entry, store key), in order.
+
+        Through the store's `set_many_sync` where it has one (LocalStore: each value is written
+        before the next is encoded, so the encoder's reused buffer is safe), else `set_sync`.
+        """
+        many = self._set_many
+        if many is not None:
+            many(self._encoded(items))
+            return
+        set_sync = self._store.set_sync
+        for key, data in self._encoded(items):
+            set_sync(key, data)
+
+    def _encoded(self, items: Sequence[WriteItem]) -> Iterator[tuple[str, Any]]:
+        """(key, stored bytes) of each chunk to store; all-fill chunks are deleted on the way instead."""
         store, skip_empty = self._store, self._skip_empty
         is_fill, encode, encode_at = self._is_fill, self._encode, self._encode_at
         for entry, key in items:
@@ -112,9 +127,9 @@ class WriteJob:
             if skip_empty and is_fill(chunk):
                 store.delete_sync(key)
             elif address and encode_at is not None:
-                store.set_sync(key, encode_at(address))
+                yield key, encode_at(address)
             else:
-                store.set_sync(key, encode(chunk))
+                yield key, encode(chunk)
 
 
 def _copying(encode: Callable[[Any], memoryview]) -> Callable[[Any], bytes]:

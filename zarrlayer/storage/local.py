@@ -27,7 +27,7 @@ import stat
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, NoReturn, Self
 
 from zarrlayer.errors import InvalidKeyError, StoreError
 from zarrlayer.storage._base import (
@@ -53,27 +53,38 @@ _INSIDE_LIMIT = 1 << 16
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0) | _NOFOLLOW
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-_salt: tuple[int, str] = (-1, "")
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+_DIR_FD_WRITES = (
+    os.sep == "/"
+    and hasattr(os, "O_DIRECTORY")
+    and all(f in os.supports_dir_fd for f in (os.open, os.rename, os.unlink))
+)
+_salt = uuid.uuid4().hex[:16]
 _counter = itertools.count()
+
+
+def _new_salt() -> None:
+    global _salt
+    _salt = uuid.uuid4().hex[:16]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_salt)  # a forked child never reuses its parent's names
 
 
 def _temp_token() -> str:
     """32 hex digits unique to this write: a random salt per process (renewed after a fork) and a counter.
 
-    Cheaper than a uuid4 per chunk (no urandom call), and still matches `_TMP_RE`.
+    Cheaper than a uuid4 per chunk (no urandom call, no getpid), and still matches `_TMP_RE`.
     """
-    global _salt
-    pid = os.getpid()
-    if _salt[0] != pid:
-        _salt = (pid, uuid.uuid4().hex[:16])
-    return f"{_salt[1]}{next(_counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+    return f"{_salt}{next(_counter) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
-def _write_new(path: str, view: memoryview) -> None:
-    """Create `path` (it must not exist) holding `view`, with plain descriptors (no file object per chunk)."""
-    fd = os.open(path, _NEW_FILE, 0o666)
+def _write_new(path: str, view: memoryview, dir_fd: int | None = None) -> None:
+    """Create `path` (it must not exist; relative to `dir_fd` if given) holding `view`, with plain descriptors."""
+    fd = os.open(path, _NEW_FILE, 0o666, dir_fd=dir_fd)
     try:
-        done = 0
+        done = os.write(fd, view)
         while done < len(view):
             done += os.write(fd, view[done:])
     finally:
@@ -369,6 +380,29 @@ class LocalStore(Store):
             _unlink_quietly(tmp)
             raise StoreError(f"could not write key {key!r} in store {self.url}: {e.strerror or e}") from e
 
+    def set_many_sync(self, items: Iterable[tuple[str, Buffer]]) -> None:
+        """`set_sync` for each (key, value) in order; each value is written before the next item is drawn.
+
+        So a producer may hand out one reused buffer (the chunk engine's encoder does). Every
+        write is atomic as in `set_sync` (a temporary file, then a rename). From the second
+        consecutive key of one directory on, both happen relative to an open descriptor of that
+        directory, with no path walk per key: `set_sync` wrote the first key of the directory,
+        checking it (no link leaving the root) and creating it. Every key is validated.
+        Raises what `set_sync` raises; values before the failing one stay written.
+        """
+        self._check_writable()
+        if not _DIR_FD_WRITES:
+            for key, value in items:
+                self.set_sync(key, value)
+            return
+        directory = _OpenDirectory(self)
+        try:
+            for key, value in items:
+                if not directory.set(key, value):
+                    self.set_sync(key, value)
+        finally:
+            directory.close()
+
     def delete_sync(self, key: str) -> None:
         path = self._path(key)
         self._check_writable()
@@ -470,12 +504,12 @@ class LocalStore(Store):
 
     def _write_temp(self, key: str, path: str, view: memoryview) -> str:
         """Write `view` to a fresh temporary file beside `path`; return its name."""
-        directory, name = os.path.split(path)
-        tmp = os.path.join(directory, f".{name[:120]}{_TMP_MARK}{_temp_token()}")
+        head, sep, name = path.rpartition(os.sep)  # `path` is normalized: its last separator ends the directory
+        tmp = f"{head}{sep}.{name[:120]}{_TMP_MARK}{_temp_token()}"
         for attempt in range(_MAKEDIR_ATTEMPTS):
             try:
                 if attempt:  # the directory usually exists: create it only after a first miss
-                    os.makedirs(directory, exist_ok=True)
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
                 _write_new(tmp, view)
                 return tmp
             except (FileNotFoundError, FileExistsError) as e:
@@ -636,6 +670,65 @@ def _exclusive_write(path: str, view: memoryview) -> None:
 
 def _is_regular(mode: int) -> bool:
     return stat.S_ISREG(mode)
+
+
+class _OpenDirectory:
+    """`LocalStore.set_many_sync`'s directory: the parent of the key written last, opened from its second key on."""
+
+    __slots__ = ("_store", "_parent", "_fd")
+
+    def __init__(self, store: LocalStore) -> None:
+        self._store = store
+        self._parent: str | None = None
+        self._fd = -1
+
+    def set(self, key: str, value: Buffer) -> bool:
+        """Write `value` at `key` relative to the open directory; False where `set_sync` must write it instead.
+
+        That is the first key of a directory (set_sync checks and creates the directory), and
+        a key whose directory was removed since it was opened (set_sync creates it again).
+        """
+        validate_key(key)
+        parent, _, name = key.rpartition("/")
+        if parent != self._parent:
+            self.close()
+            self._parent = parent
+            return False
+        store = self._store
+        if self._fd < 0:
+            try:
+                self._fd = os.open(store._root_sep + parent if parent else store._root, _DIR_FLAGS)
+            except OSError:
+                self._parent = None
+                return False
+        view = as_byte_view(value, key=key, url=store.url)
+        tmp = f".{name[:120]}{_TMP_MARK}{_temp_token()}"
+        try:
+            _write_new(tmp, view, self._fd)
+        except FileNotFoundError:  # the directory went away (delete_dir): set_sync starts over by path
+            self.close()
+            self._parent = None
+            return False
+        except OSError as e:
+            self._fail(key, tmp, e)
+        try:
+            os.rename(tmp, name, src_dir_fd=self._fd, dst_dir_fd=self._fd)
+        except OSError as e:
+            self._fail(key, tmp, e)
+        return True
+
+    def _fail(self, key: str, tmp: str, error: OSError) -> NoReturn:
+        try:
+            os.unlink(tmp, dir_fd=self._fd)
+        except OSError:
+            pass
+        raise StoreError(f"could not write key {key!r} in store {self._store.url}: {error.strerror or error}") from error
+
+    def close(self) -> None:
+        """Close the directory's descriptor, if open."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def _unlink_quietly(path: str) -> None:
