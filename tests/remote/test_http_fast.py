@@ -149,3 +149,50 @@ def test_local_stores_are_never_hinted(tmp_path: os.PathLike[str]) -> None:
     zarrlayer.create_array(path, data=np.arange(3), chunks=(3,), zarr_format=3)
     array = zarrlayer.open_array(path, mode="r")
     assert not _doc_fetch.v3_seen(array.store)
+
+
+# -- batches: width workers over _cat_file, not one task per key ----------------------------------
+
+
+def test_a_batch_runs_on_workers_not_fsspecs_chunked_gather(
+    slow_server: LoopbackHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fsspec.asyn
+
+    used: list[bool] = []
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        used.append(True)  # the store would fall back to key-by-key reads: record it
+        raise AssertionError("fsspec's _run_coros_in_chunks was used")
+
+    monkeypatch.setattr(fsspec.asyn, "_run_coros_in_chunks", refuse)
+    store = FsspecStore.from_url(slow_server.url, max_concurrency=8)
+    keys = [*list(CHUNKS)[:20], "missing", "c/3"]
+    slow_server.reset_counts()
+    values = sync(store.get_partial_values([(k, None) for k in keys]))
+    assert [None if v is None else bytes(v) for v in values] == [CHUNKS.get(k) for k in keys]
+    assert slow_server.max_in_flight == 8
+    assert not used
+
+
+def test_a_filesystem_with_its_own_cat_ranges_keeps_it(slow_server: LoopbackHTTPServer) -> None:
+    from fsspec.implementations.http import HTTPFileSystem
+
+    from zarrlayer.storage._fsspec_support import cat_batch
+
+    calls: list[int] = []
+
+    class Merging(HTTPFileSystem):
+        async def _cat_ranges(self, paths: list[str], starts: list, ends: list, **kwargs: object) -> list:  # type: ignore[override]
+            calls.append(int(kwargs["batch_size"]))  # type: ignore[call-overload]
+            return await super()._cat_ranges(paths, starts, ends, **kwargs)
+
+    async def read() -> list:
+        fs = Merging(asynchronous=True, skip_instance_cache=True)
+        try:
+            return await cat_batch(fs, [f"{slow_server.url}/c/1", f"{slow_server.url}/c/2"], [(None, None), (0, 4)], 3, {})
+        finally:
+            await (await fs.set_session()).close()
+
+    assert [bytes(v) for v in sync(read())] == [CHUNKS["c/1"], CHUNKS["c/2"][:4]]
+    assert calls == [3]

@@ -22,6 +22,7 @@ __all__ = [
     "BACKENDS",
     "LOOP_ONLY_OPTIONS",
     "READ_ONLY_PROTOCOLS",
+    "cat_batch",
     "classify_fsspec_error",
     "fsspec_limits",
     "http_pool_size",
@@ -166,6 +167,40 @@ def sized_client(limit: int) -> Any:
         return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit), **kwargs)
 
     return get_client
+
+
+async def cat_batch(
+    fs: Any, paths: list[str], limits: list[tuple[int | None, int | None]], width: int, kwargs: dict[str, Any]
+) -> list[Any]:
+    """The bytes (or the exception) of each `paths[i]` between `limits[i]`, at most `width` requests in flight.
+
+    What fsspec's generic `_cat_ranges(..., on_error="return")` does, with `width` workers
+    that each take the next path when their request ends, instead of one task per path
+    and an `asyncio.wait` over all pending tasks at every completion (about 10% of the
+    client's CPU per request on 256 small objects). A filesystem with its own
+    `_cat_ranges` (one that merges ranges, say) keeps it.
+    """
+    from fsspec.asyn import AsyncFileSystem
+
+    if type(fs)._cat_ranges is not AsyncFileSystem._cat_ranges:
+        return list(
+            await fs._cat_ranges(
+                paths, [s for s, _ in limits], [e for _, e in limits], on_error="return", batch_size=width, **kwargs
+            )
+        )
+    out: list[Any] = [None] * len(paths)
+    pending = iter(range(len(paths)))
+
+    async def worker() -> None:
+        for i in pending:
+            start, end = limits[i]
+            try:
+                out[i] = await fs._cat_file(paths[i], start=start, end=end, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - returned in its place, as on_error="return"
+                out[i] = exc
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(width, len(paths))))))
+    return out
 
 
 def unsatisfiable(exc: BaseException) -> bool:

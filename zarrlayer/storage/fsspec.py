@@ -26,6 +26,7 @@ from zarrlayer.storage._fsspec_support import (
     BACKENDS,
     LOOP_ONLY_OPTIONS,
     READ_ONLY_PROTOCOLS,
+    cat_batch,
     classify_fsspec_error,
     fsspec_limits,
     http_pool_size,
@@ -322,18 +323,10 @@ class FsspecStore(RemoteStore):
             limits = [fsspec_limits(requests[i][1]) for i in batch]
             fs = self._async_fs()
             async with self._limiter().slots(len(batch)) as taken:
-                extra = {"batch_size": taken} if self._native else {}
                 full = self._full_read_kwargs if all(requests[i][1] is None for i in batch) else {}
                 try:
                     async with asyncio.timeout(self._policy.attempt_timeout):
-                        out = await fs._cat_ranges(
-                            [paths[i] for i in batch],
-                            [s for s, _ in limits],
-                            [e for _, e in limits],
-                            on_error="return",
-                            **extra,
-                            **full,
-                        )
+                        out = await cat_batch(fs, [paths[i] for i in batch], limits, taken, full)
                 except TimeoutError:  # the batch was the first attempt: each is read again alone
                     out = [TimeoutError()] * len(batch)
                 except Exception:  # noqa: BLE001 - one missing key fails a whole simplecache:: batch
