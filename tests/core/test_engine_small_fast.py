@@ -308,3 +308,46 @@ def test_a_large_full_read_never_builds_the_whole_plan(tmp_path, monkeypatch):
     np.testing.assert_array_equal(got, data)
     assert plan._entries is None and counters.fast == 3000
     assert _small_read.MAX_CHUNK_BYTES > 64 * 4
+
+
+class _BytearrayStore(MemoryStore):
+    """A sync store whose values come back as bytearrays: the fast loop hands each to the general path."""
+
+    def get_many_sync(self, key_ranges):
+        return [None if v is None else bytearray(v) for v in super().get_many_sync(key_ranges)]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("store_kind", ["local", "bytearray"])
+def test_whole_chunks_tiling_a_box_are_staged_and_copied_once(tmp_path, monkeypatch, threads, store_kind):
+    store = LocalStore(tmp_path / "a.zarr") if store_kind == "local" else _BytearrayStore()
+    data = (np.arange(96 * 128, dtype="<f4").reshape(96, 128) * 3) % 1000
+    arr = zarrlayer.create_array(store=store, shape=data.shape, chunks=(16, 32), dtype="<f4", compressors=BLOSC3,
+                                 zarr_format=3, fill_value=0)
+    arr[...] = data
+    arr[16:32, 64:96] = 0  # one chunk of the fill value: not stored
+    data[16:32, 64:96] = 0
+    counters = Counters(monkeypatch)
+    boxes = []
+    real = _small_read._unstage
+    monkeypatch.setattr(_small_read, "_unstage", lambda *a: boxes.append(a[1]) or real(*a))
+    with zarrlayer.config.set({"decode_threads": threads}):
+        np.testing.assert_array_equal(arr[...], data)
+        np.testing.assert_array_equal(arr[16:80, 32:], data[16:80, 32:])
+        np.testing.assert_array_equal(arr[5:90, 3:127], data[5:90, 3:127])  # edges are partial: chunk by chunk
+    assert boxes and all(len(b) == 2 for b in boxes)
+    if store_kind == "local":
+        assert counters.general == 0 and counters.fast > 0
+    else:
+        assert counters.fast == 0 and counters.general > 0
+
+
+def test_a_damaged_chunk_inside_a_box_raises(tmp_path):
+    data = np.arange(64 * 64, dtype="<f4").reshape(64, 64)
+    arr = zarrlayer.create_array(store=str(tmp_path / "a.zarr"), shape=data.shape, chunks=(16, 16), dtype="<f4",
+                                 compressors=BLOSC3, zarr_format=3)
+    arr[...] = data
+    path = tmp_path / "a.zarr" / "c" / "1" / "2"
+    path.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(ChunkDecodeError, match="c/1/2"):
+        zarrlayer.open_array(str(tmp_path / "a.zarr"), mode="r")[...]

@@ -39,6 +39,7 @@ MAX_CHUNK_BYTES = 256 * 1024
 """Chunks at least this big go through the engine's general path (reused reads, partial decodes)."""
 
 _BLOSC_OVERHEAD = 16
+_BOX_BYTES = 1 << 20  # staging area of a task whose chunks tile a box of the output
 _SIZES = struct.Struct("<4xI4xI")  # a blosc header's decoded size (nbytes) and whole-chunk size (cbytes)
 
 Fallback = Callable[[Sequence[tuple[PlanEntry, Any, str]]], None]
@@ -74,6 +75,40 @@ def _buffers(read_size: int, shape: tuple[int, ...], dtype: np.dtype) -> tuple[b
         _local.scratch = np.empty(shape, dtype=dtype)
         _local.key = key
     return _local.buffer, _local.address, _local.scratch
+
+
+def _box(entries: Sequence[PlanEntry], whole: tuple[slice, ...], nbytes: int) -> tuple[int, ...] | None:
+    """The batch's chunks per axis when they tile a box of the output with whole chunks (else None).
+
+    A batch from `ChunkPlan.batches` says its grid block (`grid`); every entry must then cover
+    its whole chunk (no edge chunk), and the staging area must stay under `_BOX_BYTES`.
+    """
+    grid = getattr(entries, "grid", None)
+    if grid is None or len(grid) != len(whole) or len(entries) * nbytes > _BOX_BYTES:
+        return None
+    if all(entry[3] and entry[1] == whole for entry in entries):
+        return tuple(grid)
+    return None
+
+
+def _staging(count: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """This thread's reused staging area for `count` whole chunks, shaped (count, *shape)."""
+    size = count * math.prod(shape) * dtype.itemsize
+    area = getattr(_local, "staging", None)
+    if area is None or area.nbytes < size:
+        area = _local.staging = np.empty(_BOX_BYTES, dtype=np.uint8)
+    return area[:size].view(dtype).reshape((count, *shape))
+
+
+def _unstage(staging: np.ndarray, grid: tuple[int, ...], entries: Sequence[PlanEntry], work: np.ndarray) -> None:
+    """Copy the staged chunks (C order over `grid`) to their box of `work` in one numpy assignment."""
+    first, last = entries[0][2], entries[-1][2]
+    region = tuple(slice(a.start, b.stop) for a, b in zip(first, last))
+    shape = staging.shape[1:]
+    ndim = len(shape)
+    split = [n for pair in zip(grid, shape) for n in pair]  # (g0, c0, g1, c1, ...)
+    order = [i for axis in range(ndim) for i in (axis, ndim + axis)]
+    work[region].reshape(split)[...] = staging.reshape(*grid, *shape).transpose(order)
 
 
 def _in_place(shape: tuple[int, ...], work: np.ndarray) -> bool:
@@ -118,37 +153,53 @@ def small_reader(
     def task(entries: Sequence[PlanEntry]) -> None:
         keys = encode_many(prefix, [e[0] for e in entries], ndim)
         buffer, address, scratch = _buffers(read_size, shape, dtype)
-        scratch_address = scratch.ctypes.data
         if read_many is not None:
             values: Any = read_many(store, keys, buffer)
         else:
             values = store.get_many_sync([(k, None) for k in keys])
+        box = None if in_place else _box(entries, whole, nbytes)
+        if box is not None:
+            staging = _staging(len(entries), shape, dtype)
+            step, first = nbytes, staging.ctypes.data
+        else:
+            staging, step, first = scratch, 0, scratch.ctypes.data
+        target = first - step
         for entry, key, got in zip(entries, keys, values):
+            target += step
             if got is None:
-                work[entry[2]] = fill
+                if box is None:
+                    work[entry[2]] = fill
+                else:
+                    staging[(target - first) // step] = fill
                 continue
             if type(got) is int:
                 source, header, size = address, buffer, got
             elif type(got) is bytes:
                 source = header = got
                 size = len(got)
-            else:  # another buffer type: the general path
-                fallback([(entry, got, key)])
-                continue
-            if size < _BLOSC_OVERHEAD or unpack(header) != (nbytes, size):
-                fallback([(entry, got if source is got else bytes(buffer[:size]), key)])
-                continue
-            _, chunk_sel, out_sel, complete = entry
-            whole_chunk = complete and chunk_sel == whole  # only complete entries hold plain slices
-            direct = whole_chunk and in_place
-            if direct:
-                target = base + (out_sel[0].start * stride0 if ndim == 1 else offset(out_sel))
-            else:
-                target = scratch_address
-            if decompress(source, target, nbytes, 1) != nbytes:
-                fallback([(entry, got if source is got else bytes(buffer[:size]), key)])
-                continue
-            if not direct:
-                work[out_sel] = scratch if whole_chunk else scratch[chunk_sel]
+            else:  # another buffer type
+                source, header, size = None, b"", 0
+            if size >= _BLOSC_OVERHEAD and unpack(header) == (nbytes, size):
+                _, chunk_sel, out_sel, complete = entry
+                if box is not None:
+                    if decompress(source, target, nbytes, 1) == nbytes:
+                        continue
+                elif complete and chunk_sel == whole:  # only complete entries hold plain slices
+                    if in_place:
+                        start = base + (out_sel[0].start * stride0 if ndim == 1 else offset(out_sel))
+                        if decompress(source, start, nbytes, 1) == nbytes:
+                            continue
+                    elif decompress(source, target, nbytes, 1) == nbytes:
+                        work[out_sel] = scratch
+                        continue
+                elif decompress(source, target, nbytes, 1) == nbytes:
+                    work[out_sel] = scratch[chunk_sel]
+                    continue
+            # does not check out: the general path decodes it again and names what is wrong
+            fallback([(entry, bytes(buffer[:size]) if source == address else got, key)])
+            if box is not None:
+                staging[(target - first) // step] = work[entry[2]]
+        if box is not None:
+            _unstage(staging, box, entries, work)
 
     return task

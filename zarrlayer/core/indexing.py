@@ -22,6 +22,7 @@ from zarrlayer.errors import BoundsCheckError, SelectionError, SliceStepError, V
 
 __all__ = [
     "ChunkPlan",
+    "PlanBatch",
     "PlanEntry",
     "SliceAxis",
     "basic_plan",
@@ -111,7 +112,17 @@ class ChunkPlan:
         for lead in itertools.product(*(range(n) for n in lens[:split])):
             fixed = [axis.dim(i, i + 1) for axis, i in zip(axes, lead)]
             for start in range(0, lens[split], run):
-                yield _combine("basic", [*fixed, axes[split].dim(start, start + run), *trailing])
+                batch = PlanBatch(_combine("basic", [*fixed, axes[split].dim(start, start + run), *trailing]))
+                batch.grid = (*(1 for _ in fixed), min(run, lens[split] - start), *lens[split + 1 :])
+                yield batch
+
+
+class PlanBatch(list):  # type: ignore[type-arg]  # a list[PlanEntry]
+    """Entries of one block of the chunk grid, in C order: `grid` chunks along each axis."""
+
+    __slots__ = ("grid",)
+
+    grid: tuple[int, ...]
 
 
 @dataclass(slots=True)
