@@ -8,6 +8,7 @@ all inner chunks are checked at once with numpy before anything is decoded.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Sequence
 from operator import itemgetter
@@ -17,7 +18,7 @@ import numpy as np
 
 from zarrlayer.core.indexing import PlanEntry
 
-__all__ = ["Block", "band_rows", "block_of", "fill_block"]
+__all__ = ["Block", "band_rows", "block_of", "fill_block", "whole_shard_blocks"]
 
 _MISSING = 2**64 - 1
 _SCRATCH_LIMIT = 8 << 20
@@ -58,6 +59,45 @@ def block_of(inner: np.ndarray, entries: Sequence[PlanEntry], inner_shape: tuple
     if any(e > c * s or e <= (c - 1) * s for e, c, s in zip(extent, counts.tolist(), inner_shape)):
         return None
     return Block(tuple(lo.tolist()), tuple(counts.tolist()), out_lo, extent)
+
+
+def _axis_runs(axis: Any, per_shard: int, inner_total: int) -> list[tuple[int, int, int, int]] | None:
+    """(shard index, inner chunks, output start, output extent) of each shard an axis plan covers whole, or None."""
+    ids = axis.ids
+    if not len(ids):
+        return []
+    if not bool(axis.complete.all()) or (len(ids) > 1 and bool((np.diff(ids) != 1).any())):
+        return None
+    shard_of = ids // per_shard
+    bounds = (np.flatnonzero(np.diff(shard_of)) + 1).tolist()
+    runs = []
+    for a, b in zip([0, *bounds], [*bounds, len(ids)]):
+        shard = int(shard_of[a])
+        if int(ids[a]) != shard * per_shard or b - a != min(per_shard, inner_total - shard * per_shard):
+            return None  # the shard is not wanted whole along this axis
+        start = int(axis.out_lo[a])
+        runs.append((shard, b - a, start, int(axis.out_hi[b - 1]) - start))
+    return runs
+
+
+def whole_shard_blocks(
+    axes: Sequence[Any], per_shard: tuple[int, ...], inner_grid: tuple[int, ...]
+) -> list[tuple[tuple[int, ...], Block]] | None:
+    """Every shard a basic plan touches with its block, when the plan wants each of them whole; else None.
+
+    Works from the plan's per-axis arrays (`ChunkPlan.axes`), so a full read of 4096 inner
+    chunks never builds 4096 plan entries. `inner_grid` is the inner chunk grid's shape.
+    """
+    per_axis = []
+    for axis, n, total in zip(axes, per_shard, inner_grid):
+        runs = _axis_runs(axis, n, total)
+        if runs is None:
+            return None
+        per_axis.append(runs)
+    return [
+        (tuple(r[0] for r in combo), Block((0,) * len(combo), tuple(r[1] for r in combo), tuple(r[2] for r in combo), tuple(r[3] for r in combo)))
+        for combo in itertools.product(*per_axis)
+    ]
 
 
 def _scratch_for(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

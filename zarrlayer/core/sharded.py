@@ -26,7 +26,7 @@ from zarrlayer.core.engine import (
     merge_chunk,
     remote_batch,
 )
-from zarrlayer.core._shard_block import Block, band_rows, block_of, fill_block
+from zarrlayer.core._shard_block import Block, band_rows, block_of, fill_block, whole_shard_blocks
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
 from zarrlayer.core.io import (
     ArrayLocation,
@@ -148,11 +148,12 @@ def read_sharded(
 
     A whole shard whose wanted inner chunks tile a block of the output is decoded in one
     tight loop into scratch and copied out once (see `_shard_block`); other shards go
-    through the general per-chunk path.
+    through the general per-chunk path. A basic plan kept per axis that wants every shard
+    whole (a full read, or a window aligned to shards) is grouped from its axes, without
+    building an entry per inner chunk.
     """
     sharding = _sharding_of(metadata)
     cps = sharding.chunks_per_shard(metadata.chunk_grid_shape)
-    groups = _group_read(plan.entries, cps)
     fill = fill_scalar(metadata)
     index_request = sharding.index_request(metadata.chunk_grid_shape)
     queue = DecodeQueue(threads=threads)
@@ -161,9 +162,16 @@ def read_sharded(
     blockwise = plan.kind == "basic" and work.ndim == ndim and work.dtype != object and work.flags.c_contiguous
     decode_slot = _slot_decoder(sharding, inner_shape) if blockwise else None
     blosc_ctx = _blosc_ctx(sharding, work.dtype) if blockwise else None
+    blocks = None
+    if blockwise and plan.axes is not None and len(plan.axes) == ndim:
+        inner_grid = tuple(-(-size // inner) for size, inner in zip(metadata.shape, inner_shape))
+        found = whole_shard_blocks(plan.axes, cps, inner_grid)
+        blocks = dict(found) if found else None
+    groups = _group_read(plan.entries, cps) if blocks is None else {}
 
     def _decode(part: Sequence[tuple[PlanEntry, Any, str]]) -> None:
-        decode_entries(loc, sharding.inner, inner_shape, fill, part, work)
+        if part:
+            decode_entries(loc, sharding.inner, inner_shape, fill, part, work)
 
     def _fill(job: _Job, rows: tuple[int, int]) -> None:
         key, block, index, view = job
@@ -186,8 +194,28 @@ def read_sharded(
     shard_bytes = math.prod(metadata.chunk_grid_shape) * metadata.dtype.itemsize
     reuse_hint = shard_bytes + sharding.index_nbytes(metadata.chunk_grid_shape) + 16 * math.prod(cps) + 65536
 
+    def _whole(shards: Sequence[tuple[int, ...]], reuse: bool) -> list[_Job]:
+        """The jobs of shards wanted whole (`blocks`); a missing shard's region is filled here."""
+        assert blocks is not None
+        keys = [loc.prefix + metadata.chunk_key(s) for s in shards]
+        if reuse and len(shards) == 1 and reuse_hint <= _REUSE_MAX:
+            datas = [fetch_whole_reused(loc.store, keys[0], reuse_hint)]
+        else:
+            datas = fetch(loc.store, [(k, None) for k in keys])
+        jobs: list[_Job] = []
+        for shard, key, data in zip(shards, keys, datas):
+            block = blocks[shard]
+            if data is None:
+                work[tuple(slice(a, a + e) for a, e in zip(block.out_start, block.out_extent))] = fill
+                continue
+            view = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+            jobs.append((key, block, _decode_index(loc, metadata, key, data), view))
+        return jobs
+
     def _resolve(shards: Sequence[tuple[int, ...]], reuse: bool = False) -> tuple[list[tuple[PlanEntry, Any, str]], list[_Job]]:
         """Fetch `shards`; with `reuse`, a single whole shard is read into this thread's reused buffer."""
+        if blocks is not None:
+            return [], _whole(shards, reuse)
         keys = [loc.prefix + metadata.chunk_key(s) for s in shards]
         whole = [len(groups[s][1]) == _inner_in_bounds(metadata, s, cps) for s in shards]
         requests = [(k, None if w else index_request) for k, w in zip(keys, whole)]
@@ -222,7 +250,7 @@ def read_sharded(
                 queue.submit(lambda part: _fill(*part[0]), [(job, rows)])
 
     try:
-        shards = list(groups)
+        shards = list(blocks) if blocks is not None else list(groups)
         if loc.store.supports_sync and len(shards) >= threads:
             # local I/O releases the GIL: each pool task reads and decodes its shards, one at a time
             def _one_by_one(part: Sequence[tuple[int, ...]]) -> None:
