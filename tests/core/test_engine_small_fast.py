@@ -351,3 +351,19 @@ def test_a_damaged_chunk_inside_a_box_raises(tmp_path):
     path.write_bytes(path.read_bytes()[:-3])
     with pytest.raises(ChunkDecodeError, match="c/1/2"):
         zarrlayer.open_array(str(tmp_path / "a.zarr"), mode="r")[...]
+
+
+def test_chunk_directories_linked_inside_the_root_are_read_in_a_group(tmp_path, monkeypatch):
+    data = np.arange(64 * 64, dtype="<f4").reshape(64, 64)
+    arr = zarrlayer.create_array(store=str(tmp_path / "g" / "a.zarr"), shape=data.shape, chunks=(16, 16), dtype="<f4",
+                                 compressors=BLOSC3, zarr_format=3)
+    arr[...] = data
+    chunks = tmp_path / "g" / "a.zarr" / "c"
+    os.replace(chunks / "2", tmp_path / "g" / "row2")
+    os.symlink(tmp_path / "g" / "row2", chunks / "2")  # a row directory linked elsewhere inside the root
+    shutil.rmtree(chunks / "3")  # a row directory missing: fill
+    data[48:] = 0
+    counters = Counters(monkeypatch)
+    reader = zarrlayer.open_array(LocalStore(tmp_path / "g"), path="a.zarr", mode="r")
+    np.testing.assert_array_equal(reader[...], data)
+    assert counters.fast == 12 and counters.general == 0

@@ -52,6 +52,7 @@ _TMP_RE = re.compile(r"^\..*\.zarrlayer-tmp-[0-9a-f]{32}$")
 _INSIDE_LIMIT = 1 << 16
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0) | _NOFOLLOW
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _DIR_FD_WRITES = (
@@ -92,6 +93,7 @@ def _write_new(path: str, view: memoryview, dir_fd: int | None = None) -> None:
 
 
 _readv = getattr(os, "readv", None)
+_RELATIVE_READS = os.sep == "/" and _readv is not None and os.open in os.supports_dir_fd
 
 
 def _read_rest(fd: int, buffer: bytearray) -> bytes:
@@ -316,41 +318,63 @@ class LocalStore(Store):
         when it does not fit (`len(buffer)` bytes or more), or None when there is none.
 
         An int result is valid until the next item is drawn (the next value overwrites `buffer`).
-        Per key one open, one read and one close (no fstat, no fresh bytes): the chunk engine
-        reads small chunks with it. Every key is validated before any I/O (`validate_keys`,
-        one pass over the batch) and keeps `get_sync`'s guards: directories checked once per
-        store (links leaving the root refused), the final component opened with O_NOFOLLOW
-        and a link there followed only when its target stays under the root. Raises
-        InvalidKeyError or StoreError (naming key and store URL) as `get_sync` does.
+        Per key one open (relative to its directory, opened once per run of keys sharing it),
+        one read and one close: no fstat, no fresh bytes, no walk of the root's path. The chunk
+        engine reads small chunks with it. Every key is validated before any I/O
+        (`validate_keys`, one pass over the batch) and keeps `get_sync`'s guards: each directory
+        checked before it is opened (links leaving the root refused, once per store), the final
+        component opened with O_NOFOLLOW and a link there followed only when its target stays
+        under the root. Raises InvalidKeyError or StoreError (naming key and store URL) as `get_sync` does.
         """
         validate_keys(keys)
-        if os.sep != "/" or _readv is None:  # Windows: the general path
+        if not _RELATIVE_READS:  # Windows: the general path
             yield from (self.get_sync(key) for key in keys)
             return
-        inside = self._inside
-        for parent, key in {key.rpartition("/")[0]: key for key in keys}.items():
-            if parent and parent not in inside:
-                self._check_dirs(key, parent)
-        root, flags, buffers, size = self._root_sep, _READ_FLAGS, [buffer], len(buffer)
-        for key in keys:
-            try:
-                fd = os.open(root + key, flags)
-            except OSError as e:
-                reopened = self._reopen(key, root + key, e)
-                if reopened is None:
+        flags, buffers, size = _READ_FLAGS, [buffer], len(buffer)
+        current: str | None = None
+        directory = -1
+        try:
+            for key in keys:
+                parent, _, name = key.rpartition("/")
+                if parent != current:
+                    if directory >= 0:
+                        os.close(directory)
+                    current, directory = parent, self._open_dir(key, parent)
+                if directory < 0:
                     yield None
                     continue
-                fd = reopened
-            try:
-                got = _readv(fd, buffers)
-                value: int | bytes | None = got if got < size else _read_rest(fd, buffer)
-            except IsADirectoryError:
-                value = None
-            except OSError as e:
-                raise StoreError(f"could not read key {key!r} from store {self.url}: {e.strerror or e}") from e
-            finally:
-                os.close(fd)
-            yield value
+                try:
+                    fd = os.open(name, flags, dir_fd=directory)
+                except OSError as e:
+                    reopened = self._reopen(key, self._root_sep + key, e)
+                    if reopened is None:
+                        yield None
+                        continue
+                    fd = reopened
+                try:
+                    got = _readv(fd, buffers)
+                    value: int | bytes | None = got if got < size else _read_rest(fd, buffer)
+                except IsADirectoryError:
+                    value = None
+                except OSError as e:
+                    raise StoreError(f"could not read key {key!r} from store {self.url}: {e.strerror or e}") from e
+                finally:
+                    os.close(fd)
+                yield value
+        finally:
+            if directory >= 0:
+                os.close(directory)
+
+    def _open_dir(self, key: str, parent: str) -> int:
+        """A descriptor of the directory `parent` of `key` ('' is the root) once checked to stay under the root; -1 if missing."""
+        if parent and parent not in self._inside:
+            self._check_dirs(key, parent)
+        try:
+            return os.open(self._root_sep + parent if parent else self._root, _DIR_FLAGS)
+        except (FileNotFoundError, NotADirectoryError):
+            return -1
+        except OSError as e:
+            raise StoreError(f"could not read key {key!r} from store {self.url}: {e.strerror or e}") from e
 
     def _reopen(self, key: str, path: str, error: OSError) -> int | None:
         """A descriptor for `path` after os.open failed with `error` (None: no such value).
