@@ -216,8 +216,9 @@ def test_a_store_that_keeps_buffers_gets_copies():
     assert np.array_equal(arr[...], value)
 
 
-def test_many_chunks_run_as_pool_tasks(tmp_path, monkeypatch):
-    """Over the pool: tasks of `task_size` chunks on the pool's threads, every chunk written once."""
+@pytest.fixture
+def runs(monkeypatch):
+    """(thread name, chunk count) of every WriteJob.run call."""
     calls: list[tuple[str, int]] = []
     run = _write_sync.WriteJob.run
 
@@ -226,15 +227,34 @@ def test_many_chunks_run_as_pool_tasks(tmp_path, monkeypatch):
         return run(self, items)
 
     monkeypatch.setattr(_write_sync.WriteJob, "run", counted)
+    return calls
+
+
+def test_big_chunks_run_as_pool_tasks(tmp_path, runs):
+    """64 KiB chunks and up: tasks of `task_size` chunks on the pool's threads, every chunk written once."""
     root = str(tmp_path / "p.zarr")
-    value = _data((512, 512))
-    arr = zarrlayer.create_array(store=root, shape=value.shape, chunks=(16, 16), dtype="<f4", compressors=[_blosc(4)], fill_value=0, zarr_format=3)
+    value = _data((1024, 1024))
+    arr = zarrlayer.create_array(store=root, shape=value.shape, chunks=(128, 128), dtype="<f4", compressors=[_blosc(4)], fill_value=0, zarr_format=3)
     with config.override(decode_threads=2):
         arr[...] = value
-    assert sum(n for _, n in calls) == 1024
-    assert len(calls) == 1024 // task_size(16 * 16 * 4, 1024, 2) > 2
-    assert all(name.startswith("zarrlayer-codec") for name, _ in calls)
+    assert sum(n for _, n in runs) == 64
+    assert len(runs) == 64 // task_size(128 * 128 * 4, 64, 2) > 2
+    assert all(name.startswith("zarrlayer-codec") for name, _ in runs)
     assert np.array_equal(zarrlayer.open_array(store=root)[...], value)
+
+
+def test_small_blosc_chunks_are_written_inline_others_pooled(tmp_path, runs):
+    """Small chunks that c-blosc encodes stay on the caller's thread (GIL turns cost more than they give)."""
+    value = _data((512, 512))
+    small = zarrlayer.create_array(store=str(tmp_path / "s.zarr"), shape=value.shape, chunks=(32, 32), dtype="<f4", compressors=[_blosc(4)], fill_value=0, zarr_format=3)
+    gzip = zarrlayer.create_array(store=str(tmp_path / "g.zarr"), shape=value.shape, chunks=(32, 32), dtype="<f4", compressors=[{"name": "gzip", "configuration": {"level": 1}}], fill_value=0, zarr_format=3)
+    with config.override(decode_threads=2):
+        small[...] = value
+        assert runs == [(threading.current_thread().name, 256)]
+        runs.clear()
+        gzip[...] = value
+    assert sum(n for _, n in runs) == 256 and all(name.startswith("zarrlayer-codec") for name, _ in runs)
+    assert np.array_equal(small[...], value) and np.array_equal(gzip[...], value)
 
 
 def test_task_size_bounds():
