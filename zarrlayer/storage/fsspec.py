@@ -13,7 +13,7 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from fsspec.utils import tokenize
@@ -55,6 +55,12 @@ from zarrlayer.storage._remote import (
 )
 
 __all__ = ["FsspecStore"]
+
+
+@lru_cache(maxsize=64)
+def _cat_file_takes_concurrency(fs_cls: type) -> bool:
+    """Whether the filesystem's `_cat_file` splits one read into parallel parts (`max_concurrency=`); asked once per class."""
+    return "max_concurrency" in inspect.signature(fs_cls._cat_file).parameters
 
 
 class _Unbatched(Exception):
@@ -107,9 +113,7 @@ class FsspecStore(RemoteStore):
         self._wrapped: Any = None
         self._lists: bool | None = None  # whether an HTTP server gives directory listings (asked once)
         self._full_read_kwargs: dict[str, Any] = (
-            {"max_concurrency": 1}
-            if self._native and "max_concurrency" in inspect.signature(self._fs_cls._cat_file).parameters
-            else {}
+            {"max_concurrency": 1} if self._native and _cat_file_takes_concurrency(self._fs_cls) else {}
         )
 
     @classmethod
