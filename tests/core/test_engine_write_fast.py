@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -16,10 +17,10 @@ import zarrlayer
 from zarrlayer import config
 from zarrlayer.core import _write_encode, _write_sync
 from zarrlayer.core._write_encode import BloscEncoder, chunk_encoder, fill_test
-from zarrlayer.core._write_sync import task_size
 from zarrlayer.core.engine import is_all_fill
 from zarrlayer.format.codecs import blosc_fast
 from zarrlayer.storage import MemoryStore
+from zarrlayer.storage.local import LocalStore
 
 pytestmark = pytest.mark.skipif(blosc_fast.compress_to is None, reason="c-blosc's context functions are not loaded")
 
@@ -218,29 +219,86 @@ def test_a_store_that_keeps_buffers_gets_copies():
 
 @pytest.fixture
 def runs(monkeypatch):
-    """(thread name, chunk count) of every WriteJob.run call."""
-    calls: list[tuple[str, int]] = []
+    """(thread name, what it was handed) of every WriteJob.run call."""
+    calls: list[tuple[str, object]] = []
     run = _write_sync.WriteJob.run
 
     def counted(self, items):
-        calls.append((threading.current_thread().name, len(items)))
+        calls.append((threading.current_thread().name, items))
         return run(self, items)
 
     monkeypatch.setattr(_write_sync.WriteJob, "run", counted)
     return calls
 
 
-def test_big_chunks_run_as_pool_tasks(tmp_path, runs):
-    """64 KiB chunks and up: tasks of `task_size` chunks on the pool's threads, every chunk written once."""
+def test_big_chunks_are_shared_by_the_caller_and_the_pool(tmp_path, monkeypatch):
+    """64 KiB chunks and up: the caller and a pool thread draw chunks from one iterator; each chunk written once."""
+    writers: dict[str, list[str]] = {}
+    original = LocalStore.set_many_sync
+
+    def slow_many(self, items):  # 2 ms a chunk: the pool thread surely starts before the caller is done
+        def spaced():
+            for key, value in items:
+                writers.setdefault(threading.current_thread().name, []).append(key)
+                time.sleep(0.002)
+                yield key, value
+
+        return original(self, spaced())
+
+    monkeypatch.setattr(LocalStore, "set_many_sync", slow_many)
     root = str(tmp_path / "p.zarr")
     value = _data((1024, 1024))
     arr = zarrlayer.create_array(store=root, shape=value.shape, chunks=(128, 128), dtype="<f4", compressors=[_blosc(4)], fill_value=0, zarr_format=3)
     with config.override(decode_threads=2):
         arr[...] = value
-    assert sum(n for _, n in runs) == 64
-    assert len(runs) == 64 // task_size(128 * 128 * 4, 64, 2) > 2
-    assert all(name.startswith("zarrlayer-codec") for name, _ in runs)
+    keys = [k for names in writers.values() for k in names]
+    assert sorted(keys) == sorted(set(keys)) and len(keys) == 64
+    assert set(writers) == {threading.current_thread().name, *(n for n in writers if n.startswith("zarrlayer-codec"))}
+    assert len(writers) == 2
     assert np.array_equal(zarrlayer.open_array(store=root)[...], value)
+
+
+def test_a_failing_chunk_stops_every_thread_and_is_raised(tmp_path, monkeypatch):
+    root = str(tmp_path / "f.zarr")
+    value = _data((1024, 1024))
+    arr = zarrlayer.create_array(store=root, shape=value.shape, chunks=(128, 128), dtype="<f4", compressors=[_blosc(4)], fill_value=0, zarr_format=3)
+    seen = []
+    encode_at = BloscEncoder.encode_at
+
+    def failing(self, address):
+        seen.append(1)
+        if len(seen) == 10:
+            raise ValueError("c-blosc could not compress (test)")
+        return encode_at(self, address)
+
+    monkeypatch.setattr(BloscEncoder, "encode_at", failing)
+    with config.override(decode_threads=2), pytest.raises(ValueError, match="test"):
+        arr[...] = value
+    assert len(seen) <= 12  # the other thread finished the chunk it held, then stopped
+    assert len(_chunk_files(root)) <= 11
+
+
+def test_a_busy_pool_does_not_hold_up_the_write(tmp_path):
+    """Every pool thread blocked elsewhere: the caller writes every chunk itself and returns."""
+    from zarrlayer.core.io import decode_pool
+
+    value = _data((512, 512))
+    arr = zarrlayer.create_array(store=str(tmp_path / "b.zarr"), shape=value.shape, chunks=(128, 128), dtype="<f4", compressors=[_blosc(4)], fill_value=0, zarr_format=3)
+    release = threading.Event()
+    timer = threading.Timer(10, release.set)  # unblocks the pool in any case
+    timer.start()
+    try:
+        with config.override(decode_threads=2):
+            blockers = [decode_pool().submit(release.wait) for _ in range(2)]
+            start = time.perf_counter()
+            arr[...] = value
+            took = time.perf_counter() - start
+    finally:
+        release.set()
+        timer.cancel()
+    assert all(b.result() for b in blockers)
+    assert took < 5
+    assert np.array_equal(arr[...], value)
 
 
 def test_small_blosc_chunks_are_written_inline_others_pooled(tmp_path, runs):
@@ -250,18 +308,13 @@ def test_small_blosc_chunks_are_written_inline_others_pooled(tmp_path, runs):
     gzip = zarrlayer.create_array(store=str(tmp_path / "g.zarr"), shape=value.shape, chunks=(32, 32), dtype="<f4", compressors=[{"name": "gzip", "configuration": {"level": 1}}], fill_value=0, zarr_format=3)
     with config.override(decode_threads=2):
         small[...] = value
-        assert runs == [(threading.current_thread().name, 256)]
+        assert [(name, len(items)) for name, items in runs] == [(threading.current_thread().name, 256)]
         runs.clear()
         gzip[...] = value
-    assert sum(n for _, n in runs) == 256 and all(name.startswith("zarrlayer-codec") for name, _ in runs)
+    main = [items for name, items in runs if name == threading.current_thread().name]
+    assert len(main) == 1 and isinstance(main[0], _write_sync.SharedItems)  # shared with the pool
+    assert all(name.startswith("zarrlayer-codec") for name, _ in runs if name != threading.current_thread().name)
     assert np.array_equal(small[...], value) and np.array_equal(gzip[...], value)
-
-
-def test_task_size_bounds():
-    assert task_size(4096, 1024, 2) == 64
-    assert task_size(256 * 1024, 256, 2) == 16
-    assert task_size(4096, 10, 2) == 2
-    assert task_size(64 << 20, 8, 2) == 1
 
 
 def test_v2_and_filtered_pipelines_keep_the_slow_encoder(tmp_path):

@@ -1,18 +1,19 @@
 """Writing a chunk plan to a store with a synchronous fast path (local, memory, zip).
 
-Each pool task takes a run of chunks and, chunk by chunk, builds the chunk, tests it for the
-fill value, encodes it and writes it (or deletes the key of an all-fill chunk), with no
-barrier between tasks: a thread that finishes takes the next run, so both cores stay busy
-to the end. A chunk the write covers whole is never read; its values come straight from the
-caller's array (a C-contiguous region is encoded in place, any other is copied once into a
-buffer the thread reuses). A partly covered chunk is read, decoded and merged as before.
-The caller holds the chunks' write locks for the whole call (engine.write_plan).
+Chunk by chunk, a worker builds the chunk, tests it for the fill value, encodes it and
+writes it (or deletes the key of an all-fill chunk). With several threads, the caller and
+`threads - 1` pool threads draw chunks one at a time from one shared iterator: no task
+boundaries, no barrier, so every thread stays busy to the last chunk. A chunk the write
+covers whole is never read; its values come straight from the caller's array (a
+C-contiguous region is encoded in place, any other is copied once into a buffer the thread
+reuses). A partly covered chunk is read, decoded and merged as before. The caller holds
+the chunks' write locks for the whole call (engine.write_plan).
 """
-
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -20,24 +21,47 @@ import numpy as np
 from zarrlayer.core._write_encode import BloscEncoder, chunk_encoder, fill_test
 from zarrlayer.core.engine import decode_chunk, fill_scalar, is_all_fill, merge_chunk
 from zarrlayer.core.indexing import PlanEntry
-from zarrlayer.core.io import ArrayLocation, DecodeQueue, batched, fetch
+from zarrlayer.core.io import ArrayLocation, decode_pool, fetch
 from zarrlayer.format import ArrayMetadata
+from zarrlayer.format.chunk_keys import ChunkKeyEncoding
 from zarrlayer.storage.local import LocalStore
 
-__all__ = ["WriteJob", "task_size", "write_sync"]
+__all__ = ["SharedItems", "WriteJob", "chunk_keys", "write_sync"]
 
-_TASK_BYTES = 4 << 20
 _POOL_CHUNK_BYTES = 64 << 10
-_TASK_CHUNKS = 64
-_TASKS_PER_THREAD = 4
 
 WriteItem = tuple[PlanEntry, str]
 
 
-def task_size(chunk_bytes: int, count: int, threads: int) -> int:
-    """Chunks per pool task: about `_TASK_BYTES` of chunk data, at most 64, at least 4 tasks per thread when there are enough."""
-    per_task = max(1, min(_TASK_CHUNKS, _TASK_BYTES // max(chunk_bytes, 1)))
-    return max(1, min(per_task, -(-count // (threads * _TASKS_PER_THREAD))))
+def chunk_keys(prefix: str, metadata: ArrayMetadata, entries: Sequence[PlanEntry]) -> list[str]:
+    """The store key of every entry's chunk (`prefix + metadata.chunk_key(coords)`), one format string per batch."""
+    encoding = getattr(metadata, "chunk_key_encoding", None)
+    coords = [entry[0] for entry in entries]
+    if isinstance(encoding, ChunkKeyEncoding):
+        return encoding.encode_many(prefix, coords, len(metadata.shape))
+    return [prefix + metadata.chunk_key(c) for c in coords]
+
+
+class SharedItems:
+    """Write items handed out one at a time to several threads, in order; none once `stop` was called."""
+
+    def __init__(self, items: Iterable[WriteItem]) -> None:
+        self._items = iter(items)
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def __iter__(self) -> Iterator[WriteItem]:
+        return self
+
+    def __next__(self) -> WriteItem:
+        with self._lock:
+            if self._stopped:
+                raise StopIteration
+            return next(self._items)
+
+    def stop(self) -> None:
+        """Hand out nothing more (a worker failed: the others finish the chunk they hold and return)."""
+        self._stopped = True
 
 
 class WriteJob:
@@ -104,7 +128,7 @@ class WriteJob:
         existing = None if data is None else decode_chunk(self._loc, self._pipeline, data, self._shape, key)
         return merge_chunk(existing, self._shape, self._fill, self._dtype, entry, self._value)
 
-    def run(self, items: Sequence[WriteItem]) -> None:
+    def run(self, items: Iterable[WriteItem]) -> None:
         """Build, test, encode and store (or delete) each (entry, store key), in order.
 
         Through the store's `set_many_sync` where it has one (LocalStore: each value is written
@@ -118,7 +142,7 @@ class WriteJob:
         for key, data in self._encoded(items):
             set_sync(key, data)
 
-    def _encoded(self, items: Sequence[WriteItem]) -> Iterator[tuple[str, Any]]:
+    def _encoded(self, items: Iterable[WriteItem]) -> Iterator[tuple[str, Any]]:
         """(key, stored bytes) of each chunk to store; all-fill chunks are deleted on the way instead."""
         store, skip_empty = self._store, self._skip_empty
         is_fill, encode, encode_at = self._is_fill, self._encode, self._encode_at
@@ -146,23 +170,43 @@ def _copying(encode: Callable[[Any], memoryview]) -> Callable[[Any], bytes]:
 
 
 def write_sync(job: WriteJob, items: Sequence[WriteItem], *, threads: int, chunk_bytes: int) -> None:
-    """Run `job` over every (entry, key): inline with one thread, else as pool tasks with no barrier between them.
+    """Run `job` over every (entry, key): inline, or on the caller and `threads - 1` pool threads sharing the items.
 
-    Chunks under 64 KiB that c-blosc encodes (`job.light`) are written inline too: each costs
+    Chunks under 64 KiB that c-blosc encodes (`job.light`) are written inline: each costs
     a few µs of Python and five short GIL-free calls (compress, open, write, close, rename) of
     2 to 7 µs, too short for a second thread to take the GIL in; two threads then take turns,
     with a wake-up per turn (1024 chunks of 4 KiB on 2 cores: about 30 ms inline, 50 ms on two
     threads). Bigger chunks spend most of their time in long GIL-free calls and do run side by side.
 
-    The first failure is raised once every task has finished (a failed write leaves the other
-    chunks written, as before: each chunk's write is atomic on its own).
+    Returns once every thread is done; the first failure is raised then (the chunks written
+    before it stay written, each atomically). Pool tasks that had not started when the items
+    ran out are cancelled, so a busy pool never delays (or deadlocks) the write.
     """
     if threads < 2 or len(items) < 2 or (job.light and chunk_bytes < _POOL_CHUNK_BYTES):
         job.run(items)
         return
-    queue = DecodeQueue(threads=threads)
+    shared = SharedItems(items)
+    pool = decode_pool()
+    helpers: list[Future[None]] = [pool.submit(_run_shared, job, shared) for _ in range(min(threads, len(items)) - 1)]
+    error: BaseException | None = None
     try:
-        for task in batched(items, task_size(chunk_bytes, len(items), threads)):
-            queue.submit(job.run, task)
-    finally:
-        queue.drain()
+        _run_shared(job, shared)
+    except BaseException as exc:  # noqa: BLE001 - raised below, once the helpers are done
+        error = exc
+    for future in helpers:
+        if future.cancel():
+            continue
+        try:
+            future.result()
+        except BaseException as exc:  # noqa: BLE001
+            error = error or exc
+    if error is not None:
+        raise error
+
+
+def _run_shared(job: WriteJob, shared: SharedItems) -> None:
+    try:
+        job.run(shared)
+    except BaseException:
+        shared.stop()
+        raise

@@ -393,9 +393,9 @@ def write_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, val
         return
     work_value = _value_for(plan, value, metadata.dtype)
     if metadata.sharding is None and loc.store.supports_sync:
-        from zarrlayer.core._write_sync import WriteJob, write_sync
+        from zarrlayer.core._write_sync import WriteJob, chunk_keys, write_sync
 
-        keys = [loc.prefix + metadata.chunk_key(entry[0]) for entry in plan.entries]
+        keys = chunk_keys(loc.prefix, metadata, plan.entries)
         chunk_bytes = math.prod(metadata.chunks) * metadata.dtype.itemsize
         with hold(loc.store, keys):  # the keys hold_plan would lock, built once for the locks and the writes
             job = WriteJob(loc, metadata, work_value)
