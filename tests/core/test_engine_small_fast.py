@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import threading
 
 import numpy as np
 import pytest
@@ -367,3 +368,27 @@ def test_chunk_directories_linked_inside_the_root_are_read_in_a_group(tmp_path, 
     reader = zarrlayer.open_array(LocalStore(tmp_path / "g"), path="a.zarr", mode="r")
     np.testing.assert_array_equal(reader[...], data)
     assert counters.fast == 12 and counters.general == 0
+
+
+def test_small_chunks_take_one_thread_large_ones_share_the_pool(tmp_path, monkeypatch):
+    assert _small_read.small_tasks(10_000, 1024, 2) == (1, 256)
+    assert _small_read.small_tasks(10_000, 4096, 2)[0] == 1
+    data = np.random.default_rng(0).normal(size=32 * 16384).astype("<f4")
+    arr = zarrlayer.create_array(store=str(tmp_path / "a.zarr"), shape=data.shape, chunks=(16384,), dtype="<f4",
+                                 compressors=BLOSC3, zarr_format=3)
+    arr[...] = data
+    names = set()
+    real = blosc_fast.decompress_ctx
+
+    def decode(*args):
+        names.add(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(blosc_fast, "decompress_ctx", decode)
+    with zarrlayer.config.set({"decode_threads": 2}):
+        np.testing.assert_array_equal(zarrlayer.open_array(str(tmp_path / "a.zarr"), mode="r")[...], data)
+    assert names and all(n.startswith("zarrlayer-codec") for n in names)
+    names.clear()
+    with zarrlayer.config.set({"decode_threads": 2}):
+        np.testing.assert_array_equal(zarrlayer.open_array(str(tmp_path / "a.zarr"), mode="r")[:4096 * 7], data[:4096 * 7])
+    assert names == {threading.current_thread().name}  # 2 chunks: inline

@@ -33,18 +33,35 @@ from zarrlayer.format.chunk_keys import ChunkKeyEncoding
 from zarrlayer.format.codecs import blosc_fast
 from zarrlayer.format.codecs.compressors import BloscCodec
 
-__all__ = ["MAX_CHUNK_BYTES", "small_reader"]
+__all__ = ["MAX_CHUNK_BYTES", "small_reader", "small_tasks"]
 
 MAX_CHUNK_BYTES = 256 * 1024
 """Chunks at least this big go through the engine's general path (reused reads, partial decodes)."""
 
 _BLOSC_OVERHEAD = 16
 _BOX_BYTES = 1 << 20  # staging area of a task whose chunks tile a box of the output
+_SHARED_BYTES = 64 * 1024
+_SOLO_TASK = 256
 _SIZES = struct.Struct("<4xI4xI")  # a blosc header's decoded size (nbytes) and whole-chunk size (cbytes)
 
 Fallback = Callable[[Sequence[tuple[PlanEntry, Any, str]]], None]
 
 _local = threading.local()
+
+
+def small_tasks(count: int, chunk_bytes: int, threads: int) -> tuple[int, int]:
+    """(threads, chunks per task) for the fast loop over `count` chunks of `chunk_bytes` decoded bytes.
+
+    Below 64 KiB a chunk one thread: per chunk the loop holds the GIL for about 2 µs and
+    releases it four times (open, read, close, decode) for 0.5 to 3 µs each, and a second
+    thread turns every release into a hand-off between cores; measured on two cores, two
+    threads took 1.3 to 1.7x the wall time and 1.7 to 2.3x the CPU time of one (4 KiB and
+    1 KiB chunks). Larger chunks spend most of their time in the decode, which does run in
+    parallel: `threads` (from `threads_for`) share them, at least four tasks each.
+    """
+    if chunk_bytes < _SHARED_BYTES or threads < 2:
+        return 1, _SOLO_TASK
+    return threads, max(1, min(64, -(-count // (4 * threads))))
 
 
 def _blosc_only(pipeline: Any, dtype: np.dtype) -> bool:

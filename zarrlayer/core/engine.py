@@ -19,7 +19,7 @@ import numpy as np
 
 from zarrlayer import config
 from zarrlayer.core._partial_blosc import partial_decoder
-from zarrlayer.core._small_read import small_reader
+from zarrlayer.core._small_read import small_reader, small_tasks
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
 from zarrlayer.core.locks import hold, hold_plan
 from zarrlayer.core.io import (
@@ -332,9 +332,15 @@ def _read_chunks(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, w
         if loc.store.supports_sync:
             # local I/O releases the GIL: each pool task reads and decodes its own chunks;
             # tasks of a few MiB keep every thread busy to the end, even if one core is slow
-            run = small_reader(loc, metadata, work, fill, _decode) or _fetch_decode
+            fast = small_reader(loc, metadata, work, fill, _decode)
+            if fast is not None:
+                fast_threads, size = small_tasks(plan.count, chunk_bytes, threads)
+                queue = DecodeQueue(threads=fast_threads)
+                for task in plan.batches(size):
+                    queue.submit(fast, task)
+                return
             for task in plan.batches(_local_task_size(metadata, plan.count, threads)):
-                queue.submit(run, task)
+                queue.submit(_fetch_decode, task)
             return
         for batch in batched(plan.entries, remote_batch(metadata.chunks, metadata.dtype.itemsize)):
             keys = [loc.prefix + metadata.chunk_key(e[0]) for e in batch]
