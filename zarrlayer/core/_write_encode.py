@@ -45,16 +45,16 @@ class BloscEncoder:
         self._nbytes = nbytes
         self._local = threading.local()
 
-    def _held(self) -> tuple[bytearray, list[Any]]:
+    def _held(self) -> tuple[np.ndarray, list[Any]]:
         """This thread's output buffer (`nbytes` + 16 bytes, kept for the encoder's life: one write) and call arguments.
 
         The arguments are built once as ctypes values (`compress_to` has no argtypes); slot 4,
         the source address, is set per call.
         """
-        held: tuple[bytearray, list[Any]] | None = getattr(self._local, "held", None)
+        held: tuple[np.ndarray, list[Any]] | None = getattr(self._local, "held", None)
         if held is None:
-            codec, out = self._codec, bytearray(self._nbytes + _BLOSC_OVERHEAD)
-            target = np.frombuffer(out, dtype=np.uint8).ctypes.data
+            codec, out = self._codec, np.empty(self._nbytes + _BLOSC_OVERHEAD, dtype=np.uint8)  # not zero-filled
+            target = out.ctypes.data
             args: list[Any] = [
                 ctypes.c_int(codec.clevel), ctypes.c_int(SHUFFLES.index(codec.shuffle)), ctypes.c_size_t(codec.typesize),
                 ctypes.c_size_t(self._nbytes), None, ctypes.c_void_p(target), ctypes.c_size_t(len(out)),

@@ -79,7 +79,8 @@ class WriteJob:
         encode: Callable[[np.ndarray], Any] = self._pipeline.encode
         if self._numeric and self._pipeline.dtype == self._dtype:
             encode = chunk_encoder(self._pipeline, self._shape)
-        self._encode, self._encode_at = encode, None
+        self._encode = encode
+        self._encode_at: Callable[[int], Any] | None = None
         if isinstance(encode, BloscEncoder):
             self._encode_at = encode.encode_at
             if type(self._store).set_sync is not LocalStore.set_sync:
