@@ -63,12 +63,12 @@ def fetch_documents(store: Store, paths: Sequence[str], names: Sequence[str]) ->
     """
     width = len(names)
     if width < 2 or names[0] != V3_METADATA_KEY or not v3_seen(store):
-        values = fetch(store, [(join_path(p, n), None) for p in paths for n in names])
+        every = fetch(store, [(join_path(p, n), None) for p in paths for n in names])
         if V3_METADATA_KEY in names:
             column = names.index(V3_METADATA_KEY)
-            if any(values[i * width + column] is not None for i in range(len(paths))):
+            if any(every[i * width + column] is not None for i in range(len(paths))):
                 _remember(store, True)
-        return values
+        return every
     first = fetch(store, [(join_path(p, V3_METADATA_KEY), None) for p in paths])
     values: list[Buffer | None] = [None] * (len(paths) * width)
     missing = [i for i, doc in enumerate(first) if doc is None]

@@ -13,7 +13,7 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
 
 from fsspec.utils import tokenize
@@ -57,10 +57,15 @@ from zarrlayer.storage._remote import (
 __all__ = ["FsspecStore"]
 
 
-@lru_cache(maxsize=64)
-def _cat_file_takes_concurrency(fs_cls: type) -> bool:
+_splits_reads: dict[Any, bool] = {}
+
+
+def _cat_file_takes_concurrency(fs_cls: Any) -> bool:
     """Whether the filesystem's `_cat_file` splits one read into parallel parts (`max_concurrency=`); asked once per class."""
-    return "max_concurrency" in inspect.signature(fs_cls._cat_file).parameters
+    known = _splits_reads.get(fs_cls)
+    if known is None:
+        known = _splits_reads[fs_cls] = "max_concurrency" in inspect.signature(fs_cls._cat_file).parameters
+    return known
 
 
 class _Unbatched(Exception):
