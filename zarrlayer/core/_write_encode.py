@@ -69,6 +69,22 @@ class BloscEncoder:
             raise ValueError(f"expected a C-contiguous chunk of {self._nbytes} bytes, found {chunk.nbytes} bytes")
         return self.encode_at(chunk.ctypes.data)
 
+    def bound(self) -> Callable[[int], memoryview]:
+        """`encode_at` for the calling thread, its buffer and arguments looked up once (for a loop over many chunks)."""
+        out, args = self._held()
+        compress, view, nbytes, c_void_p = blosc_fast.compress_to, memoryview(out), self._nbytes, ctypes.c_void_p
+        assert compress is not None  # chunk_encoder hands out a BloscEncoder only when loaded
+
+        def encode_at(address: int) -> memoryview:
+            args[4] = c_void_p(address)
+            size: int = compress(*args)
+            if size <= 0:
+                raise ValueError(f"c-blosc could not compress {nbytes} bytes (code {size})")
+            stats["blosc_direct"] += 1
+            return view[:size]
+
+        return encode_at
+
     def encode_at(self, address: int) -> memoryview:
         """The blosc stream of the `nbytes` bytes at `address` (a live C-contiguous chunk the caller holds)."""
         out, args = self._held()

@@ -80,20 +80,20 @@ class WriteJob:
         if self._numeric and self._pipeline.dtype == self._dtype:
             encode = chunk_encoder(self._pipeline, self._shape)
         self._encode = encode
-        self._encode_at: Callable[[int], Any] | None = None
+        self._bind: Callable[[], Callable[[int], Any]] | None = None  # gives the thread's encode_at(address)
         if isinstance(encode, BloscEncoder):
-            self._encode_at = encode.encode_at
+            self._bind = encode.bound
             if type(self._store).set_sync is not LocalStore.set_sync:
                 # the encoder's view is reused by the thread's next chunk: stores other than
                 # LocalStore (which writes it out before returning) get their own copy
-                self._encode, self._encode_at = _copying(encode), _copying(encode.encode_at)
+                self._encode, self._bind = _copying(encode), _copying_bound(encode.bound)
         self._set_many = getattr(self._store, "set_many_sync", None) if type(self._store) is LocalStore else None
         self._local = threading.local()
 
     @property
     def light(self) -> bool:
         """Whether chunks are encoded by c-blosc's context call (a few µs per small chunk), not a general pipeline."""
-        return self._encode_at is not None
+        return self._bind is not None
 
     def _scratch(self) -> tuple[np.ndarray, int]:
         """This thread's chunk buffer for this job (C-contiguous, chunk shape and dtype) and its address."""
@@ -145,12 +145,25 @@ class WriteJob:
 
     def _encoded(self, items: Iterable[WriteItem]) -> Iterator[tuple[str, Any]]:
         """(key, stored bytes) of each chunk to store; all-fill chunks are deleted on the way instead."""
-        store, skip_empty = self._store, self._skip_empty
-        is_fill, encode, encode_at = self._is_fill, self._encode, self._encode_at
+        store, skip_empty, is_fill, encode = self._store, self._skip_empty, self._is_fill, self._encode
+        encode_at = None if self._bind is None else self._bind()
+        value, shape, copyto = self._value, self._shape, np.copyto
+        plain = self._numeric and value.ndim > 0
+        scratch: np.ndarray | None = None
+        scratch_at = 0
         for entry, key in items:
             address = 0
             if not entry[3]:
                 chunk = self._merged(entry, key)
+            elif plain:
+                part = value[entry[2]]
+                if part.shape == shape and not part.flags.c_contiguous:  # the usual whole chunk: one copy
+                    if scratch is None:
+                        scratch, scratch_at = self._scratch()
+                    copyto(scratch, part)
+                    chunk, address = scratch, scratch_at
+                else:
+                    chunk, address = self._whole(entry)
             elif self._numeric:
                 chunk, address = self._whole(entry)
             else:  # objects: a fresh chunk each (never read, as the write covers it)
@@ -161,6 +174,10 @@ class WriteJob:
                 yield key, encode_at(address)
             else:
                 yield key, encode(chunk)
+
+
+def _copying_bound(bind: Callable[[], Callable[[int], memoryview]]) -> Callable[[], Callable[[int], bytes]]:
+    return lambda: _copying(bind())
 
 
 def _copying(encode: Callable[[Any], memoryview]) -> Callable[[Any], bytes]:
