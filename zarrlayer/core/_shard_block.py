@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from itertools import repeat
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
@@ -110,8 +111,8 @@ def _scratch_for(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return buffer[:nbytes].view(dtype).reshape(shape)
 
 
-def _blosc_ready(view: memoryview, offsets: np.ndarray, sizes: np.ndarray, missing: np.ndarray, nbytes: int) -> list[bool]:
-    """Per inner chunk: whether its blosc header is whole, matches its span, decodes to `nbytes` in one block.
+def _blosc_ready(view: memoryview, offsets: np.ndarray, sizes: np.ndarray, missing: np.ndarray, nbytes: int) -> np.ndarray:
+    """Per inner chunk (a bool array): whether its blosc header is whole, matches its span and decodes to `nbytes`.
 
     The checks `blosc_decode_into` makes per chunk, done for a whole band with numpy.
     """
@@ -121,10 +122,8 @@ def _blosc_ready(view: memoryview, offsets: np.ndarray, sizes: np.ndarray, missi
         raw = np.frombuffer(view, dtype=np.uint8)
         heads[ok] = raw[offsets[ok].astype(np.int64)[:, None] + np.arange(16)]
     words = heads.view("<u4")
-    flags = heads[:, 2]
-    ok &= (words[:, 3] == sizes) & (words[:, 1] == nbytes) & ((words[:, 2] >= nbytes) | ((flags & 0x2) != 0))
-    flags_ok: list[bool] = ok.tolist()
-    return flags_ok
+    ok &= (words[:, 3] == sizes) & (words[:, 1] == nbytes)
+    return ok
 
 
 def band_rows(block: Block, inner_shape: tuple[int, ...], itemsize: int) -> int:
@@ -170,19 +169,23 @@ def fill_block(
         i = int(np.argmax(bad))
         coords = tuple(int(c) + lo for c, lo in zip(np.unravel_index(i, counts), (block.lo[0] + a, *block.lo[1:])))
         raise fail(coords, ValueError(f"inner chunk spans bytes {int(offsets[i])}..{int(offsets[i]) + int(sizes[i])}, past the shard's end at {limit}"))
-    offs = offsets.tolist()
-    stops = (offsets + sizes).tolist()
     step = slots[0].nbytes if len(slots) else 0
-    fast = _blosc_ready(view, offsets, sizes, missing, step) if blosc_ctx is not None else None
-    base = scratch.ctypes.data if fast is not None else 0
-    source = np.frombuffer(view, dtype=np.uint8).ctypes.data if fast is not None and len(view) else 0
-    for i, is_missing in enumerate(missing.tolist()):
-        if is_missing:
-            slots[i] = fill
-            continue
+    general = ~missing
+    if blosc_ctx is not None and len(view):
+        # one C-level map over the chunks whose headers check out: the GIL is taken only for the
+        # call itself, so another decode thread is not held up by a Python loop between calls
+        ready = np.flatnonzero(_blosc_ready(view, offsets, sizes, missing, step))
+        source = np.frombuffer(view, dtype=np.uint8).ctypes.data
+        sources = (offsets[ready].astype(np.int64) + source).tolist()
+        targets = (ready * step + scratch.ctypes.data).tolist()
+        done = np.fromiter(map(blosc_ctx, sources, targets, repeat(step, len(ready)), repeat(1, len(ready))), dtype=np.int64, count=len(ready))
+        general[ready[done == step]] = False  # a chunk c-blosc failed on goes through decode_slot, which says why
+    for i in np.flatnonzero(missing).tolist():
+        slots[i] = fill
+    for i in np.flatnonzero(general).tolist():
+        begin = int(offsets[i])
         try:
-            if fast is None or not fast[i] or blosc_ctx(source + offs[i], base + i * step, step, 1) != step:
-                decode_slot(view[offs[i] : stops[i]], slots[i])
+            decode_slot(view[begin : begin + int(sizes[i])], slots[i])
         except MemoryError:
             raise
         except Exception as exc:
