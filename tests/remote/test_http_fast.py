@@ -1,4 +1,4 @@
-"""The fast HTTP path: a connection pool sized to the request limit, and v3-first metadata probes."""
+"""The fast HTTP path: a connection pool sized to the request limit, batches on workers, zarr.json-first metadata probes."""
 
 from __future__ import annotations
 
