@@ -17,6 +17,7 @@ import pytest
 
 import zarrlayer
 from zarrlayer.core import _small_read, engine
+from zarrlayer.core._small_decoders import ChunkDecoder
 from zarrlayer.core.indexing import basic_plan
 from zarrlayer.core.io import ArrayLocation
 from zarrlayer.errors import ChunkDecodeError, InvalidKeyError
@@ -29,6 +30,10 @@ pytestmark = pytest.mark.skipif(blosc_fast.decompress_ctx is None, reason="c-blo
 
 BLOSC3 = [{"name": "blosc", "configuration": {"cname": "lz4", "clevel": 5, "shuffle": "shuffle", "typesize": 4, "blocksize": 0}}]
 BLOSC2 = {"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": 1}
+CODECS = {  # v3 compressors, v2 compressor
+    "blosc": (BLOSC3, BLOSC2),
+    "none": (None, None),
+}
 LAYOUTS = {
     "v3 c/": (3, {"name": "default", "separator": "/"}),
     "v3 c.": (3, {"name": "default", "separator": "."}),
@@ -40,35 +45,45 @@ SHAPES = {1: ((1000,), (64,)), 2: ((100, 90), (16, 32)), 3: ((7, 20, 33), (2, 8,
 
 
 class Counters:
-    """Calls of the fast loop's decode and of the engine's general decode (its fallback)."""
+    """Chunks the fast loop decoded (calls of its decoder) and chunks the engine's general decode took (its fallback)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.fast = 0
         self.general = 0
-        real_decode, real_entries = blosc_fast.decompress_ctx, engine.decode_entries
+        self.names: set[str] = set()
+        real_decoder, real_entries = _small_read.chunk_decoder, engine.decode_entries
 
-        def decode(*args):
-            self.fast += 1
-            return real_decode(*args)
+        def decoder(*args):
+            made = real_decoder(*args)
+            if made is None:
+                return None
+            self.names.add(made.name)
+
+            def decode(*call):
+                self.fast += 1
+                return made.decode(*call)
+
+            return ChunkDecoder(made.name, decode, made.read_size)
 
         def entries(loc, pipeline, shape, fill, items, work):
             items = list(items)
             self.general += len(items)
             return real_entries(loc, pipeline, shape, fill, items, work)
 
-        monkeypatch.setattr(blosc_fast, "decompress_ctx", decode)
+        monkeypatch.setattr(_small_read, "chunk_decoder", decoder)
         monkeypatch.setattr(engine, "decode_entries", entries)
 
 
-def _create(path, ndim: int, layout: str, dtype="<f4"):
+def _create(path, ndim: int, layout: str, dtype="<f4", codec="blosc"):
     shape, chunks = SHAPES[ndim]
     zarr_format, encoding = LAYOUTS[layout]
+    v3, v2 = CODECS[codec]
     data = (np.random.default_rng(ndim).normal(size=shape) * 100).astype(dtype)
     if zarr_format == 3:
-        arr = zarrlayer.create_array(store=str(path), shape=shape, chunks=chunks, dtype=dtype, compressors=BLOSC3,
+        arr = zarrlayer.create_array(store=str(path), shape=shape, chunks=chunks, dtype=dtype, compressors=v3,
                                      chunk_key_encoding=encoding, fill_value=0, zarr_format=3)
     else:
-        arr = zarrlayer.create_array(store=str(path), shape=shape, chunks=chunks, dtype=dtype, compressors=BLOSC2,
+        arr = zarrlayer.create_array(store=str(path), shape=shape, chunks=chunks, dtype=dtype, compressors=v2,
                                      chunk_key_encoding={"name": "v2", "separator": encoding}, fill_value=0, zarr_format=2)
     arr[...] = data
     return arr, data
@@ -91,11 +106,12 @@ SELECTIONS = [
 ]
 
 
+@pytest.mark.parametrize("codec", sorted(CODECS))
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 @pytest.mark.parametrize("ndim", [1, 2, 3])
-def test_small_chunks_read_through_the_fast_loop(tmp_path, monkeypatch, threads, layout, ndim):
-    _, data = _create(tmp_path / "a.zarr", ndim, layout)
+def test_small_chunks_read_through_the_fast_loop(tmp_path, monkeypatch, threads, layout, ndim, codec):
+    _, data = _create(tmp_path / "a.zarr", ndim, layout, codec=codec)
     files = _chunk_files(tmp_path / "a.zarr")
     os.unlink(files[1])  # a missing chunk reads as the fill value
     expected = data.copy()
@@ -114,7 +130,7 @@ def test_small_chunks_read_through_the_fast_loop(tmp_path, monkeypatch, threads,
                                       expected[[0, 5, 3]])
         points = tuple(np.array([0, s - 1, 1]) for s in SHAPES[ndim][0])
         np.testing.assert_array_equal(reader.vindex[points], expected[points])
-    assert counters.fast > len(files) and counters.general == 0
+    assert counters.fast > len(files) and counters.general == 0 and counters.names == {codec}
 
 
 def test_zarr_python_arrays_read_through_the_fast_loop(tmp_path, monkeypatch):
@@ -138,20 +154,21 @@ def test_memory_store_values_go_through_the_fast_loop(monkeypatch):
     assert counters.fast == 20 and counters.general == 0
 
 
-def _one_d(tmp_path, chunks=4):
+def _one_d(tmp_path, chunks=4, codec="blosc"):
     data = np.arange(256 * chunks, dtype="<f4")
     arr = zarrlayer.create_array(store=str(tmp_path / "a.zarr"), shape=data.shape, chunks=(256,), dtype="<f4",
-                                 compressors=BLOSC3, zarr_format=3, fill_value=0)
+                                 compressors=CODECS[codec][0], zarr_format=3, fill_value=0)
     arr[...] = data
     return data, tmp_path / "a.zarr" / "c"
 
 
+@pytest.mark.parametrize("codec", sorted(CODECS))
 @pytest.mark.parametrize(
     "damage",
     ["truncated", "short header", "longer than its header", "oversized", "other chunk size", "empty"],
 )
-def test_damaged_chunks_raise_naming_store_and_key(tmp_path, monkeypatch, damage):
-    _, chunks = _one_d(tmp_path)
+def test_damaged_chunks_raise_naming_store_and_key(tmp_path, monkeypatch, damage, codec):
+    _, chunks = _one_d(tmp_path, codec=codec)
     path = chunks / "2"
     raw = path.read_bytes()
     if damage == "truncated":
@@ -164,7 +181,7 @@ def test_damaged_chunks_raise_naming_store_and_key(tmp_path, monkeypatch, damage
         path.write_bytes(raw + os.urandom(4096))
     elif damage == "other chunk size":
         other = zarrlayer.create_array(store=str(tmp_path / "b.zarr"), shape=(512,), chunks=(512,), dtype="<f4",
-                                       compressors=BLOSC3, zarr_format=3)
+                                       compressors=CODECS[codec][0], zarr_format=3)
         other[...] = 1
         shutil.copy(tmp_path / "b.zarr" / "c" / "0", path)
     else:
@@ -177,8 +194,9 @@ def test_damaged_chunks_raise_naming_store_and_key(tmp_path, monkeypatch, damage
     assert counters.general >= 1  # handed to the general path, which names what is wrong
 
 
-def test_a_corrupt_stream_gives_what_the_general_path_gives(tmp_path, monkeypatch):
-    _, chunks = _one_d(tmp_path)
+@pytest.mark.parametrize("codec", sorted(CODECS))
+def test_a_corrupt_stream_gives_what_the_general_path_gives(tmp_path, monkeypatch, codec):
+    _, chunks = _one_d(tmp_path, codec=codec)
     raw = bytearray((chunks / "1").read_bytes())
     for i in range(16, len(raw), 7):
         raw[i] ^= 0x5A

@@ -1,48 +1,45 @@
-"""Reading many small blosc chunks: one tight loop per pool task that reads, checks and decodes each chunk.
+"""Reading many small chunks: one tight loop per pool task that reads, checks and decodes each chunk.
 
 Small chunks (1 to 64 KiB) cost more in per-chunk Python than in decoding. For a plan of
-chunks under 256 KiB on a store with a synchronous path, whose chunks are each one blosc
-stream of the chunk's C-order bytes (v3 `bytes` + `blosc`, v2 `blosc` without filters), and
-with c-blosc's lock-free context call loaded (`blosc_fast.decompress_ctx`), a pool task
-does per chunk: one key from a format string, one open/read/close into this thread's reused
-buffer (`LocalStore.read_many_into_sync`; other sync stores hand their bytes), a 16-byte
-header check and one ctypes call that decodes straight into the output (a whole chunk whose
-region is contiguous) or into this thread's scratch chunk, then copied out.
+chunks under 256 KiB on a store with a synchronous path, whose chunks are the chunk's C-order
+items under no compressor, blosc or zstd (v3 `bytes` + at most one of them, v2 without
+filters; see `_small_decoders`), a pool task does per chunk: one key from a format string,
+one open/read/close into this thread's reused buffer (`LocalStore.read_many_into_sync`;
+other sync stores hand their bytes), a check of the value's size (and blosc header) and one
+C call that decodes straight into the output (a whole chunk whose region is contiguous),
+into a staging area copied out once per task (whole chunks tiling a box of the output), or
+into this thread's scratch chunk, then copied out.
 
-Nothing is trusted that was not checked: keys are validated by the store (in bulk), the
-header's compressed size must equal the bytes read and its decoded size the chunk's, so
-c-blosc never reads or writes past a buffer. Any chunk that does not check out (short,
-oversized, another header, a failed decode) is handed to the engine's general path, which
-decodes it again and raises the ChunkDecodeError naming store, path and key.
+Nothing is trusted that was not checked: keys are validated by the store (in bulk), sizes
+are checked before a decoder reads or writes, and decoders are bounded by the chunk's size.
+Any chunk that does not check out (short, oversized, another header, a failed decode) is
+handed to the engine's general path, which decodes it again and raises the ChunkDecodeError
+naming store, path and key.
 """
 
 from __future__ import annotations
 
 import math
-import struct
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from zarrlayer.core._small_decoders import chunk_decoder
 from zarrlayer.core.indexing import PlanEntry
 from zarrlayer.core.io import ArrayLocation
 from zarrlayer.format import ArrayMetadata
 from zarrlayer.format.chunk_keys import ChunkKeyEncoding
-from zarrlayer.format.codecs import blosc_fast
-from zarrlayer.format.codecs.compressors import BloscCodec
 
 __all__ = ["MAX_CHUNK_BYTES", "small_reader", "small_tasks"]
 
 MAX_CHUNK_BYTES = 256 * 1024
 """Chunks at least this big go through the engine's general path (reused reads, partial decodes)."""
 
-_BLOSC_OVERHEAD = 16
 _BOX_BYTES = 1 << 20  # staging area of a task whose chunks tile a box of the output
 _SHARED_BYTES = 64 * 1024
 _SOLO_TASK = 256
-_SIZES = struct.Struct("<4xI4xI")  # a blosc header's decoded size (nbytes) and whole-chunk size (cbytes)
 
 Fallback = Callable[[Sequence[tuple[PlanEntry, Any, str]]], None]
 
@@ -62,18 +59,6 @@ def small_tasks(count: int, chunk_bytes: int, threads: int) -> tuple[int, int]:
     if chunk_bytes < _SHARED_BYTES or threads < 2:
         return 1, _SOLO_TASK
     return threads, max(1, min(64, -(-count // (4 * threads))))
-
-
-def _blosc_only(pipeline: Any, dtype: np.dtype) -> bool:
-    """Whether every chunk of `pipeline` is one blosc stream of the chunk's C-order bytes in `dtype`."""
-    if pipeline.dtype != dtype or dtype.kind == "O":
-        return False
-    compressor = getattr(pipeline, "compressor", None)
-    if hasattr(pipeline, "filters"):  # a v2 pipeline: blosc compressor, no filters, C order
-        plain = not pipeline.filters and (pipeline.order == "C" or len(pipeline.shape) <= 1)
-        return plain and compressor is not None and compressor.codec_id == "blosc"
-    direct_of = getattr(pipeline, "direct_decoder", None)
-    return direct_of is not None and direct_of() is not None and isinstance(pipeline.bytes_bytes[0], BloscCodec)
 
 
 def _encoding(metadata: ArrayMetadata) -> ChunkKeyEncoding:
@@ -143,26 +128,25 @@ def small_reader(
 ) -> Callable[[Sequence[PlanEntry]], None] | None:
     """A pool task `f(entries)` that reads and decodes those chunks of a plan into `work`, or None where it does not apply.
 
-    None unless the store has a synchronous path, chunks are under `MAX_CHUNK_BYTES`, the
-    codecs are blosc alone over plain bytes, `work` has the array's dtype, and c-blosc's
-    context call is loaded. `fallback(items)` is the engine's general decode of (entry,
-    bytes or None, key) items, used for any chunk that does not check out.
+    None unless the store has a synchronous path, chunks are under `MAX_CHUNK_BYTES`, `work`
+    has the array's dtype and `_small_decoders.chunk_decoder` has a decoder for the codecs.
+    `fallback(items)` is the engine's general decode of (entry, bytes or None, key) items,
+    used for any chunk that does not check out.
     """
-    decompress = blosc_fast.decompress_ctx
     shape, dtype = tuple(metadata.chunks), work.dtype
     nbytes = math.prod(shape) * dtype.itemsize
-    if decompress is None or not loc.store.supports_sync or not 0 < nbytes < MAX_CHUNK_BYTES:
+    if not loc.store.supports_sync or not 0 < nbytes < MAX_CHUNK_BYTES:
         return None
-    if not _blosc_only(metadata.codecs, dtype):
+    decoder = chunk_decoder(metadata.codecs, dtype, nbytes)
+    if decoder is None:
         return None
+    decode, read_size = decoder.decode, decoder.read_size
     store, prefix, ndim = loc.store, loc.prefix, len(shape)
     encode_many = _encoding(metadata).encode_many
     read_many = getattr(type(store), "read_many_into_sync", None)
-    read_size = nbytes + _BLOSC_OVERHEAD + 1  # a value that fills it is larger than any valid chunk
     in_place = _in_place(shape, work)
     whole = tuple(slice(0, n, 1) for n in shape)
     base, strides, stride0 = work.ctypes.data, work.strides, work.strides[0] if work.ndim else 0
-    unpack = _SIZES.unpack_from
 
     def offset(out_sel: tuple[Any, ...]) -> int:
         return int(sum(s.start * st for s, st in zip(out_sel, strides)))
@@ -194,22 +178,22 @@ def small_reader(
             elif type(got) is bytes:
                 source = header = got
                 size = len(got)
-            else:  # another buffer type
-                source, header, size = None, b"", 0
-            if size >= _BLOSC_OVERHEAD and unpack(header) == (nbytes, size):
+            else:  # another buffer type: the general path
+                source, header, size = None, b"", -1
+            if size >= 0:
                 _, chunk_sel, out_sel, complete = entry
                 if box is not None:
-                    if decompress(source, target, nbytes, 1) == nbytes:
+                    if decode(header, source, size, target):
                         continue
                 elif complete and chunk_sel == whole:  # only complete entries hold plain slices
                     if in_place:
                         start = base + (out_sel[0].start * stride0 if ndim == 1 else offset(out_sel))
-                        if decompress(source, start, nbytes, 1) == nbytes:
+                        if decode(header, source, size, start):
                             continue
-                    elif decompress(source, target, nbytes, 1) == nbytes:
+                    elif decode(header, source, size, target):
                         work[out_sel] = scratch
                         continue
-                elif decompress(source, target, nbytes, 1) == nbytes:
+                elif decode(header, source, size, target):
                     work[out_sel] = scratch[chunk_sel]
                     continue
             # does not check out: the general path decodes it again and names what is wrong
