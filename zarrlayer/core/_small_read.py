@@ -165,6 +165,8 @@ def small_reader(
         else:
             staging, step, first = scratch, 0, scratch.ctypes.data
         target = first - step
+        source: Any
+        header: Any
         for entry, key, got in zip(entries, keys, values):
             target += step
             if got is None:

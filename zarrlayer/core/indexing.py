@@ -117,7 +117,7 @@ class ChunkPlan:
                 yield batch
 
 
-class PlanBatch(list):  # type: ignore[type-arg]  # a list[PlanEntry]
+class PlanBatch(list[PlanEntry]):
     """Entries of one block of the chunk grid, in C order: `grid` chunks along each axis."""
 
     __slots__ = ("grid",)

@@ -313,7 +313,7 @@ class LocalStore(Store):
     def get_many_sync(self, key_ranges: Sequence[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
         return [self.get_sync(k, r) for k, r in key_ranges]
 
-    def read_many_into_sync(self, keys: Sequence[str], buffer: bytearray) -> Iterator[int | bytes | None]:
+    def read_many_into_sync(self, keys: Sequence[str], buffer: bytearray) -> Iterator[int | Buffer | None]:
         """For each key in order: the size of its value read into `buffer` (an int), or the value as bytes
         when it does not fit (`len(buffer)` bytes or more), or None when there is none.
 
@@ -352,8 +352,8 @@ class LocalStore(Store):
                         continue
                     fd = reopened
                 try:
-                    got = _readv(fd, buffers)
-                    value: int | bytes | None = got if got < size else _read_rest(fd, buffer)
+                    got = os.readv(fd, buffers)
+                    value: int | Buffer | None = got if got < size else _read_rest(fd, buffer)
                 except IsADirectoryError:
                     value = None
                 except OSError as e:
