@@ -313,7 +313,9 @@ def test_small_blosc_chunks_are_written_inline_others_pooled(tmp_path, runs):
     gzip = zarrlayer.create_array(store=str(tmp_path / "g.zarr"), shape=value.shape, chunks=(32, 32), dtype="<f4", compressors=[{"name": "gzip", "configuration": {"level": 1}}], fill_value=0, zarr_format=3)
     with config.override(decode_threads=2):
         small[...] = value
-        assert [(name, len(items)) for name, items in runs] == [(threading.current_thread().name, 256)]
+        assert [name for name, _ in runs] == [threading.current_thread().name]
+        assert not isinstance(runs[0][1], _write_sync.SharedItems)  # no pool: the caller alone
+        assert len(_chunk_files(str(tmp_path / "s.zarr"))) == 256
         runs.clear()
         gzip[...] = value
     main = [items for name, items in runs if name == threading.current_thread().name]
@@ -335,3 +337,46 @@ def test_v2_and_filtered_pipelines_keep_the_slow_encoder(tmp_path):
     ref[...] = value
     strip = lambda files: {k: v for k, v in files.items() if not k.startswith(".z")}  # noqa: E731
     assert strip(_chunk_files(ours)) == strip(_chunk_files(theirs))
+
+
+@pytest.mark.parametrize(
+    "make, selection",
+    [
+        ("basic", (slice(3, 190), slice(None, None, 3))),
+        ("basic", (7, slice(10, 100))),
+        ("basic", ()),
+        ("orthogonal", ([5, 90, 3], slice(0, 150, 7))),
+        ("vectorized", ([5, 90, 3, 150], [0, 40, 41, 199])),
+    ],
+)
+def test_lock_keys_are_the_keys_hold_plan_locks(make, selection):
+    from zarrlayer.core.indexing import basic_plan, orthogonal_plan, vectorized_plan
+    from zarrlayer.core.locks import plan_keys
+
+    arr = zarrlayer.create_array(store=MemoryStore(), shape=(200, 200), chunks=(16, 32), dtype="<f4", fill_value=0, zarr_format=3)
+    plan = {"basic": basic_plan, "orthogonal": orthogonal_plan, "vectorized": vectorized_plan}[make](selection, (200, 200), (16, 32))
+    expected = list(plan_keys("arr/", arr.metadata, plan))
+    assert list(_write_sync.lock_keys("arr/", arr.metadata, plan)) == expected
+    assert [key for _, key in _write_sync.plan_items("arr/", arr.metadata, plan)] == expected
+
+
+def test_a_big_slice_write_never_holds_the_whole_plan(tmp_path, monkeypatch):
+    """Locks and writes walk a basic plan batch by batch: its entries list is never built."""
+    from zarrlayer.core import indexing
+
+    built = []
+    entries = indexing.ChunkPlan.entries
+
+    def watched(self):
+        built.append(self.count)
+        return entries.fget(self)
+
+    monkeypatch.setattr(indexing.ChunkPlan, "entries", property(watched))
+    value = _data((300, 300))
+    arr = zarrlayer.create_array(store=str(tmp_path / "l.zarr"), shape=value.shape, chunks=(10, 10), dtype="<f4", compressors=[_blosc(4)], fill_value=0, zarr_format=3)
+    before = _direct()
+    arr[...] = value
+    assert _direct() - before == 900
+    assert built == []
+    monkeypatch.undo()
+    assert np.array_equal(arr[...], value)

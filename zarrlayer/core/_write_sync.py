@@ -11,6 +11,7 @@ the chunks' write locks for the whole call (engine.write_plan).
 """
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
@@ -20,26 +21,46 @@ import numpy as np
 
 from zarrlayer.core._write_encode import BloscEncoder, chunk_encoder, fill_test
 from zarrlayer.core.engine import decode_chunk, fill_scalar, is_all_fill, merge_chunk
-from zarrlayer.core.indexing import PlanEntry
+from zarrlayer.core.indexing import ChunkPlan, PlanEntry
 from zarrlayer.core.io import ArrayLocation, decode_pool, fetch
 from zarrlayer.format import ArrayMetadata
 from zarrlayer.format.chunk_keys import ChunkKeyEncoding
 from zarrlayer.storage.local import LocalStore
 
-__all__ = ["SharedItems", "WriteJob", "chunk_keys", "write_sync"]
+__all__ = ["SharedItems", "WriteJob", "chunk_keys", "lock_keys", "plan_items", "write_sync"]
 
 _POOL_CHUNK_BYTES = 64 << 10
+_BATCH = 1024
 
 WriteItem = tuple[PlanEntry, str]
 
 
-def chunk_keys(prefix: str, metadata: ArrayMetadata, entries: Sequence[PlanEntry]) -> list[str]:
-    """The store key of every entry's chunk (`prefix + metadata.chunk_key(coords)`), one format string per batch."""
+def chunk_keys(prefix: str, metadata: ArrayMetadata, coords: Sequence[tuple[int, ...]]) -> list[str]:
+    """The store key of each chunk at `coords` (`prefix + metadata.chunk_key(c)`), one format string per batch."""
     encoding = getattr(metadata, "chunk_key_encoding", None)
-    coords = [entry[0] for entry in entries]
     if isinstance(encoding, ChunkKeyEncoding):
         return encoding.encode_many(prefix, coords, len(metadata.shape))
     return [prefix + metadata.chunk_key(c) for c in coords]
+
+
+def lock_keys(prefix: str, metadata: ArrayMetadata, plan: ChunkPlan) -> Iterator[str]:
+    """The key of every chunk `plan` writes (what `hold_plan` locks), batch by batch.
+
+    A basic plan kept per axis gives its coordinates straight from the axes (C order, as its
+    entries), so the locks never need the plan's entries built.
+    """
+    if plan.axes is not None:
+        coords: Iterator[tuple[int, ...]] = itertools.product(*(axis.ids.tolist() for axis in plan.axes))
+    else:
+        coords = (entry[0] for entry in plan.entries)
+    while batch := list(itertools.islice(coords, _BATCH)):
+        yield from chunk_keys(prefix, metadata, batch)
+
+
+def plan_items(prefix: str, metadata: ArrayMetadata, plan: ChunkPlan) -> Iterator[WriteItem]:
+    """(entry, store key) of every chunk of `plan`, in order, built batch by batch (memory bounded by a batch)."""
+    for batch in plan.batches(_BATCH):
+        yield from zip(batch, chunk_keys(prefix, metadata, [entry[0] for entry in batch]))
 
 
 class SharedItems:
@@ -187,8 +208,8 @@ def _copying(encode: Callable[[Any], memoryview]) -> Callable[[Any], bytes]:
     return _encode
 
 
-def write_sync(job: WriteJob, items: Sequence[WriteItem], *, threads: int, chunk_bytes: int) -> None:
-    """Run `job` over every (entry, key): inline, or on the caller and `threads - 1` pool threads sharing the items.
+def write_sync(job: WriteJob, items: Iterable[WriteItem], *, count: int, threads: int, chunk_bytes: int) -> None:
+    """Run `job` over the `count` (entry, key) items: inline, or on the caller and `threads - 1` pool threads sharing them.
 
     Chunks under 64 KiB that c-blosc encodes (`job.light`) are written inline: each costs
     a few µs of Python and five short GIL-free calls (compress, open, write, close, rename) of
@@ -200,12 +221,12 @@ def write_sync(job: WriteJob, items: Sequence[WriteItem], *, threads: int, chunk
     before it stay written, each atomically). Pool tasks that had not started when the items
     ran out are cancelled, so a busy pool never delays (or deadlocks) the write.
     """
-    if threads < 2 or len(items) < 2 or (job.light and chunk_bytes < _POOL_CHUNK_BYTES):
+    if threads < 2 or count < 2 or (job.light and chunk_bytes < _POOL_CHUNK_BYTES):
         job.run(items)
         return
     shared = SharedItems(items)
     pool = decode_pool()
-    helpers: list[Future[None]] = [pool.submit(_run_shared, job, shared) for _ in range(min(threads, len(items)) - 1)]
+    helpers: list[Future[None]] = [pool.submit(_run_shared, job, shared) for _ in range(min(threads, count) - 1)]
     error: BaseException | None = None
     try:
         _run_shared(job, shared)

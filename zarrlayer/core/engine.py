@@ -395,17 +395,17 @@ def write_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, val
 
     Holds the write lock of every chunk (or shard) it rewrites, so threads never lose each other's writes.
     """
-    if not plan.entries:
+    if not plan.count:
         return
     work_value = _value_for(plan, value, metadata.dtype)
     if metadata.sharding is None and loc.store.supports_sync:
-        from zarrlayer.core._write_sync import WriteJob, chunk_keys, write_sync
+        from zarrlayer.core._write_sync import WriteJob, lock_keys, plan_items, write_sync
 
-        keys = chunk_keys(loc.prefix, metadata, plan.entries)
         chunk_bytes = math.prod(metadata.chunks) * metadata.dtype.itemsize
-        with hold(loc.store, keys):  # the keys hold_plan would lock, built once for the locks and the writes
+        with hold(loc.store, lock_keys(loc.prefix, metadata, plan)):  # hold_plan's keys, without the plan's entries
             job = WriteJob(loc, metadata, work_value)
-            write_sync(job, list(zip(plan.entries, keys)), threads=threads_for(plan, metadata), chunk_bytes=chunk_bytes)
+            items = plan_items(loc.prefix, metadata, plan)
+            write_sync(job, items, count=plan.count, threads=threads_for(plan, metadata), chunk_bytes=chunk_bytes)
         return
     with hold_plan(loc.store, loc.prefix, metadata, plan):
         _write_plan(loc, metadata, plan, work_value)
