@@ -85,7 +85,7 @@ class Settings:
 
     remote_backend: Literal["fsspec", "obstore"] = "fsspec"
     """Which store implicit creation makes for s3://, gs://, http(s):// ... URLs."""
-    max_concurrency: int = 64
+    max_concurrency: int = 128
     """Requests in flight per remote store, shared by every thread of the process."""
     decode_threads: int = _usable_cpus()
     """Threads that decode and encode chunks in batches."""
@@ -105,7 +105,7 @@ class Settings:
         """The defaults, as the ZARRLAYER_* environment variables change them (checked like `set`)."""
         values: dict[str, Any] = dict(
             remote_backend=os.environ.get("ZARRLAYER_REMOTE_BACKEND", "fsspec"),
-            max_concurrency=_env_int("ZARRLAYER_MAX_CONCURRENCY", 64),
+            max_concurrency=_env_int("ZARRLAYER_MAX_CONCURRENCY", 128),
             decode_threads=_env_int("ZARRLAYER_DECODE_THREADS", _usable_cpus()),
             allow_unsafe_codecs=_env_bool("ZARRLAYER_ALLOW_UNSAFE_CODECS", False),
             retries=_env_int("ZARRLAYER_RETRIES", 5),

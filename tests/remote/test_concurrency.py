@@ -33,7 +33,7 @@ def _store(kind: str, url: str, limit: int | None) -> Store:
 
 @pytest.mark.parametrize("kind", ["fsspec", "obstore"])
 def test_256_chunks_at_20ms_take_far_less_than_serial(slow_server: LoopbackHTTPServer, kind: str) -> None:
-    store = _store(kind, slow_server.url, None)
+    store = _store(kind, slow_server.url, 64)  # the default (128) is more than a loaded 2-core machine fills at once
     keys = list(CHUNKS)
     slow_server.reset_counts()
     start = time.perf_counter()
