@@ -168,7 +168,9 @@ def test_edge_scalar_broadcast_and_partial_writes(tmp_path):
         before = _direct()
         arr[sel] = value
         ref[sel] = value
-        assert _direct() > before or sel[0].start == 64
+        touched = np.prod([-(-(s.stop or n) // 16) - (s.start or 0) // 16 for s, n in zip(sel, ref.shape)])
+        if touched >= _write_sync._SETUP_CHUNKS:  # fewer chunks keep pipeline.encode (same bytes, no setup)
+            assert _direct() > before or sel[0].start == 64
         assert np.array_equal(zarrlayer.open_array(store=root)[...], ref)
     assert _chunk_files(root) == _expected_chunks(arr, ref)
     assert "c/4/3" not in _chunk_files(root)
@@ -339,6 +341,7 @@ def test_v2_and_filtered_pipelines_keep_the_slow_encoder(tmp_path):
     assert strip(_chunk_files(ours)) == strip(_chunk_files(theirs))
 
 
+@pytest.mark.parametrize("chunks", [(16, 32), (4, 4)])  # (4, 4): 2500 chunks, more than one batch
 @pytest.mark.parametrize(
     "make, selection",
     [
@@ -349,12 +352,12 @@ def test_v2_and_filtered_pipelines_keep_the_slow_encoder(tmp_path):
         ("vectorized", ([5, 90, 3, 150], [0, 40, 41, 199])),
     ],
 )
-def test_lock_keys_are_the_keys_hold_plan_locks(make, selection):
+def test_lock_keys_are_the_keys_hold_plan_locks(make, selection, chunks):
     from zarrlayer.core.indexing import basic_plan, orthogonal_plan, vectorized_plan
     from zarrlayer.core.locks import plan_keys
 
-    arr = zarrlayer.create_array(store=MemoryStore(), shape=(200, 200), chunks=(16, 32), dtype="<f4", fill_value=0, zarr_format=3)
-    plan = {"basic": basic_plan, "orthogonal": orthogonal_plan, "vectorized": vectorized_plan}[make](selection, (200, 200), (16, 32))
+    arr = zarrlayer.create_array(store=MemoryStore(), shape=(200, 200), chunks=chunks, dtype="<f4", fill_value=0, zarr_format=3)
+    plan = {"basic": basic_plan, "orthogonal": orthogonal_plan, "vectorized": vectorized_plan}[make](selection, (200, 200), chunks)
     expected = list(plan_keys("arr/", arr.metadata, plan))
     assert list(_write_sync.lock_keys("arr/", arr.metadata, plan)) == expected
     assert [key for _, key in _write_sync.plan_items("arr/", arr.metadata, plan)] == expected
@@ -368,15 +371,29 @@ def test_a_big_slice_write_never_holds_the_whole_plan(tmp_path, monkeypatch):
     entries = indexing.ChunkPlan.entries
 
     def watched(self):
-        built.append(self.count)
+        built.append(1)
         return entries.fget(self)
 
     monkeypatch.setattr(indexing.ChunkPlan, "entries", property(watched))
-    value = _data((300, 300))
+    value = _data((330, 330))  # 1089 chunks: more than one batch (plans up to _BATCH chunks use their entries)
+    assert 33 * 33 > _write_sync._BATCH
     arr = zarrlayer.create_array(store=str(tmp_path / "l.zarr"), shape=value.shape, chunks=(10, 10), dtype="<f4", compressors=[_blosc(4)], fill_value=0, zarr_format=3)
     before = _direct()
     arr[...] = value
-    assert _direct() - before == 900
+    assert _direct() - before == 1089
     assert built == []
     monkeypatch.undo()
     assert np.array_equal(arr[...], value)
+
+
+def test_a_write_of_few_chunks_skips_the_setup_and_writes_the_same_bytes(tmp_path):
+    root = str(tmp_path / "few.zarr")
+    value = _data((64, 64))
+    arr = zarrlayer.create_array(store=root, shape=value.shape, chunks=(32, 32), dtype="<f4", compressors=[_blosc(4)], fill_value=0, zarr_format=3)
+    before = _direct()
+    arr[:32, :32] = value[:32, :32]
+    arr[32:, 32:] = 0  # all fill: nothing stored
+    assert _direct() == before  # pipeline.encode: fewer chunks than _SETUP_CHUNKS
+    arr[:, :] = value  # four chunks: the fast encoder
+    assert _direct() - before == 4
+    assert _chunk_files(root) == _expected_chunks(arr, value)

@@ -31,6 +31,7 @@ __all__ = ["SharedItems", "WriteJob", "chunk_keys", "lock_keys", "plan_items", "
 
 _POOL_CHUNK_BYTES = 64 << 10
 _BATCH = 1024
+_SETUP_CHUNKS = 4
 
 WriteItem = tuple[PlanEntry, str]
 
@@ -49,7 +50,7 @@ def lock_keys(prefix: str, metadata: ArrayMetadata, plan: ChunkPlan) -> Iterator
     A basic plan kept per axis gives its coordinates straight from the axes (C order, as its
     entries), so the locks never need the plan's entries built.
     """
-    if plan.axes is not None:
+    if plan.axes is not None and plan.count > _BATCH:
         coords: Iterator[tuple[int, ...]] = itertools.product(*(axis.ids.tolist() for axis in plan.axes))
     else:
         coords = (entry[0] for entry in plan.entries)
@@ -59,7 +60,7 @@ def lock_keys(prefix: str, metadata: ArrayMetadata, plan: ChunkPlan) -> Iterator
 
 def plan_items(prefix: str, metadata: ArrayMetadata, plan: ChunkPlan) -> Iterator[WriteItem]:
     """(entry, store key) of every chunk of `plan`, in order, built batch by batch (memory bounded by a batch)."""
-    for batch in plan.batches(_BATCH):
+    for batch in plan.batches(_BATCH) if plan.count > _BATCH else (plan.entries,):
         yield from zip(batch, chunk_keys(prefix, metadata, [entry[0] for entry in batch]))
 
 
@@ -86,9 +87,14 @@ class SharedItems:
 
 
 class WriteJob:
-    """One `write_plan` over a store with `supports_sync`: what every task shares (set up once)."""
+    """One `write_plan` over a store with `supports_sync`: what every task shares (set up once).
 
-    def __init__(self, loc: ArrayLocation, metadata: ArrayMetadata, value: np.ndarray) -> None:
+    The per-write setup of the fast encoder and fill test (about 10 µs: buffers, ctypes
+    arguments) pays off from a few chunks on; a write of fewer than `_SETUP_CHUNKS` chunks
+    (`count`) keeps `pipeline.encode` and `is_all_fill`, which give the same bytes and answers.
+    """
+
+    def __init__(self, loc: ArrayLocation, metadata: ArrayMetadata, value: np.ndarray, *, count: int = _SETUP_CHUNKS) -> None:
         self._loc, self._store = loc, loc.store
         self._shape, self._dtype = metadata.chunks, metadata.dtype
         self._pipeline = metadata.codecs
@@ -96,9 +102,11 @@ class WriteJob:
         self._skip_empty = metadata.fill_value is not None  # a null fill (v2) means readers may differ: always store
         self._value = value
         self._numeric = self._dtype != object
-        self._is_fill = fill_test(self._dtype, self._fill, is_all_fill)
+        few = count < _SETUP_CHUNKS
+        fill = self._fill
+        self._is_fill = (lambda chunk: is_all_fill(chunk, fill)) if few else fill_test(self._dtype, fill, is_all_fill)
         encode: Callable[[np.ndarray], Any] = self._pipeline.encode
-        if self._numeric and self._pipeline.dtype == self._dtype:
+        if self._numeric and self._pipeline.dtype == self._dtype and not few:
             encode = chunk_encoder(self._pipeline, self._shape)
         self._encode = encode
         self._bind: Callable[[], Callable[[int], Any]] | None = None  # gives the thread's encode_at(address)
@@ -108,7 +116,8 @@ class WriteJob:
                 # the encoder's view is reused by the thread's next chunk: stores other than
                 # LocalStore (which writes it out before returning) get their own copy
                 self._encode, self._bind = _copying(encode), _copying_bound(encode.bound)
-        self._set_many = getattr(self._store, "set_many_sync", None) if type(self._store) is LocalStore else None
+        batched = type(self._store) is LocalStore and not few
+        self._set_many = getattr(self._store, "set_many_sync", None) if batched else None
         self._local = threading.local()
 
     @property
@@ -117,11 +126,11 @@ class WriteJob:
         return self._bind is not None
 
     def _scratch(self) -> tuple[np.ndarray, int]:
-        """This thread's chunk buffer for this job (C-contiguous, chunk shape and dtype) and its address."""
+        """This thread's chunk buffer for this job (C-contiguous, chunk shape and dtype) and its address (0 without the fast encoder)."""
         held: tuple[np.ndarray, int] | None = getattr(self._local, "held", None)
         if held is None:
             buffer = np.empty(self._shape, dtype=self._dtype)
-            held = self._local.held = (buffer, buffer.ctypes.data)
+            held = self._local.held = (buffer, buffer.ctypes.data if self._bind is not None else 0)
         return held
 
     def _whole(self, entry: PlanEntry) -> tuple[np.ndarray, int]:

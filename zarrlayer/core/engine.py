@@ -403,7 +403,7 @@ def write_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, val
 
         chunk_bytes = math.prod(metadata.chunks) * metadata.dtype.itemsize
         with hold(loc.store, lock_keys(loc.prefix, metadata, plan)):  # hold_plan's keys, without the plan's entries
-            job = WriteJob(loc, metadata, work_value)
+            job = WriteJob(loc, metadata, work_value, count=plan.count)
             items = plan_items(loc.prefix, metadata, plan)
             write_sync(job, items, count=plan.count, threads=threads_for(plan, metadata), chunk_bytes=chunk_bytes)
         return
