@@ -128,6 +128,10 @@ def test_small_chunks_read_through_the_fast_loop(tmp_path, monkeypatch, threads,
             np.testing.assert_array_equal(reader[sel], expected[sel], err_msg=str(sel))
         np.testing.assert_array_equal(reader.oindex[(np.array([0, 5, 3]),) + (slice(None),) * (ndim - 1)],
                                       expected[[0, 5, 3]])
+        if ndim >= 2:  # two index arrays: np.ix_ selections in and out of the chunk
+            rows, cols = np.array([6, 0, 3, 5]), np.array([1, 19, 17, 2])
+            picked = reader.oindex[(rows, cols) + (slice(2, None),) * (ndim - 2)]
+            np.testing.assert_array_equal(picked, expected[np.ix_(rows, cols)][(Ellipsis,) + (slice(2, None),) * (ndim - 2)])
         points = tuple(np.array([0, s - 1, 1]) for s in SHAPES[ndim][0])
         np.testing.assert_array_equal(reader.vindex[points], expected[points])
     assert counters.fast > len(files) and counters.general == 0 and counters.names == {codec}
