@@ -60,6 +60,20 @@ __all__ = ["FsspecStore"]
 _splits_reads: dict[Any, bool] = {}
 
 
+def _index_unlocked(fs: Any) -> bool:
+    """Whether `fs` is fsspec's filecache or blockcache, whose cache index is read and written without a lock.
+
+    Two threads reading through one of them can see a half-updated index (fsspec then fails
+    with a TypeError inside `_open`), so such a store keeps one request in flight.
+    simplecache keeps no index and stays concurrent.
+    """
+    try:
+        from fsspec.implementations.cached import CachingFileSystem, SimpleCacheFileSystem
+    except ImportError:
+        return False
+    return isinstance(fs, CachingFileSystem) and not isinstance(fs, SimpleCacheFileSystem)
+
+
 def _cat_file_takes_concurrency(fs_cls: Any) -> bool:
     """Whether the filesystem's `_cat_file` splits one read into parallel parts (`max_concurrency=`); asked once per class."""
     known = _splits_reads.get(fs_cls)
@@ -117,6 +131,8 @@ class FsspecStore(RemoteStore):
         self._fs_token = tokenize(self._fs_cls.__module__, self._fs_cls.__qualname__, self._fs_options)
         self._wrapped: Any = None
         self._lists: bool | None = None  # whether an HTTP server gives directory listings (asked once)
+        if _index_unlocked(fs):
+            self._max_concurrency = 1  # one request at a time, whatever the setting: see _index_unlocked
         self._full_read_kwargs: dict[str, Any] = (
             {"max_concurrency": 1} if self._native and _cat_file_takes_concurrency(self._fs_cls) else {}
         )
