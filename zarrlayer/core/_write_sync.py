@@ -9,6 +9,7 @@ C-contiguous region is encoded in place, any other is copied once into a buffer 
 reuses). A partly covered chunk is read, decoded and merged as before. The caller holds
 the chunks' write locks for the whole call (engine.write_plan).
 """
+
 from __future__ import annotations
 
 import itertools
