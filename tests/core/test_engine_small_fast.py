@@ -32,6 +32,7 @@ BLOSC3 = [{"name": "blosc", "configuration": {"cname": "lz4", "clevel": 5, "shuf
 BLOSC2 = {"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": 1}
 CODECS = {  # v3 compressors, v2 compressor
     "blosc": (BLOSC3, BLOSC2),
+    "zstd": ([{"name": "zstd", "configuration": {"level": 1, "checksum": True}}], {"id": "zstd", "level": 1}),
     "none": (None, None),
 }
 LAYOUTS = {

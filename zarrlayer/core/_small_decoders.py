@@ -1,18 +1,19 @@
 """Per-chunk decoders of the small-chunk read loop: the chunk's bytes at an address, decoded to another address.
 
 A pipeline qualifies when a chunk is its C-order items in the array's dtype (no array ->
-array codec, the `bytes` codec in native order; v2: no filters, C order) under no compressor
-or blosc alone:
+array codec, the `bytes` codec in native order; v2: no filters, C order) under no compressor,
+blosc or zstd alone:
 
 - none: the value must be exactly the chunk's size; one memmove.
 - blosc: the 16-byte header must give the value's size and the chunk's decoded size; then
   c-blosc's lock-free `blosc_decompress_ctx` (`blosc_fast.decompress_ctx`, numcodecs' own library).
+- zstd: the codec's own `decode_into` (the frame's declared size checked, then libzstd's
+  context call in `zstd_fast`) into a window over the target; it never writes past the chunk.
 
-zstd stays on the engine's general path, which decodes through `zstd_fast` (libzstd's context
-call). Each decoder returns False (having possibly written garbage to the target) when the
+Each decoder returns False (having possibly written garbage to the target) when the
 value does not check out; the loop then hands the chunk to the general path, which decodes it
 through numcodecs and raises the error naming store and key. Decoding is fully determined by
-the stream and the same C library does the work, so results are bit-exact with numcodecs.
+the stream and the same C libraries do the work, so results are bit-exact with numcodecs.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from zarrlayer.format.codecs import blosc_fast
-from zarrlayer.format.codecs.compressors import BloscCodec
+from zarrlayer.format.codecs.compressors import BloscCodec, ZstdCodec, zstd_decode_into
 from zarrlayer.format.codecs.pipeline import ChunkCodecPipeline
 from zarrlayer.format.codecs.serializers import BytesCodec
 from zarrlayer.format.codecs.v2 import V2CodecPipeline
@@ -68,6 +69,8 @@ def _compressor(pipeline: Any, dtype: np.dtype) -> tuple[bool, str | None]:
         return False, None
     if isinstance(codecs[0], BloscCodec):
         return plain, "blosc"
+    if isinstance(codecs[0], ZstdCodec):
+        return plain, "zstd"
     return False, None
 
 
@@ -93,4 +96,30 @@ def chunk_decoder(pipeline: Any, dtype: np.dtype, nbytes: int) -> ChunkDecoder |
             return size >= _BLOSC_OVERHEAD and unpack(header) == (nbytes, size) and decompress(source, target, nbytes, 1) == nbytes
 
         return ChunkDecoder("blosc", blosc, nbytes + _BLOSC_OVERHEAD + 1)
+    if name == "zstd":
+        return ChunkDecoder("zstd", _zstd(pipeline, nbytes), nbytes + nbytes // 64 + 1024)
     return None
+
+
+def _zstd(pipeline: Any, nbytes: int) -> Decode:
+    """zstd through the codec's own `decode_into` (`zstd_decode_into`: frame size checked, libzstd's
+    context call, numcodecs for frames without a size) into a uint8 window over the target."""
+    if isinstance(pipeline, V2CodecPipeline):
+        compressor = pipeline.compressor
+
+        def into(data: Any, out: np.ndarray) -> None:
+            zstd_decode_into(compressor, data, out)
+
+    else:
+        into = pipeline.bytes_bytes[0].decode_into
+    window = ctypes.c_char * nbytes
+
+    def frame(header: Any, source: Any, size: int, target: int) -> bool:
+        data = header if type(header) is bytes else memoryview(header)[:size]
+        try:
+            into(data, np.frombuffer(window.from_address(target), dtype=np.uint8))
+        except Exception:  # noqa: BLE001 - ChunkDecodeError or the codec's own: the general path reports it
+            return False
+        return True
+
+    return frame
