@@ -115,7 +115,7 @@ def _zstd(pipeline: Any, nbytes: int) -> Decode:
     window = ctypes.c_char * nbytes
 
     def frame(header: Any, source: Any, size: int, target: int) -> bool:
-        data = header if type(header) is bytes else memoryview(header)[:size]
+        data = header if type(header) is bytes else memoryview(header)[:size].tobytes()  # bytes: no numpy wrapping in zstd_fast
         try:
             into(data, np.frombuffer(window.from_address(target), dtype=np.uint8))
         except Exception:  # noqa: BLE001 - ChunkDecodeError or the codec's own: the general path reports it
