@@ -35,6 +35,7 @@ from zarrlayer.format.codecs.v2 import V2CodecPipeline
 __all__ = ["ChunkDecoder", "chunk_decoder"]
 
 _BLOSC_OVERHEAD = 16
+_COPY_BYTES = 16 * 1024
 _SIZES = struct.Struct("<4xI4xI")  # a blosc header's decoded size (nbytes) and whole-chunk size (cbytes)
 
 Decode = Callable[[Any, Any, int, int], bool]
@@ -115,7 +116,12 @@ def _zstd(pipeline: Any, nbytes: int) -> Decode:
     window = ctypes.c_char * nbytes
 
     def frame(header: Any, source: Any, size: int, target: int) -> bool:
-        data = header if type(header) is bytes else memoryview(header)[:size].tobytes()  # bytes: no numpy wrapping in zstd_fast
+        if type(header) is bytes:
+            data: Any = header
+        elif size < _COPY_BYTES:  # as bytes zstd_fast passes it on as is: cheaper than wrapping a view
+            data = memoryview(header)[:size].tobytes()
+        else:
+            data = memoryview(header)[:size]
         try:
             into(data, np.frombuffer(window.from_address(target), dtype=np.uint8))
         except Exception:  # noqa: BLE001 - ChunkDecodeError or the codec's own: the general path reports it
