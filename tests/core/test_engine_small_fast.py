@@ -415,3 +415,16 @@ def test_small_chunks_take_one_thread_large_ones_share_the_pool(tmp_path, monkey
     with zarrlayer.config.set({"decode_threads": 2}):
         np.testing.assert_array_equal(zarrlayer.open_array(str(tmp_path / "a.zarr"), mode="r")[:4096 * 7], data[:4096 * 7])
     assert names == {threading.current_thread().name}  # 2 chunks: inline
+
+
+@pytest.mark.parametrize("codec", sorted(CODECS))
+def test_chunks_of_tens_of_kib_go_through_the_loop(tmp_path, monkeypatch, codec):
+    data = np.random.default_rng(4).normal(size=10 * 8192 + 100).astype("<f4")  # 32 KiB chunks, a partial last one
+    arr = zarrlayer.create_array(store=str(tmp_path / "a.zarr"), shape=data.shape, chunks=(8192,), dtype="<f4",
+                                 compressors=CODECS[codec][0], zarr_format=3)
+    arr[...] = data
+    counters = Counters(monkeypatch)
+    reader = zarrlayer.open_array(str(tmp_path / "a.zarr"), mode="r")
+    np.testing.assert_array_equal(reader[...], data)
+    np.testing.assert_array_equal(reader[5000:70001:3], data[5000:70001:3])
+    assert counters.fast == 11 + 9 and counters.general == 0 and counters.names == {codec}
