@@ -428,3 +428,21 @@ def test_chunks_of_tens_of_kib_go_through_the_loop(tmp_path, monkeypatch, codec)
     np.testing.assert_array_equal(reader[...], data)
     np.testing.assert_array_equal(reader[5000:70001:3], data[5000:70001:3])
     assert counters.fast == 11 + 9 and counters.general == 0 and counters.names == {codec}
+
+
+@pytest.mark.parametrize("codec", sorted(CODECS))
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_other_dtypes_and_zero_dimensions(tmp_path, monkeypatch, codec, zarr_format):
+    counters = Counters(monkeypatch)
+    v3, v2 = CODECS[codec]
+    compressors = v3 if zarr_format == 3 else v2
+    cases = [(">f8" if zarr_format == 2 else "<f8", (50, 7), (8, 4)), ("bool", (33,), (5,)), ("M8[s]", (20,), (6,)), ("<i2", (), ())]
+    for i, (dtype, shape, chunks) in enumerate(cases):
+        data = np.asarray(np.random.default_rng(i).integers(0, 1000, size=shape)).astype(dtype)
+        arr = zarrlayer.create_array(store=str(tmp_path / f"{i}.zarr"), shape=shape, chunks=chunks or None, dtype=dtype,
+                                     compressors=compressors, zarr_format=zarr_format)
+        arr[...] = data
+        got = zarrlayer.open_array(str(tmp_path / f"{i}.zarr"), mode="r")[...]
+        assert np.asarray(got).dtype == data.dtype
+        np.testing.assert_array_equal(got, data)
+    assert counters.general == 0 and counters.fast > 0
