@@ -446,3 +446,17 @@ def test_other_dtypes_and_zero_dimensions(tmp_path, monkeypatch, codec, zarr_for
         assert np.asarray(got).dtype == data.dtype
         np.testing.assert_array_equal(got, data)
     assert counters.general == 0 and counters.fast > 0
+
+
+def test_zip_store_values_go_through_the_loop(tmp_path, monkeypatch):
+    from zarrlayer.storage import ZipStore
+
+    data = np.arange(40 * 64, dtype="<f4").reshape(40, 64)
+    with ZipStore(tmp_path / "a.zip", mode="w") as store:
+        arr = zarrlayer.create_array(store=store, shape=data.shape, chunks=(8, 16), dtype="<f4", compressors=BLOSC3,
+                                     zarr_format=3)
+        arr[...] = data
+    counters = Counters(monkeypatch)
+    with ZipStore(tmp_path / "a.zip", mode="r") as store:
+        np.testing.assert_array_equal(zarrlayer.open_array(store, mode="r")[3:, 5:], data[3:, 5:])
+    assert counters.fast == 20 and counters.general == 0
