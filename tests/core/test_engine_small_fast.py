@@ -335,16 +335,16 @@ def test_a_large_full_read_never_builds_the_whole_plan(tmp_path, monkeypatch):
 
 
 class _BytearrayStore(MemoryStore):
-    """A sync store whose values come back as bytearrays: the fast loop hands each to the general path."""
+    """A sync store whose values come back as bytearrays."""
 
     def get_many_sync(self, key_ranges):
         return [None if v is None else bytearray(v) for v in super().get_many_sync(key_ranges)]
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("store_kind", ["local", "bytearray"])
+@pytest.mark.parametrize("store_kind", ["local", "bytearray", "refused"])
 def test_whole_chunks_tiling_a_box_are_staged_and_copied_once(tmp_path, monkeypatch, threads, store_kind):
-    store = LocalStore(tmp_path / "a.zarr") if store_kind == "local" else _BytearrayStore()
+    store = _BytearrayStore() if store_kind == "bytearray" else LocalStore(tmp_path / "a.zarr")
     data = (np.arange(96 * 128, dtype="<f4").reshape(96, 128) * 3) % 1000
     arr = zarrlayer.create_array(store=store, shape=data.shape, chunks=(16, 32), dtype="<f4", compressors=BLOSC3,
                                  zarr_format=3, fill_value=0)
@@ -352,6 +352,20 @@ def test_whole_chunks_tiling_a_box_are_staged_and_copied_once(tmp_path, monkeypa
     arr[16:32, 64:96] = 0  # one chunk of the fill value: not stored
     data[16:32, 64:96] = 0
     counters = Counters(monkeypatch)
+    if store_kind == "refused":  # the loop's decoder refuses every third chunk: the general path decodes those
+        counted = _small_read.chunk_decoder
+
+        def refusing(*args):
+            made = counted(*args)
+            calls = []
+
+            def decode(*call):
+                calls.append(1)
+                return len(calls) % 3 != 0 and made.decode(*call)
+
+            return ChunkDecoder(made.name, decode, made.read_size)
+
+        monkeypatch.setattr(_small_read, "chunk_decoder", refusing)
     boxes = []
     real = _small_read._unstage
     monkeypatch.setattr(_small_read, "_unstage", lambda *a: boxes.append(a[1]) or real(*a))
@@ -360,10 +374,10 @@ def test_whole_chunks_tiling_a_box_are_staged_and_copied_once(tmp_path, monkeypa
         np.testing.assert_array_equal(arr[16:80, 32:], data[16:80, 32:])
         np.testing.assert_array_equal(arr[5:90, 3:127], data[5:90, 3:127])  # edges are partial: chunk by chunk
     assert boxes and all(len(b) == 2 for b in boxes)
-    if store_kind == "local":
-        assert counters.general == 0 and counters.fast > 0
+    if store_kind == "refused":
+        assert counters.fast > 0 and counters.general > 0
     else:
-        assert counters.fast == 0 and counters.general > 0
+        assert counters.general == 0 and counters.fast > 0
 
 
 def test_a_damaged_chunk_inside_a_box_raises(tmp_path):

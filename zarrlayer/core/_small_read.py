@@ -180,8 +180,12 @@ def small_reader(
             elif type(got) is bytes:
                 source = header = got
                 size = len(got)
-            else:  # another buffer type: the general path
-                source, header, size = None, b"", -1
+            else:  # another buffer type (a memoryview, a bytearray): as bytes
+                try:
+                    got = source = header = bytes(got)
+                    size = len(got)
+                except TypeError:
+                    source, header, size = None, b"", -1
             if size >= 0:
                 _, chunk_sel, out_sel, complete = entry
                 if box is not None:
