@@ -49,7 +49,7 @@ _local = threading.local()
 def small_tasks(count: int, chunk_bytes: int, threads: int) -> tuple[int, int]:
     """(threads, chunks per task) for the fast loop over `count` chunks of `chunk_bytes` decoded bytes.
 
-    Below 64 KiB a chunk one thread: per chunk the loop holds the GIL for about 2 µs and
+    Chunks under 64 KiB take one thread: per chunk the loop holds the GIL for about 2 µs and
     releases it four times (open, read, close, decode) for 0.5 to 3 µs each, and a second
     thread turns every release into a hand-off between cores; measured on two cores, two
     threads took 1.3 to 1.7x the wall time and 1.7 to 2.3x the CPU time of one (4 KiB and
