@@ -33,6 +33,8 @@ __all__ = ["SharedItems", "WriteJob", "chunk_keys", "lock_keys", "plan_items", "
 _POOL_CHUNK_BYTES = 64 << 10
 _BATCH = 1024
 _SETUP_CHUNKS = 4
+_GROUP_CHUNKS = 64
+_GROUP_BYTES = 1 << 20
 
 WriteItem = tuple[PlanEntry, str]
 
@@ -111,9 +113,15 @@ class WriteJob:
             encode = chunk_encoder(self._pipeline, self._shape)
         self._encode = encode
         self._bind: Callable[[], Callable[[int], Any]] | None = None  # gives the thread's encode_at(address)
+        self._grouped: BloscEncoder | None = None
+        self._copy_views = False
         if isinstance(encode, BloscEncoder):
             self._bind = encode.bound
+            chunk_bytes = encode.nbytes
+            if chunk_bytes < _POOL_CHUNK_BYTES and self._numeric and value.ndim > 0:
+                self._grouped, self._group_size = encode, max(1, min(_GROUP_CHUNKS, _GROUP_BYTES // chunk_bytes))
             if type(self._store).set_sync is not LocalStore.set_sync:
+                self._copy_views = True
                 # the encoder's view is reused by the thread's next chunk: stores other than
                 # LocalStore (which writes it out before returning) get their own copy
                 self._encode, self._bind = _copying(encode), _copying_bound(encode.bound)
@@ -176,6 +184,46 @@ class WriteJob:
 
     def _encoded(self, items: Iterable[WriteItem]) -> Iterator[tuple[str, Any]]:
         """(key, stored bytes) of each chunk to store; all-fill chunks are deleted on the way instead."""
+        if self._grouped is not None:
+            yield from self._encoded_in_groups(items)
+            return
+        yield from self._encoded_one_by_one(items)
+
+    def _encoded_in_groups(self, items: Iterable[WriteItem]) -> Iterator[tuple[str, Any]]:
+        """`_encoded` for small chunks: whole chunks are staged in groups and compressed by one C-level loop per group.
+
+        Each value handed out is a view of the thread's group output, written by the consumer
+        before it draws the next (so the next group is staged only once the last one is out).
+        Any other item (a partial or edge chunk) first flushes the group, then goes one by one.
+        """
+        encoder = self._grouped
+        assert encoder is not None
+        stage, encode = encoder.group(self._shape, self._dtype, self._group_size)
+        store, skip_empty, is_fill, copy = self._store, self._skip_empty, self._is_fill, self._copy_views
+        value, shape, copyto, size = self._value, self._shape, np.copyto, self._group_size
+        keys: list[str] = []
+        for entry, key in items:
+            if entry[3]:
+                part = value[entry[2]]
+                if part.shape == shape and not part.flags.c_contiguous:
+                    slot = stage[len(keys)]
+                    copyto(slot, part)
+                    if skip_empty and is_fill(slot):
+                        store.delete_sync(key)
+                        continue
+                    keys.append(key)
+                    if len(keys) == size:
+                        yield from _flushed(keys, encode, copy)
+                        keys = []
+                    continue
+            if keys:
+                yield from _flushed(keys, encode, copy)
+                keys = []
+            yield from self._encoded_one_by_one(((entry, key),))
+        if keys:
+            yield from _flushed(keys, encode, copy)
+
+    def _encoded_one_by_one(self, items: Iterable[WriteItem]) -> Iterator[tuple[str, Any]]:
         store, skip_empty, is_fill, encode = self._store, self._skip_empty, self._is_fill, self._encode
         encode_at = None if self._bind is None else self._bind()
         value, shape, copyto = self._value, self._shape, np.copyto
@@ -205,6 +253,14 @@ class WriteJob:
                 yield key, encode_at(address)
             else:
                 yield key, encode(chunk)
+
+
+def _flushed(keys: list[str], encode: Callable[[int], list[memoryview]], copy: bool) -> Iterator[tuple[str, Any]]:
+    """(key, stream) of the staged group, as views of the group output (or copies for stores that keep values)."""
+    streams = encode(len(keys))
+    if copy:
+        return zip(keys, [bytes(v) for v in streams])
+    return zip(keys, streams)
 
 
 def _copying_bound(bind: Callable[[], Callable[[int], memoryview]]) -> Callable[[], Callable[[int], bytes]]:
