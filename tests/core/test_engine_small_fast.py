@@ -18,7 +18,7 @@ import pytest
 import zarrlayer
 from zarrlayer.core import _small_read, engine
 from zarrlayer.core._small_decoders import ChunkDecoder
-from zarrlayer.core.indexing import basic_plan
+from zarrlayer.core.indexing import SliceAxis, basic_plan
 from zarrlayer.core.io import ArrayLocation
 from zarrlayer.errors import ChunkDecodeError, InvalidKeyError
 from zarrlayer.format.chunk_keys import ChunkKeyEncoding
@@ -327,10 +327,19 @@ def test_a_large_full_read_never_builds_the_whole_plan(tmp_path, monkeypatch):
     counters = Counters(monkeypatch)
     reader = zarrlayer.open_array(str(tmp_path / "a.zarr"), mode="r")
     plan = basic_plan(Ellipsis, reader.shape, reader.chunks)
+    built = []
+    real_dim = SliceAxis.dim
+    monkeypatch.setattr(SliceAxis, "dim", lambda self, *a: built.append(a) or real_dim(self, *a))
     with zarrlayer.config.set({"decode_threads": 1}):
         got = engine.read_plan(ArrayLocation(reader.store, ""), reader.metadata, plan)
     np.testing.assert_array_equal(got, data)
     assert plan._entries is None and counters.fast == 3000
+    assert built == []  # 1-d runs of whole chunks: no plan entry built at all
+    (tmp_path / "a.zarr" / "c" / "7").unlink()
+    data[7 * 64 : 8 * 64] = 0
+    got = engine.read_plan(ArrayLocation(reader.store, ""), reader.metadata, basic_plan((slice(5, None),), reader.shape, reader.chunks))
+    np.testing.assert_array_equal(got, data[5:])
+    assert len(built) == 2  # the partial first chunk and the missing one, each on its own
     assert _small_read.MAX_CHUNK_BYTES > 64 * 4
 
 

@@ -21,18 +21,18 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from zarrlayer.core._small_decoders import chunk_decoder
-from zarrlayer.core.indexing import PlanEntry
+from zarrlayer.core.indexing import ChunkPlan, PlanEntry, SliceAxis
 from zarrlayer.core.io import ArrayLocation
 from zarrlayer.format import ArrayMetadata
 from zarrlayer.format.chunk_keys import ChunkKeyEncoding
 
-__all__ = ["MAX_CHUNK_BYTES", "small_reader", "small_tasks"]
+__all__ = ["MAX_CHUNK_BYTES", "small_batches", "small_reader", "small_tasks"]
 
 MAX_CHUNK_BYTES = 256 * 1024
 """Chunks at least this big go through the engine's general path (reused reads, partial decodes)."""
@@ -59,6 +59,33 @@ def small_tasks(count: int, chunk_bytes: int, threads: int) -> tuple[int, int]:
     if chunk_bytes < _SHARED_BYTES or threads < 2:
         return 1, _SOLO_TASK
     return threads, max(1, min(64, -(-count // (4 * threads))))
+
+
+class _Run:
+    """Touched chunks `start`..`stop` of a 1-d plan kept per axis: read without building plan entries."""
+
+    __slots__ = ("axis", "start", "stop")
+
+    def __init__(self, axis: SliceAxis, start: int, stop: int) -> None:
+        self.axis, self.start, self.stop = axis, start, stop
+
+    def entries(self) -> list[PlanEntry]:
+        return self.axis.entries(self.start, self.stop)
+
+    def entry(self, index: int) -> PlanEntry:
+        """The plan entry of the run's chunk `index`."""
+        return self.axis.entries(self.start + index, self.start + index + 1)[0]
+
+
+def small_batches(plan: ChunkPlan, size: int) -> Iterator[Any]:
+    """The fast loop's tasks over `plan`: runs of a 1-d plan kept per axis (no entries built), else `plan.batches(size)`."""
+    axes = plan.axes
+    if axes is not None and len(axes) == 1:
+        count = len(axes[0].ids)
+        for start in range(0, count, size):
+            yield _Run(axes[0], start, min(start + size, count))
+        return
+    yield from plan.batches(size)
 
 
 def _encoding(metadata: ArrayMetadata) -> ChunkKeyEncoding:
@@ -151,11 +178,39 @@ def small_reader(
     def offset(out_sel: tuple[Any, ...]) -> int:
         return int(sum(s.start * st for s, st in zip(out_sel, strides)))
 
-    def task(entries: Sequence[PlanEntry]) -> None:
-        keys = encode_many(prefix, [e[0] for e in entries], ndim)
+    encoding = _encoding(metadata)
+    chunk0 = shape[0] if shape else 0
+
+    def run_1d(run: _Run) -> None:
+        """A run of a 1-d plan: keys, output addresses and whole-chunk flags from the axis' arrays."""
+        axis, a, b = run.axis, run.start, run.stop
+        keys = encoding.encode_ids(prefix, axis.ids[a:b].tolist())
+        starts = (axis.out_lo[a:b] * stride0 + base).tolist()
+        whole_chunks = (axis.complete[a:b] & (axis.c_hi[a:b] - axis.c_lo[a:b] == chunk0)).tolist()
+        buffer, address, _ = _buffers(read_size, shape, dtype)
+        values: Any = read_many(store, keys, buffer) if read_many is not None else store.get_many_sync([(k, None) for k in keys])
+        for index, (key, got, start, whole_chunk) in enumerate(zip(keys, values, starts, whole_chunks)):
+            if whole_chunk:
+                if type(got) is int:
+                    if decode(buffer, address, got, start):
+                        continue
+                elif type(got) is bytes and decode(got, got, len(got), start):
+                    continue
+            if type(got) is int:
+                got = bytes(buffer[:got])  # the next read reuses the buffer
+            task([run.entry(index)], [key], [got])  # a missing, partial or refused chunk: as any other
+
+    def task(entries: Sequence[PlanEntry] | _Run, keys: list[str] | None = None, values: Any = None) -> None:
+        if isinstance(entries, _Run):
+            run_1d(entries)
+            return
+        if keys is None:
+            keys = encode_many(prefix, [e[0] for e in entries], ndim)
         buffer, address, scratch = _buffers(read_size, shape, dtype)
-        if read_many is not None:
-            values: Any = read_many(store, keys, buffer)
+        if values is not None:
+            pass
+        elif read_many is not None:
+            values = read_many(store, keys, buffer)
         else:
             values = store.get_many_sync([(k, None) for k in keys])
         box = None if in_place else _box(entries, whole, nbytes)

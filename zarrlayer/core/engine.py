@@ -19,7 +19,7 @@ import numpy as np
 
 from zarrlayer import config
 from zarrlayer.core._partial_blosc import partial_decoder
-from zarrlayer.core._small_read import small_reader, small_tasks
+from zarrlayer.core._small_read import small_batches, small_reader, small_tasks
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
 from zarrlayer.core.locks import hold, hold_plan
 from zarrlayer.core.io import (
@@ -336,7 +336,7 @@ def _read_chunks(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, w
             if fast is not None:
                 fast_threads, size = small_tasks(plan.count, chunk_bytes, threads)
                 queue = DecodeQueue(threads=fast_threads)
-                for task in plan.batches(size):
+                for task in small_batches(plan, size):
                     queue.submit(fast, task)
                 return
             for task in plan.batches(_local_task_size(metadata, plan.count, threads)):

@@ -155,6 +155,10 @@ class SliceAxis:
     step: int
     nitems: int
 
+    def entries(self, start: int, stop: int) -> list[PlanEntry]:
+        """The plan entries of touched chunks `start`..`stop` of a 1-d plan made of this axis alone."""
+        return _combine("basic", [self.dim(start, stop)])
+
     def dim(self, start: int = 0, stop: int | None = None) -> _DimPlan:
         """The axis' touched chunks `start`..`stop` as lists (slices and flags), as `_combine` takes them."""
         cut = slice(start, stop)

@@ -41,6 +41,11 @@ class ChunkKeyEncoding:
             return [f"{head}{a}{sep}{b}{sep}{c}" for a, b, c in coords]
         return [head + sep.join(map(str, c)) for c in coords]
 
+    def encode_ids(self, prefix: str, ids: Iterable[int]) -> list[str]:
+        """`prefix + encode((i,))` for every chunk index `i` of a 1-d array, in order."""
+        head = prefix + "c" + self.separator if self.name == "default" else prefix
+        return [f"{head}{i}" for i in ids]
+
     def to_json(self) -> dict[str, Any]:
         """The v3 `chunk_key_encoding` object."""
         return {"name": self.name, "configuration": {"separator": self.separator}}
