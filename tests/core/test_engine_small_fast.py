@@ -303,6 +303,8 @@ def test_encode_many_matches_encode(name, separator):
         coords = [tuple(random.Random(ndim).randrange(1000) for _ in range(ndim)) for _ in range(20)]
         for prefix in ("", "g/a/"):
             assert encoding.encode_many(prefix, coords, ndim) == [prefix + encoding.encode(c) for c in coords]
+    for prefix in ("", "g/a/"):
+        assert encoding.encode_ids(prefix, [0, 7, 123]) == [prefix + encoding.encode((i,)) for i in (0, 7, 123)]
 
 
 def test_plan_batches_are_the_entries_in_order():
