@@ -19,6 +19,7 @@ naming store, path and key.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from zarrlayer.core._small_decoders import chunk_decoder
-from zarrlayer.core.indexing import ChunkPlan, PlanEntry, SliceAxis
+from zarrlayer.core.indexing import ChunkPlan, PlanBatch, PlanEntry, SliceAxis, block_entries
 from zarrlayer.core.io import ArrayLocation
 from zarrlayer.format import ArrayMetadata
 from zarrlayer.format.chunk_keys import ChunkKeyEncoding
@@ -61,29 +62,43 @@ def small_tasks(count: int, chunk_bytes: int, threads: int) -> tuple[int, int]:
     return threads, max(1, min(64, -(-count // (4 * threads))))
 
 
-class _Run:
-    """Touched chunks `start`..`stop` of a 1-d plan kept per axis: read without building plan entries."""
+class _Block:
+    """A block of the chunk grid of a plan kept per axis (`ChunkPlan.blocks`): read without plan entries where it can."""
 
-    __slots__ = ("axis", "start", "stop")
+    __slots__ = ("axes", "bounds", "grid")
 
-    def __init__(self, axis: SliceAxis, start: int, stop: int) -> None:
-        self.axis, self.start, self.stop = axis, start, stop
+    def __init__(self, axes: tuple[SliceAxis, ...], bounds: tuple[tuple[int, int], ...], grid: tuple[int, ...]) -> None:
+        self.axes, self.bounds, self.grid = axes, bounds, grid
 
-    def entries(self) -> list[PlanEntry]:
-        return self.axis.entries(self.start, self.stop)
+    def entries(self) -> PlanBatch:
+        """The block's plan entries (C order), with its grid."""
+        batch = PlanBatch(block_entries(self.axes, self.bounds))
+        batch.grid = self.grid
+        return batch
 
     def entry(self, index: int) -> PlanEntry:
-        """The plan entry of the run's chunk `index`."""
-        return self.axis.entries(self.start + index, self.start + index + 1)[0]
+        """The plan entry of the block's chunk `index` (C order)."""
+        local = np.unravel_index(index, self.grid)
+        return block_entries(self.axes, [(a + int(i), a + int(i) + 1) for (a, _), i in zip(self.bounds, local)])[0]
+
+    def whole(self, chunks: tuple[int, ...]) -> bool:
+        """Whether every chunk of the block is read whole (no edge, no step)."""
+        return all(
+            bool((axis.complete[a:b] & (axis.c_hi[a:b] - axis.c_lo[a:b] == n)).all())
+            for axis, (a, b), n in zip(self.axes, self.bounds, chunks)
+        )
+
+    def region(self) -> tuple[slice, ...]:
+        """The block's box of the work buffer."""
+        return tuple(slice(int(axis.out_lo[a]), int(axis.out_hi[b - 1])) for axis, (a, b) in zip(self.axes, self.bounds))
 
 
 def small_batches(plan: ChunkPlan, size: int) -> Iterator[Any]:
-    """The fast loop's tasks over `plan`: runs of a 1-d plan kept per axis (no entries built), else `plan.batches(size)`."""
+    """The fast loop's tasks over `plan`: blocks of a plan kept per axis (entries built only where needed), else `plan.batches(size)`."""
     axes = plan.axes
-    if axes is not None and len(axes) == 1:
-        count = len(axes[0].ids)
-        for start in range(0, count, size):
-            yield _Run(axes[0], start, min(start + size, count))
+    if axes:
+        for bounds, grid in plan.blocks(max(1, size)):
+            yield _Block(axes, bounds, grid)
         return
     yield from plan.batches(size)
 
@@ -129,15 +144,18 @@ def _staging(count: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return area[:size].view(dtype).reshape((count, *shape))
 
 
-def _unstage(staging: np.ndarray, grid: tuple[int, ...], entries: Sequence[PlanEntry], work: np.ndarray) -> None:
-    """Copy the staged chunks (C order over `grid`) to their box of `work` in one numpy assignment."""
-    first, last = entries[0][2], entries[-1][2]
-    region = tuple(slice(a.start, b.stop) for a, b in zip(first, last))
+def _unstage(staging: np.ndarray, grid: tuple[int, ...], region: tuple[slice, ...], work: np.ndarray) -> None:
+    """Copy the staged chunks (C order over `grid`) to their box `region` of `work` in one numpy assignment."""
     shape = staging.shape[1:]
     ndim = len(shape)
     split = [n for pair in zip(grid, shape) for n in pair]  # (g0, c0, g1, c1, ...)
     order = [i for axis in range(ndim) for i in (axis, ndim + axis)]
     work[region].reshape(split)[...] = staging.reshape(*grid, *shape).transpose(order)
+
+
+def _region(entries: Sequence[PlanEntry]) -> tuple[slice, ...]:
+    """The box of the work buffer that a batch of whole chunks tiles (C order: first to last)."""
+    return tuple(slice(a.start, b.stop) for a, b in zip(entries[0][2], entries[-1][2]))
 
 
 def _in_place(shape: tuple[int, ...], work: np.ndarray) -> bool:
@@ -181,9 +199,9 @@ def small_reader(
     encoding = _encoding(metadata)
     chunk0 = shape[0] if shape else 0
 
-    def run_1d(run: _Run) -> None:
+    def run_1d(run: _Block) -> None:
         """A run of a 1-d plan: keys, output addresses and whole-chunk flags from the axis' arrays."""
-        axis, a, b = run.axis, run.start, run.stop
+        axis, (a, b) = run.axes[0], run.bounds[0]
         keys = encoding.encode_ids(prefix, axis.ids[a:b].tolist())
         starts = (axis.out_lo[a:b] * stride0 + base).tolist()
         whole_chunks = (axis.complete[a:b] & (axis.c_hi[a:b] - axis.c_lo[a:b] == chunk0)).tolist()
@@ -200,10 +218,38 @@ def small_reader(
                 got = bytes(buffer[:got])  # the next read reuses the buffer
             task([run.entry(index)], [key], [got])  # a missing, partial or refused chunk: as any other
 
-    def task(entries: Sequence[PlanEntry] | _Run, keys: list[str] | None = None, values: Any = None) -> None:
-        if isinstance(entries, _Run):
-            run_1d(entries)
-            return
+    def block_nd(block: _Block) -> None:
+        """A block of whole chunks tiling a box of the output: each decoded into its staging slot, copied out once."""
+        keys = encode_many(prefix, itertools.product(*(axis.ids[a:b].tolist() for axis, (a, b) in zip(block.axes, block.bounds))), ndim)
+        buffer, address, _ = _buffers(read_size, shape, dtype)
+        staging = _staging(len(keys), shape, dtype)
+        target = staging.ctypes.data - nbytes
+        values: Any = read_many(store, keys, buffer) if read_many is not None else store.get_many_sync([(k, None) for k in keys])
+        for index, (key, got) in enumerate(zip(keys, values)):
+            target += nbytes
+            if type(got) is int:
+                if decode(buffer, address, got, target):
+                    continue
+                got = bytes(buffer[:got])  # the next read reuses the buffer
+            elif got is None:
+                staging[index] = fill
+                continue
+            elif type(got) is bytes and decode(got, got, len(got), target):
+                continue
+            entry = block.entry(index)  # refused or another buffer type: as any other, then staged
+            task([entry], [key], [got])
+            staging[index] = work[entry[2]]
+        _unstage(staging, block.grid, block.region(), work)
+
+    def task(entries: Sequence[PlanEntry] | _Block, keys: list[str] | None = None, values: Any = None) -> None:
+        if isinstance(entries, _Block):
+            if ndim == 1:
+                run_1d(entries)
+                return
+            if not in_place and math.prod(entries.grid) * nbytes <= _BOX_BYTES and entries.whole(shape):
+                block_nd(entries)
+                return
+            entries = entries.entries()
         if keys is None:
             keys = encode_many(prefix, [e[0] for e in entries], ndim)
         buffer, address, scratch = _buffers(read_size, shape, dtype)
@@ -262,6 +308,6 @@ def small_reader(
             if box is not None:
                 staging[(target - first) // step] = work[entry[2]]
         if box is not None:
-            _unstage(staging, box, entries, work)
+            _unstage(staging, box, _region(entries), work)
 
     return task

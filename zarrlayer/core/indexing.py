@@ -26,6 +26,7 @@ __all__ = [
     "PlanEntry",
     "SliceAxis",
     "basic_plan",
+    "block_entries",
     "block_to_basic",
     "checked_indices",
     "is_basic_selection",
@@ -89,9 +90,7 @@ class ChunkPlan:
     def batches(self, size: int) -> Iterator[list[PlanEntry]]:
         """`entries` in order, in consecutive batches of about `size` (at least 1).
 
-        A plan kept per axis builds each batch when it is drawn: a block of the chunk grid
-        (the leading axes fixed, a run along one axis, the trailing axes whole), so batches
-        hold `size` entries or, where one row of the trailing axes is longer, that row.
+        A plan kept per axis builds each batch when it is drawn, one per block of `blocks`.
         """
         size = max(1, size)
         if self._entries is not None or not self.axes:
@@ -99,7 +98,19 @@ class ChunkPlan:
             for start in range(0, len(entries), size):
                 yield entries[start : start + size]
             return
+        for bounds, grid in self.blocks(size):
+            batch = PlanBatch(block_entries(self.axes, bounds))
+            batch.grid = grid
+            yield batch
+
+    def blocks(self, size: int) -> Iterator[tuple[tuple[tuple[int, int], ...], tuple[int, ...]]]:
+        """For a plan kept per axis, its blocks of the chunk grid in C order: (per axis the range of
+        touched chunks, chunks per axis). The leading axes are fixed, one axis runs, the trailing
+        axes are whole, so a block holds about `size` chunks or, where one row of the trailing
+        axes is longer, that row. Nothing for a plan of entries or of no chunk."""
         axes = self.axes
+        if not axes:
+            return
         lens = [len(axis.ids) for axis in axes]
         if not all(lens):
             return
@@ -108,13 +119,18 @@ class ChunkPlan:
             split += 1
             inner //= lens[split]
         run = max(1, size // inner)
-        trailing = [axis.dim() for axis in axes[split + 1 :]]
+        trailing = tuple((0, n) for n in lens[split + 1 :])
         for lead in itertools.product(*(range(n) for n in lens[:split])):
-            fixed = [axis.dim(i, i + 1) for axis, i in zip(axes, lead)]
+            fixed = tuple((i, i + 1) for i in lead)
             for start in range(0, lens[split], run):
-                batch = PlanBatch(_combine("basic", [*fixed, axes[split].dim(start, start + run), *trailing]))
-                batch.grid = (*(1 for _ in fixed), min(run, lens[split] - start), *lens[split + 1 :])
-                yield batch
+                stop = min(start + run, lens[split])
+                grid = (*(1 for _ in fixed), stop - start, *lens[split + 1 :])
+                yield (*fixed, (start, stop), *trailing), grid
+
+
+def block_entries(axes: Sequence[SliceAxis], bounds: Sequence[tuple[int, int]]) -> list[PlanEntry]:
+    """The plan entries of the block of touched chunks `bounds` (per axis, start and stop) of a plan kept per axis."""
+    return _combine("basic", [axis.dim(start, stop) for axis, (start, stop) in zip(axes, bounds)])
 
 
 class PlanBatch(list[PlanEntry]):
@@ -154,10 +170,6 @@ class SliceAxis:
     complete: np.ndarray
     step: int
     nitems: int
-
-    def entries(self, start: int, stop: int) -> list[PlanEntry]:
-        """The plan entries of touched chunks `start`..`stop` of a 1-d plan made of this axis alone."""
-        return _combine("basic", [self.dim(start, stop)])
 
     def dim(self, start: int = 0, stop: int | None = None) -> _DimPlan:
         """The axis' touched chunks `start`..`stop` as lists (slices and flags), as `_combine` takes them."""
