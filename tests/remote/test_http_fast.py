@@ -196,3 +196,26 @@ def test_a_filesystem_with_its_own_cat_ranges_keeps_it(slow_server: LoopbackHTTP
 
     assert [bytes(v) for v in sync(read())] == [CHUNKS["c/1"], CHUNKS["c/2"][:4]]
     assert calls == [3]
+
+
+def test_caches_always_ask_for_every_document_so_a_warm_open_makes_no_request(mixed_server: LoopbackHTTPServer, tmp_path) -> None:
+    import zarrlayer
+    from zarrlayer.cache import DiskCacheStore
+    from zarrlayer.core import _doc_fetch
+
+    url = f"{mixed_server.url}/root.zarr"
+
+    def cached() -> DiskCacheStore:
+        return DiskCacheStore(FsspecStore.from_url(url), directory=str(tmp_path / "cache"), max_bytes=2**26)
+
+    zarrlayer.open_array(cached(), path="v3", mode="r")  # the location serves a zarr.json
+    assert not _doc_fetch.v3_seen(cached())
+    mixed_server.reset_counts()
+    zarrlayer.open_array(cached(), path="both", mode="r")  # a later cold open through the cache
+    assert _metadata_requests(mixed_server) == [".zarray", ".zattrs", ".zgroup", "zarr.json"]  # every answer cached
+    with _doc_fetch._seen_lock:
+        _doc_fetch._seen.clear()  # as in another process sharing the disk cache
+    mixed_server.reset_counts()
+    for path in ("v3", "both"):
+        zarrlayer.open_array(cached(), path=path, mode="r")
+    assert _metadata_requests(mixed_server) == []

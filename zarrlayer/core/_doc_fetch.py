@@ -9,6 +9,11 @@ paths where it is missing (one more round trip for those). The result is the sam
 way: a `zarr.json` wins over v2 documents at the same path, so they are never needed
 where it exists. A location whose hinted fetch finds v2 documents but no `zarr.json` loses
 its hint, and the next open asks for everything at once again.
+
+Caching stores (those with `drop_cached`) always get every candidate: a cache keeps the
+answers, misses included, so a later open, in this process or another one sharing a disk
+cache, is served without a request; a hinted open would leave the v2 documents uncached
+and send those requests upstream then.
 """
 
 from __future__ import annotations
@@ -33,15 +38,15 @@ def _location(store: Store) -> tuple[str, str]:
 
 
 def v3_seen(store: Store) -> bool:
-    """Whether `store` is remote and its location has served a `zarr.json` in this process."""
-    if store.supports_sync:
+    """Whether `store` is remote, not a cache, and its location has served a `zarr.json` in this process."""
+    if store.supports_sync or hasattr(store, "drop_cached"):
         return False
     with _seen_lock:
         return _location(store) in _seen
 
 
 def _remember(store: Store, seen: bool) -> None:
-    if store.supports_sync:
+    if store.supports_sync or hasattr(store, "drop_cached"):
         return
     key = _location(store)
     with _seen_lock:
