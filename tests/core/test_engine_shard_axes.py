@@ -41,3 +41,17 @@ def test_other_selections_take_the_general_path_with_the_same_values(array, monk
     monkeypatch.setattr(sharded, "whole_shard_blocks", lambda *a: calls.append(real(*a)) or calls[-1])
     np.testing.assert_array_equal(arr[sel], data[sel])
     assert calls == [None]
+
+
+@pytest.mark.parametrize("inner,threads_used", [((16, 16), 1), ((128, 128), 2)])
+def test_small_inner_chunks_decode_on_one_thread_big_ones_share_the_pool(tmp_path, monkeypatch, inner, threads_used):
+    data = np.random.default_rng(5).integers(0, 100, (512, 512)).astype("f4")
+    arr = zarrlayer.create_array(store=str(tmp_path / "t.zarr"), shape=data.shape, chunks=inner, shards=(256, 256),
+                                 dtype="f4", compressors=[BLOSC], zarr_format=3)
+    arr[...] = data
+    seen = []
+    real = sharded.DecodeQueue
+    monkeypatch.setattr(sharded, "DecodeQueue", lambda *, threads: seen.append(threads) or real(threads=threads))
+    with zarrlayer.config.set({"decode_threads": 2}):
+        np.testing.assert_array_equal(zarrlayer.open_array(str(tmp_path / "t.zarr"), mode="r")[...], data)
+    assert seen == [threads_used]

@@ -26,6 +26,7 @@ from zarrlayer.core.engine import (
     merge_chunk,
     remote_batch,
 )
+from zarrlayer.core._small_read import small_tasks
 from zarrlayer.core._shard_block import Block, band_rows, block_of, fill_block, whole_shard_blocks
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
 from zarrlayer.core.io import (
@@ -155,6 +156,9 @@ def read_sharded(
     sharding = _sharding_of(metadata)
     cps = sharding.chunks_per_shard(metadata.chunk_grid_shape)
     fill = fill_scalar(metadata)
+    if loc.store.supports_sync:
+        # inner chunks under 64 KiB decode in calls of a few µs: a second thread only queues on the GIL
+        threads = small_tasks(plan.count, math.prod(metadata.chunks) * metadata.dtype.itemsize, threads)[0]
     index_request = sharding.index_request(metadata.chunk_grid_shape)
     queue = DecodeQueue(threads=threads)
     inner_shape = metadata.chunks
