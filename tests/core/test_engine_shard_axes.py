@@ -55,3 +55,24 @@ def test_small_inner_chunks_decode_on_one_thread_big_ones_share_the_pool(tmp_pat
     with zarrlayer.config.set({"decode_threads": 2}):
         np.testing.assert_array_equal(zarrlayer.open_array(str(tmp_path / "t.zarr"), mode="r")[...], data)
     assert seen == [threads_used]
+
+
+def test_a_remote_read_of_one_batch_of_shards_decodes_without_the_pool(monkeypatch):
+    from zarrlayer.core import io
+    from zarrlayer.storage import MemoryStore
+
+    class AsyncOnly(MemoryStore):
+        supports_sync = False  # read through get_partial_values on the loop, as a remote store is
+
+    data = np.random.default_rng(6).integers(0, 100, (128, 96)).astype("f4")
+    store = AsyncOnly()
+    arr = zarrlayer.create_array(store=store, shape=data.shape, chunks=(16, 16), shards=(64, 48), dtype="f4",
+                                 compressors=[BLOSC], zarr_format=3)
+    arr[...] = data
+    submitted = []
+    real = io.DecodeQueue.submit
+    monkeypatch.setattr(io.DecodeQueue, "submit", lambda self, func, items: submitted.append(1) or real(self, func, items))
+    with zarrlayer.config.set({"decode_threads": 2}):
+        for sel in [Ellipsis, (slice(3, 100), slice(5, 90))]:
+            np.testing.assert_array_equal(zarrlayer.open_array(store, mode="r")[sel], data[sel])
+    assert not submitted

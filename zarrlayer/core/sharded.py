@@ -156,9 +156,11 @@ def read_sharded(
     sharding = _sharding_of(metadata)
     cps = sharding.chunks_per_shard(metadata.chunk_grid_shape)
     fill = fill_scalar(metadata)
+    # inner chunks under 64 KiB decode in calls of a few µs: a second thread decoding the same
+    # shard only queues on the GIL, so a shard is decoded by one thread (and a local read by one)
+    parts = small_tasks(plan.count, math.prod(metadata.chunks) * metadata.dtype.itemsize, threads)[0]
     if loc.store.supports_sync:
-        # inner chunks under 64 KiB decode in calls of a few µs: a second thread only queues on the GIL
-        threads = small_tasks(plan.count, math.prod(metadata.chunks) * metadata.dtype.itemsize, threads)[0]
+        threads = parts
     index_request = sharding.index_request(metadata.chunk_grid_shape)
     queue = DecodeQueue(threads=threads)
     inner_shape = metadata.chunks
@@ -250,7 +252,7 @@ def read_sharded(
 
     def _submit_jobs(jobs: list[_Job]) -> None:
         for job in jobs:
-            for rows in _bands(job, threads):
+            for rows in _bands(job, parts):
                 queue.submit(lambda part: _fill(*part[0]), [(job, rows)])
 
     try:
@@ -275,6 +277,13 @@ def read_sharded(
                 _submit_jobs(jobs)
             return
         per_batch = remote_batch(metadata.chunk_grid_shape, metadata.dtype.itemsize, minimum=2, maximum=_BATCH)
+        if parts == 1 and len(shards) <= per_batch:
+            # one fetch and nothing to overlap it with: decode here, without a hand-off to the pool
+            items, jobs = _resolve(shards)
+            _decode(items)
+            for job in jobs:
+                _fill_all(job)
+            return
         for batch in batched(shards, per_batch):
             items, jobs = _resolve(batch)
             queue.submit_split(_decode, items)
