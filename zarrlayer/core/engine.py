@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from zarrlayer import config
-from zarrlayer.core._partial_blosc import partial_decoder
+from zarrlayer.core._partial_blosc import partial_decoder, ranged_decoder
 from zarrlayer.core._small_read import small_batches, small_reader, small_tasks
 from zarrlayer.core.indexing import ChunkPlan, PlanEntry
 from zarrlayer.core.locks import hold, hold_plan
@@ -305,6 +305,24 @@ def _read_plan(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan) -> 
     return work.reshape(plan.out_shape)
 
 
+def _read_ranged(
+    ranged: Any, keys: list[str], entries: Sequence[PlanEntry], work: np.ndarray, fill: Any, scratch: np.ndarray
+) -> tuple[list[str], list[PlanEntry]]:
+    """Serve the partial entries `ranged` can (see `ranged_decoder`); the keys and entries left for a whole read."""
+    left_keys: list[str] = []
+    left: list[PlanEntry] = []
+    for key, entry in zip(keys, entries):
+        done = None if entry[3] else ranged(key, entry[1], scratch)
+        if done:
+            work[entry[2]] = scratch[entry[1]]
+        elif done is None and not entry[3]:
+            work[entry[2]] = fill
+        else:
+            left_keys.append(key)
+            left.append(entry)
+    return left_keys, left
+
+
 def _read_chunks(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, work: np.ndarray) -> None:
     fill = fill_scalar(metadata)
     pipeline = metadata.codecs
@@ -319,9 +337,13 @@ def _read_chunks(loc: ArrayLocation, metadata: ArrayMetadata, plan: ChunkPlan, w
     chunk_bytes = math.prod(shape) * metadata.dtype.itemsize
     reuse = _REUSE_BYTES <= chunk_bytes <= _REUSE_MAX and getattr(type(loc.store), "get_into_sync", None) is not None
 
+    ranged = ranged_decoder(loc.store, pipeline, shape, metadata.dtype) if reuse and work.dtype == metadata.dtype else None
+
     def _fetch_decode(entries: Sequence[PlanEntry]) -> None:
         if reuse:  # large chunks: each is read into this thread's reused buffer when the previous one is decoded
             keys = [loc.prefix + metadata.chunk_key(e[0]) for e in entries]
+            if ranged is not None:  # a few elements of a chunk: read and decode only the blocks holding them
+                keys, entries = _read_ranged(ranged, keys, entries, work, fill, _scratch_for(shape, work.dtype))
             _decode((e, fetch_whole_reused(loc.store, k, chunk_bytes + _REUSE_SLACK), k) for e, k in zip(entries, keys))
             return
         for part in batched(entries, step):

@@ -25,7 +25,7 @@ import re
 import shutil
 import stat
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, Self
 
@@ -309,6 +309,34 @@ class LocalStore(Store):
             return None
         except OSError as e:
             raise StoreError(f"could not read key {key!r} from store {self.url}: {e.strerror or e}") from e
+
+    def get_part_into_sync(
+        self, key: str, buffer: bytearray, head: int, part_of: Callable[[memoryview], tuple[int, int] | None]
+    ) -> bool | None:
+        """Read the first `head` bytes of `key` into `buffer`, then the byte range `part_of(those bytes)` names into
+        the same offsets of `buffer`, both through one descriptor (one version of the value, even while a writer
+        replaces it). True when the range was read whole; False when `part_of` declined (None) or the value was
+        shorter; None when there is no value. `buffer` must hold the range; keeps `get_sync`'s guards and errors.
+        """
+        path = self._path(key)
+        try:
+            fd = self._open_for_read(key, path)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        except OSError as e:
+            raise StoreError(f"could not read key {key!r} from store {self.url}: {e.strerror or e}") from e
+        view = memoryview(buffer)
+        try:
+            got = _pread_into(fd, view[:head], 0)
+            part = part_of(view[:got])
+            if part is None:
+                return False
+            start, stop = part
+            return 0 <= start <= stop <= len(view) and _pread_into(fd, view[start:stop], start) == stop - start
+        except OSError as e:
+            raise StoreError(f"could not read key {key!r} from store {self.url}: {e.strerror or e}") from e
+        finally:
+            os.close(fd)
 
     def get_many_sync(self, key_ranges: Sequence[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
         return [self.get_sync(k, r) for k, r in key_ranges]
@@ -652,6 +680,17 @@ class LocalStore(Store):
                 except OSError:
                     pass
         self._prune(os.path.dirname(directory))
+
+
+def _pread_into(fd: int, view: memoryview, offset: int) -> int:
+    """Bytes read into `view` from `offset` of `fd`, looping over short reads (fewer only at end of file)."""
+    done = 0
+    while done < len(view):
+        n = os.preadv(fd, [view[done:]], offset + done)
+        if not n:
+            break
+        done += n
+    return done
 
 
 def _read_range(f: Any, request: ByteRequest) -> bytes:
