@@ -60,25 +60,17 @@ def test_threads_decode_side_by_side_with_their_own_contexts():
         assert all(pool.map(one, frames * 4))
 
 
-def test_array_reads_take_the_context_path(tmp_path, monkeypatch):
+@pytest.mark.parametrize("zarr_format,chunks,codec,reads", [
+    (3, (32, 32), {"name": "zstd", "configuration": {"level": 0, "checksum": False}}, 4),
+    (2, (32, 64), {"id": "zstd", "level": 1}, 2),
+])
+def test_array_reads_take_the_context_path(tmp_path, monkeypatch, zarr_format, chunks, codec, reads):
     calls = []
     real = compressors._zstd_into
     monkeypatch.setattr(compressors, "_zstd_into", lambda *a: calls.append(1) or real(*a))
     data = _data(64 * 64).reshape(64, 64)
-    arr = zarrlayer.create_array(store=str(tmp_path / "z.zarr"), shape=data.shape, chunks=(32, 32), dtype="f4",
-                                 compressors=[{"name": "zstd", "configuration": {"level": 0, "checksum": False}}], zarr_format=3)
+    path = str(tmp_path / "z.zarr")
+    arr = zarrlayer.create_array(store=path, shape=data.shape, chunks=chunks, dtype="f4", compressors=[codec], zarr_format=zarr_format)
     arr[...] = data
-    np.testing.assert_array_equal(zarrlayer.open_array(str(tmp_path / "z.zarr"), mode="r")[...], data)
-    assert len(calls) == 4
-
-
-def test_v2_arrays_take_the_context_path_too(tmp_path, monkeypatch):
-    calls = []
-    real = compressors._zstd_into
-    monkeypatch.setattr(compressors, "_zstd_into", lambda *a: calls.append(1) or real(*a))
-    data = _data(64 * 64).reshape(64, 64)
-    arr = zarrlayer.create_array(store=str(tmp_path / "z2.zarr"), shape=data.shape, chunks=(32, 64), dtype="f4",
-                                 compressors=[{"id": "zstd", "level": 1}], zarr_format=2)
-    arr[...] = data
-    np.testing.assert_array_equal(zarrlayer.open_array(str(tmp_path / "z2.zarr"), mode="r")[...], data)
-    assert len(calls) == 2
+    np.testing.assert_array_equal(zarrlayer.open_array(path, mode="r")[...], data)
+    assert len(calls) == reads
