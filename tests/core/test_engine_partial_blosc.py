@@ -103,7 +103,7 @@ def test_a_local_partial_read_fetches_only_the_blocks_it_decodes(series, monkeyp
     real = LocalStore.get_part_into_sync
 
     def spy(self, key, buffer, head, part_of):
-        done = real(self, key, buffer, head, lambda view: parts.append(part_of(view)) or parts[-1])
+        done = real(self, key, buffer, head, lambda view, size: parts.append(part_of(view, size)) or parts[-1])
         return done
 
     monkeypatch.setattr(LocalStore, "get_part_into_sync", spy)
@@ -131,11 +131,11 @@ def test_a_chunk_replaced_between_reads_is_never_mixed(series, monkeypatch):
     replaced = []
 
     def racing(self, key, buffer, head, part_of):
-        def between(view):
+        def between(view, size):
             if not replaced:
                 replaced.append(key)
                 writer[0:1] = replacement  # atomic rename of c/0/0/0 while this read holds the old file open
-            return part_of(view)
+            return part_of(view, size)
 
         return real(self, key, buffer, head, between)
 
@@ -144,3 +144,14 @@ def test_a_chunk_replaced_between_reads_is_never_mixed(series, monkeypatch):
     assert replaced and got.tolist() == data[0:1, 100, 100].tolist()  # the old version, whole
     assert zarrlayer.open_array(path, mode="r")[0, 100, 100] == 5
     assert os.path.exists(os.path.join(path, "c", "0", "0", "0"))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "trailing bytes"])
+@pytest.mark.parametrize("sel", [(0, 10, 10), (slice(None), 10, 10), (0,)])
+def test_a_damaged_large_chunk_raises_for_points_as_for_whole_reads(series, damage, sel):
+    path, _ = series
+    chunk = Path(path, "c", "0", "0", "0")
+    raw = chunk.read_bytes()
+    chunk.write_bytes(raw[: int(len(raw) * 0.6)] if damage == "truncated" else raw + bytes(64))
+    with pytest.raises(ChunkDecodeError, match=r"c/0/0/0.*the header says the chunk has"):
+        zarrlayer.open_array(path, mode="r")[sel]

@@ -116,11 +116,13 @@ def ranged_decoder(store: Any, pipeline: Any, chunk_shape: tuple[int, ...], dtyp
             return False
         wanted: list[int] = []
 
-        def part_of(head: memoryview) -> tuple[int, int] | None:
+        def part_of(head: memoryview, size: int) -> tuple[int, int] | None:
             if len(head) < _HEADER:
                 return None
             flags, typesize = head[2], head[3]
             decoded, blocksize, cbytes = (int.from_bytes(head[i : i + 4], "little") for i in (4, 8, 12))
+            if cbytes != size:  # truncated, or bytes after the stream: the whole decode says which
+                return None
             if decoded != nbytes or not typesize or nbytes % typesize or flags & 0x2 or not 0 < blocksize < nbytes:
                 return None
             blocks = -(-nbytes // blocksize)

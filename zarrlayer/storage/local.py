@@ -244,12 +244,13 @@ class LocalStore(_LocalListing, Store):
             raise StoreError(f"could not read key {key!r} from store {self.url}: {e.strerror or e}") from e
 
     def get_part_into_sync(
-        self, key: str, buffer: bytearray, head: int, part_of: Callable[[memoryview], tuple[int, int] | None]
+        self, key: str, buffer: bytearray, head: int, part_of: Callable[[memoryview, int], tuple[int, int] | None]
     ) -> bool | None:
-        """Read the first `head` bytes of `key` into `buffer`, then the byte range `part_of(those bytes)` names into
-        the same offsets of `buffer`, both through one descriptor (one version of the value, even while a writer
-        replaces it). True when the range was read whole; False when `part_of` declined (None) or the value was
-        shorter; None when there is no value. `buffer` must hold the range; keeps `get_sync`'s guards and errors.
+        """Read the first `head` bytes of `key` into `buffer`, then the byte range `part_of(those bytes, the value's
+        size in bytes)` names into the same offsets of `buffer`, both through one descriptor (one version of the
+        value, even while a writer replaces it). True when the range was read whole; False when `part_of` declined
+        (None) or the value was shorter; None when there is no value. `buffer` must hold the range; keeps
+        `get_sync`'s guards and errors.
         """
         path = self._path(key)
         try:
@@ -261,7 +262,7 @@ class LocalStore(_LocalListing, Store):
         view = memoryview(buffer)
         try:
             got = _pread_into(fd, view[:head], 0)
-            part = part_of(view[:got])
+            part = part_of(view[:got], os.fstat(fd).st_size)
             if part is None:
                 return False
             start, stop = part
