@@ -398,15 +398,15 @@ def _http_cases(root: Path, latencies: list[float], runs: int, warmup: int, quic
                 results.append(result)
                 raw = result.median("raw client")
                 fastest = min((k for k in result.samples if result.samples[k]), key=lambda k: result.median(k) or float("inf"))
-                reached = (result.median(fastest) or float("inf")) <= bound * 1.3 + 0.01
-                verdict = (f"the bound is reached ({fastest}): the server keeps up" if reached else
-                           f"no client reached the bound (fastest: {fastest} {format_seconds(result.median(fastest))}): "
-                           "per-request cost (server or clients) limits every contestant")
+                best = result.median(fastest) or float("inf")
+                reached = best <= bound * 1.3 + 0.002  # 2 ms for connecting and moving the bytes
+                verdict = (f"the bound is reached ({fastest}, {best / bound:.2f}x the bound): the server keeps up" if reached else
+                           f"no client reached the bound (fastest: {fastest} {format_seconds(best)}, {best / bound:.2f}x): "
+                           "per-request cost or transfer (server or clients) limits every contestant")
                 lines.append(f"{label}: bound ceil({n}/{concurrency}) x {latency * 1000:.0f} ms = {format_seconds(bound)}; "
                              f"raw client at concurrency {concurrency}: {format_seconds(raw)}; {verdict}; "
                              f"zarr-python default async.concurrency={zarr.config.get('async.concurrency')}"
                              + (f"; cannot run: {cannot}" if cannot else ""))
-                print_flush(f"  {label}: " + ", ".join(f"{k} {format_seconds(result.median(k))}" for k in result.samples))
         finally:
             server.close()
     return results, lines
@@ -461,7 +461,8 @@ def _memory(root: Path, quick: bool) -> tuple[dict[str, float], list[str]]:
         ratios[name] = doc["growth"] / doc["nbytes"]
     shutil.rmtree(spec.path, ignore_errors=True)
     mib = side * side * 4 / 2**20
-    line = f"peak memory of a {mib:.0f} MiB full read (peak RSS growth, sampled every 0.5 ms, over the array size; target <= 1.05x for zarrlayer): " + ", ".join(
+    target = "--quick: too small an array to judge the target" if quick else "target <= 1.05x for zarrlayer"
+    line = f"peak memory of a {mib:.0f} MiB full read (peak RSS growth, sampled every 0.5 ms, over the array size; {target}): " + ", ".join(
         f"{k} {v:.3f}x" for k, v in ratios.items())
     return ratios, [line]
 
