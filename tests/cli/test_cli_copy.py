@@ -245,6 +245,8 @@ def test_interrupted_copy_cleans_up(tmp_path: Path) -> None:
         proc = subprocess.Popen(
             [sys.executable, "-m", "zarrlayer", "copy", f"{server.url}/many.zarr", str(dst), "--concurrency", "1"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            # a suite started in the background by a shell inherits an ignored SIGINT: give the copy the default
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         deadline = time.monotonic() + 60
         while not (dst.exists() and any(p.is_file() for p in dst.rglob("*"))) and time.monotonic() < deadline:
