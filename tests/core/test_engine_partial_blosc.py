@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,10 @@ import zarrlayer
 from zarrlayer.core._partial_blosc import span_of
 from zarrlayer.errors import ChunkDecodeError
 from zarrlayer.format.codecs import blosc_fast
+
+needs_context = pytest.mark.skipif(
+    bool(os.environ.get("ZARRLAYER_NO_FAST_BLOSC")), reason="ZARRLAYER_NO_FAST_BLOSC switches partial decoding off"
+)
 
 BLOSC = {"name": "blosc", "configuration": {"cname": "lz4", "clevel": 5, "shuffle": "shuffle", "typesize": 4, "blocksize": 0}}
 
@@ -52,6 +57,7 @@ def series(tmp_path):
     return path, data
 
 
+@needs_context
 @pytest.mark.parametrize("threads", [1, 2])
 def test_points_and_short_runs_read_through_getitem(series, monkeypatch, threads):
     path, data = series
@@ -94,6 +100,7 @@ def test_every_header_typesize_lands_the_span_where_the_selection_reads(tmp_path
             np.testing.assert_array_equal(arr[sel], data[sel], err_msg=f"{typesize} {dtype} {sel}")
 
 
+@needs_context
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_local_partial_read_fetches_only_the_blocks_it_decodes(series, monkeypatch, threads):
     from zarrlayer.storage.local import LocalStore
@@ -118,6 +125,7 @@ def test_a_local_partial_read_fetches_only_the_blocks_it_decodes(series, monkeyp
             assert all(hi - lo < size * 0.75 for (lo, hi), size in zip(parts, sizes))  # about half of each chunk
 
 
+@needs_context
 def test_a_chunk_replaced_between_reads_is_never_mixed(series, monkeypatch):
     """Header and blocks come from one descriptor: a writer's rename between them cannot tear a read."""
     import os

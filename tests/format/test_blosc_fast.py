@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numcodecs
@@ -10,6 +11,10 @@ import pytest
 
 from zarrlayer.core import sharded
 from zarrlayer.format.codecs import blosc_fast, compressors
+
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("ZARRLAYER_NO_FAST_BLOSC")), reason="ZARRLAYER_NO_FAST_BLOSC switches the context entry points off"
+)
 
 SIZES = [4, 1024, 16384, 1 << 20]  # one block up to several blocks
 SHUFFLES = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numcodecs
@@ -12,6 +13,11 @@ import zarrlayer
 from zarrlayer.errors import ChunkDecodeError
 from zarrlayer.format.codecs import compressors, zstd_fast
 from zarrlayer.format.codecs.compressors import ZstdCodec
+
+
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("ZARRLAYER_NO_FAST_ZSTD")), reason="ZARRLAYER_NO_FAST_ZSTD switches the context decoder off"
+)
 
 
 def _data(n: int, seed: int = 0) -> np.ndarray:
