@@ -124,15 +124,7 @@ class BloscEncoder:
 
     def encode_at(self, address: int) -> memoryview:
         """The blosc stream of the `nbytes` bytes at `address` (a live C-contiguous chunk the caller holds)."""
-        out, args = self._held()
-        compress = blosc_fast.compress_to
-        assert compress is not None  # chunk_encoder hands out a BloscEncoder only when loaded
-        args[4] = ctypes.c_void_p(address)
-        size: int = compress(*args)
-        if size <= 0:
-            raise ValueError(f"c-blosc could not compress {self._nbytes} bytes (code {size})")
-        stats["blosc_direct"] += 1
-        return memoryview(out)[:size]
+        return self.bound()(address)
 
 
 def _plain_blosc(pipeline: ChunkCodecPipeline) -> BloscCodec | None:

@@ -26,9 +26,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["compress_ctx", "compress_to", "decompress_ctx", "decompress_ptr", "getitem", "lock_free"]
-
-_BLOSC_MAX_OVERHEAD = 16
+__all__ = ["compress_to", "decompress_ctx", "decompress_ptr", "getitem", "lock_free"]
 
 
 def _load_ctx() -> ctypes.CDLL | None:
@@ -36,18 +34,13 @@ def _load_ctx() -> ctypes.CDLL | None:
         import numcodecs.blosc as numcodecs_blosc
 
         lib = ctypes.CDLL(numcodecs_blosc.__file__)
-        decompress, get, compress = lib.blosc_decompress_ctx, lib.blosc_getitem, lib.blosc_compress_ctx
+        decompress, get, _ = lib.blosc_decompress_ctx, lib.blosc_getitem, lib.blosc_compress_ctx  # all three, or none
     except (ImportError, OSError, AttributeError):
         return None
     decompress.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     decompress.restype = ctypes.c_int
     get.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
     get.restype = ctypes.c_int
-    compress.argtypes = [
-        ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p,
-        ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int,
-    ]
-    compress.restype = ctypes.c_int
     return lib
 
 
@@ -66,15 +59,13 @@ _lib = None if os.environ.get("ZARRLAYER_NO_FAST_BLOSC") else _load_ctx()
 
 
 def _ctx_decompress(data: Any, address: int) -> int:
-    """Decode the blosc chunk `data` (bytes, a buffer, or the int address of its first byte) to `address`.
+    """Decode the blosc chunk `data` (bytes or a buffer) to `address`.
 
     Returns the decoded size, which c-blosc takes from the chunk's header; the caller has
     checked that size against its destination.
     """
-    if isinstance(data, int):
-        src: Any = data
-        nbytes = int.from_bytes(ctypes.string_at(data + 4, 4), "little")
-    elif isinstance(data, bytes):
+    src: Any
+    if isinstance(data, bytes):
         src, nbytes = data, int.from_bytes(data[4:8], "little")
     else:
         raw = np.frombuffer(data, dtype=np.uint8)
@@ -88,7 +79,6 @@ def _ctx_decompress(data: Any, address: int) -> int:
 if _lib is not None:
     _decompress = _lib.blosc_decompress_ctx
     _getitem = _lib.blosc_getitem
-    _compress = _lib.blosc_compress_ctx
 
 decompress_ctx: Callable[[Any, int, int, int], int] | None = _decompress if _lib is not None else None
 """c-blosc's `blosc_decompress_ctx(src, dest, destsize, nthreads)`, or None where not loaded.
@@ -118,10 +108,7 @@ small (give it `nbytes + 16`), negative on error. No global lock.
 decompress_ptr: Callable[[Any, int], int] | None = (
     _ctx_decompress if _lib is not None else None if os.environ.get("ZARRLAYER_NO_FAST_BLOSC") else _python_blosc()
 )
-"""`decompress_ptr(chunk, address)`: decode a blosc chunk (bytes or an int address) to `address`, or None.
-
-Only c-blosc's context path (`_lib` loaded) accepts an int address; python-blosc's takes bytes or a buffer.
-"""
+"""`decompress_ptr(chunk, address)`: decode a blosc chunk (bytes or a buffer) to `address`, or None."""
 
 lock_free = _lib is not None
 """Whether `decompress_ptr` is c-blosc's lock-free context call (decode threads run side by side)."""
@@ -140,23 +127,3 @@ def getitem(data: bytes | int, start: int, nitems: int, address: int) -> int:
     if done < 0:
         raise ValueError(f"c-blosc could not decode items {start}..{start + nitems} (error code {done})")
     return done
-
-
-def compress_ctx(
-    data: Any, nbytes: int, *, clevel: int, shuffle: int, typesize: int, cname: str, blocksize: int
-) -> bytes:
-    """`nbytes` bytes at `data` (bytes or an int address) compressed by c-blosc on this thread, no global lock.
-
-    The same stream numcodecs' `Blosc.encode` writes for these parameters (`shuffle`: 0 none,
-    1 byte, 2 bit; `cname` e.g. "lz4"). Raises ValueError when c-blosc fails, RuntimeError
-    where the context library is not loaded.
-    """
-    if _lib is None:
-        raise RuntimeError("c-blosc's context functions are not available")
-    out = bytearray(nbytes + _BLOSC_MAX_OVERHEAD)
-    target = (ctypes.c_char * len(out)).from_buffer(out)
-    size: int = _compress(clevel, shuffle, typesize, nbytes, data, target, len(out), cname.encode(), blocksize, 1)
-    del target
-    if size <= 0:
-        raise ValueError(f"c-blosc could not compress {nbytes} bytes (code {size})")
-    return bytes(memoryview(out)[:size])
