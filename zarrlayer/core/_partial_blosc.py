@@ -47,6 +47,36 @@ def span_of(selection: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[int, in
     return first, last + 1
 
 
+def _eligible(pipeline: Any, chunk_shape: tuple[int, ...], dtype: np.dtype) -> int | None:
+    """The decoded bytes of a chunk when its pipeline is plain bytes then blosc alone, decoding to `dtype`, of at
+    least 256 KiB, with c-blosc's context library loaded; else None."""
+    if not blosc_fast.lock_free or pipeline.direct_decoder() is None or not isinstance(pipeline.bytes_bytes[0], BloscCodec):
+        return None
+    nbytes = math.prod(chunk_shape) * dtype.itemsize
+    return nbytes if nbytes >= _MIN_CHUNK_BYTES and pipeline.dtype == dtype else None
+
+
+def _items(head: Any, size: int, span: tuple[int, int], nbytes: int, itemsize: int) -> tuple[int, int, int, int] | None:
+    """(first item, stop item, typesize, blocksize) covering the element `span`, in units of the header's typesize,
+    when the 16-byte blosc header `head` records `size` compressed and `nbytes` decoded bytes; else None."""
+    if len(head) < _HEADER:
+        return None
+    typesize = head[3]
+    decoded, blocksize, cbytes = (int.from_bytes(head[i : i + 4], "little") for i in (4, 8, 12))
+    if cbytes != size or decoded != nbytes or not typesize or nbytes % typesize:
+        return None  # truncated, bytes after the stream, or another chunk: the whole decode says which
+    return span[0] * itemsize // typesize, -(-span[1] * itemsize // typesize), typesize, blocksize
+
+
+def _get_items(source: bytes | int, begin: int, end: int, typesize: int, scratch: np.ndarray) -> bool:
+    """Decode items `begin`..`end` of the blosc chunk at `source` into the same span of the C-order `scratch`."""
+    try:
+        done = blosc_fast.getitem(source, begin, end - begin, scratch.ctypes.data + begin * typesize)
+    except ValueError:
+        return False
+    return done == (end - begin) * typesize
+
+
 def partial_decoder(pipeline: Any, chunk_shape: tuple[int, ...], dtype: np.dtype) -> PartialDecode | None:
     """`f(data, chunk_selection, scratch) -> bool` decoding only the blocks a selection needs, or None.
 
@@ -57,33 +87,23 @@ def partial_decoder(pipeline: Any, chunk_shape: tuple[int, ...], dtype: np.dtype
     when the header does not check out (the caller then decodes the whole chunk, which reports
     what is wrong).
     """
-    if not blosc_fast.lock_free or pipeline.direct_decoder() is None or not isinstance(pipeline.bytes_bytes[0], BloscCodec):
+    nbytes = _eligible(pipeline, chunk_shape, dtype)
+    if nbytes is None:
         return None
     itemsize = dtype.itemsize
-    nbytes = math.prod(chunk_shape) * itemsize
-    if nbytes < _MIN_CHUNK_BYTES or pipeline.dtype != dtype:
-        return None
 
     def decode(data: Any, selection: tuple[Any, ...], scratch: np.ndarray) -> bool:
         span = span_of(selection, chunk_shape)
         if span is None:
             return False
         source = data if isinstance(data, bytes) else np.frombuffer(data, dtype=np.uint8)
-        if len(source) < _HEADER:
+        found = _items(bytes(source[:_HEADER]), len(source), span, nbytes, itemsize)
+        if found is None:
             return False
-        head = bytes(source[:_HEADER])
-        typesize, decoded, blocksize, cbytes = head[3], *(int.from_bytes(head[i : i + 4], "little") for i in (4, 8, 12))
-        if cbytes != len(source) or decoded != nbytes or not typesize or nbytes % typesize:
-            return False
-        begin, end = span[0] * itemsize // typesize, -(-span[1] * itemsize // typesize)
+        begin, end, typesize, blocksize = found
         if (end - begin) * typesize > nbytes - blocksize:
             return False  # the span reaches into every block but one: a whole decode costs the same
-        try:
-            address = source if isinstance(source, bytes) else source.ctypes.data
-            done = blosc_fast.getitem(address, begin, end - begin, scratch.ctypes.data + begin * typesize)
-        except ValueError:
-            return False
-        return done == (end - begin) * typesize
+        return _get_items(source if isinstance(source, bytes) else source.ctypes.data, begin, end, typesize, scratch)
 
     return decode
 
@@ -105,10 +125,10 @@ def ranged_decoder(store: Any, pipeline: Any, chunk_shape: tuple[int, ...], dtyp
     then reads and decodes the whole chunk, which reports what is wrong.
     """
     reader = getattr(type(store), "get_part_into_sync", None)
-    if reader is None or not hasattr(os, "preadv") or partial_decoder(pipeline, chunk_shape, dtype) is None:
+    nbytes = _eligible(pipeline, chunk_shape, dtype)
+    if reader is None or not hasattr(os, "preadv") or nbytes is None:
         return None
     itemsize = dtype.itemsize
-    nbytes = math.prod(chunk_shape) * itemsize
 
     def decode(key: str, selection: tuple[Any, ...], scratch: np.ndarray) -> bool | None:
         span = span_of(selection, chunk_shape)
@@ -117,26 +137,23 @@ def ranged_decoder(store: Any, pipeline: Any, chunk_shape: tuple[int, ...], dtyp
         wanted: list[int] = []
 
         def part_of(head: memoryview, size: int) -> tuple[int, int] | None:
-            if len(head) < _HEADER:
+            found = _items(head, size, span, nbytes, itemsize)
+            if found is None or head[2] & 0x2:  # memcpyed chunks have no block table
                 return None
-            flags, typesize = head[2], head[3]
-            decoded, blocksize, cbytes = (int.from_bytes(head[i : i + 4], "little") for i in (4, 8, 12))
-            if cbytes != size:  # truncated, or bytes after the stream: the whole decode says which
-                return None
-            if decoded != nbytes or not typesize or nbytes % typesize or flags & 0x2 or not 0 < blocksize < nbytes:
+            begin, end, typesize, blocksize = found
+            if not 0 < blocksize < nbytes:
                 return None
             blocks = -(-nbytes // blocksize)
             table = _HEADER + 4 * blocks
-            begin, end = span[0] * itemsize // typesize, -(-span[1] * itemsize // typesize)
             first, last = begin * typesize // blocksize, (end * typesize - 1) // blocksize
-            if len(head) < table or last - first + 1 >= blocks or cbytes > len(buffer):
+            if len(head) < table or last - first + 1 >= blocks or size > len(buffer):
                 return None
             starts = np.frombuffer(head, dtype="<u4", count=blocks, offset=_HEADER).astype(np.int64)
             ordered = np.sort(starts)
             following = np.searchsorted(ordered, starts, side="right")
-            ends = np.where(following < blocks, ordered[np.minimum(following, blocks - 1)], cbytes)
+            ends = np.where(following < blocks, ordered[np.minimum(following, blocks - 1)], size)
             lo, hi = int(starts[first : last + 1].min()), int(ends[first : last + 1].max())
-            if not table <= lo < hi <= cbytes:
+            if not table <= lo < hi <= size:
                 return None
             wanted[:] = [begin, end, typesize]
             return lo, hi
@@ -146,11 +163,7 @@ def ranged_decoder(store: Any, pipeline: Any, chunk_shape: tuple[int, ...], dtyp
         if done is None or not done:
             return done
         begin, end, typesize = wanted
-        try:
-            got = blosc_fast.getitem(address, begin, end - begin, scratch.ctypes.data + begin * typesize)
-        except ValueError:
-            return False
-        return got == (end - begin) * typesize
+        return _get_items(address, begin, end, typesize, scratch)
 
     return decode
 
