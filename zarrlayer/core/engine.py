@@ -238,21 +238,15 @@ def decode_entries(
                 continue
         if direct is not None:
             target = work[out_sel] if complete and in_place else None
-            if target is not None and target.shape == chunk_shape and np.may_share_memory(target, work):
-                try:
-                    direct(data, target)
-                except MemoryError:
-                    raise
-                except Exception as exc:
-                    raise _direct_error(loc, pipeline, key, exc) from exc
-                continue
+            into = target if target is not None and target.shape == chunk_shape and np.may_share_memory(target, work) else scratch
             try:
-                direct(data, scratch)
+                direct(data, into)
             except MemoryError:
                 raise
             except Exception as exc:
                 raise _direct_error(loc, pipeline, key, exc) from exc
-            work[out_sel] = scratch[chunk_sel]
+            if into is scratch:
+                work[out_sel] = scratch[chunk_sel]
             continue
         if complete and in_place:
             target = work[out_sel] if work.ndim else work  # a 0-d object selection gives the item, not a view
