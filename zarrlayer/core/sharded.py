@@ -82,6 +82,11 @@ def _sharding_of(metadata: ArrayMetadata) -> ShardingCodec:
     return sharding
 
 
+def _byte_view(data: Any) -> memoryview:
+    """A flat byte view of a fetched shard (bytes, or a buffer of another format)."""
+    return memoryview(data) if isinstance(data, bytes) else memoryview(data).cast("B")
+
+
 def _index_slice(data: Any, nbytes: int, location: str) -> Any:
     view = memoryview(data)
     return view[:nbytes] if location == "start" else view[len(view) - nbytes :]
@@ -214,7 +219,7 @@ def read_sharded(
             if data is None:
                 work[tuple(slice(a, a + e) for a, e in zip(block.out_start, block.out_extent))] = fill
                 continue
-            view = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+            view = _byte_view(data)
             jobs.append((key, block, _decode_index(loc, metadata, key, data), view))
         return jobs
 
@@ -240,7 +245,7 @@ def read_sharded(
                 continue
             block = block_of(inner, entries, inner_shape, ndim) if is_whole and decode_slot is not None else None
             if block is not None:
-                view = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+                view = _byte_view(data)
                 jobs.append((key, block, _decode_index(loc, metadata, key, data), view))
                 continue
             spans = _locate(loc, metadata, key, data, _members(groups[shard]), is_whole, items, wanted)
